@@ -1,0 +1,63 @@
+// Parsing of driver options ("key=value" strings) and human sizes, shared by every driver.
+import { errInvalidOption } from './errors.js';
+
+export interface ParsedOption {
+  key: string;
+  value: string;
+}
+
+/** Splits "key=value" (the key lower-cased, as Docker does). */
+export function parseOption(opt: string): ParsedOption {
+  const i = opt.indexOf('=');
+  if (i <= 0) throw errInvalidOption(`invalid driver option ${JSON.stringify(opt)}: expected key=value`);
+  return { key: opt.slice(0, i).trim().toLowerCase(), value: opt.slice(i + 1).trim() };
+}
+
+const units: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 };
+
+/** "50M", "1.5g", "1024", "10MiB", "2GB" -> bytes, binary units as Docker's RAMInBytes. */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$/i.exec(text) ?? /^\s*(\d+)\s*(b)\s*$/i.exec(text);
+  if (!m) throw errInvalidOption(`invalid size ${JSON.stringify(text)}`);
+  const bytes = Math.floor(Number(m[1]) * units[m[2].toLowerCase()]);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw errInvalidOption(`invalid size ${JSON.stringify(text)}`);
+  return bytes;
+}
+
+export function parseBool(key: string, value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw errInvalidOption(`option ${key}: ${JSON.stringify(value)} is not a boolean`);
+}
+
+/**
+ * Reads driver options against a table of handlers; an unknown key is an error, as in
+ * Docker, so that typos do not pass silently.
+ */
+export function applyOptions(
+  driver: string,
+  options: readonly string[],
+  handlers: Record<string, (value: string, key: string) => void>,
+): void {
+  for (const raw of options) {
+    const { key, value } = parseOption(raw);
+    const h = handlers[key];
+    if (!h) throw errInvalidOption(`${driver}: unknown option ${key}`);
+    h(value, key);
+  }
+}
+
+/** Storage options of a layer (`size` and driver-specific ones), keys lower-cased. */
+export function storageOptions(
+  driver: string,
+  storageOpt: Record<string, string> | undefined,
+  allowed: readonly string[],
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(storageOpt ?? {})) {
+    const key = k.toLowerCase();
+    if (!allowed.includes(key)) throw errInvalidOption(`${driver}: storage option ${k} not supported`);
+    out[key] = v;
+  }
+  return out;
+}

@@ -1,0 +1,98 @@
+// The driver registry, after moby's graphdriver.New: explicit choice, then prior state,
+// then the priority list, then any registered driver.
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Driver, DriverConfig, InitFunc } from './driver.js';
+import { ErrorCode, GraphDriverError, errNotSupported, isDriverNotSupported } from './errors.js';
+
+/** Linux preference order, as Docker's. Names not registered are passed over. */
+export const priority: readonly string[] = Object.freeze([
+  'overlay2',
+  'fuse-overlayfs',
+  'btrfs',
+  'zfs',
+  'devicemapper',
+  'vfs',
+]);
+
+/** Environment variable that names the driver when none is passed (Docker's DOCKER_DRIVER). */
+export const DRIVER_ENV = 'GRAPHDRIVER';
+
+// One registry per process, even when several copies of core are installed side by side.
+const REGISTRY_KEY = Symbol.for('@graphdriver/core/registry');
+type Registry = Map<string, InitFunc>;
+function registry(): Registry {
+  const g = globalThis as { [REGISTRY_KEY]?: Registry };
+  return (g[REGISTRY_KEY] ??= new Map());
+}
+
+export function register(name: string, init: InitFunc): void {
+  const drivers = registry();
+  if (drivers.has(name)) {
+    throw new GraphDriverError(ErrorCode.DuplicateDriver, `driver ${name} is already registered`);
+  }
+  drivers.set(name, init);
+}
+
+/** Removes a registration; for tests and plugins that reload. */
+export function unregister(name: string): boolean {
+  return registry().delete(name);
+}
+
+export function registeredDrivers(): string[] {
+  return [...registry().keys()].sort();
+}
+
+/** Initialises driver `name` with home `<root>/<name>`. */
+export async function getDriver(name: string, config: DriverConfig): Promise<Driver> {
+  const init = registry().get(name);
+  if (!init) throw errNotSupported(name);
+  return init(join(config.root, name), config.driverOptions ?? [], config.idMappings);
+}
+
+/** Drivers (vfs excepted) that left a non-empty home under root in an earlier run. */
+export async function scanPriorDrivers(root: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const name of registry().keys()) {
+    if (name === 'vfs') continue;
+    try {
+      if ((await readdir(join(root, name))).length > 0) found.push(name);
+    } catch {
+      // no home for this driver: no prior state
+    }
+  }
+  return found;
+}
+
+function byPriority(names: string[]): string[] {
+  const rank = (n: string) => (priority.includes(n) ? priority.indexOf(n) : priority.length);
+  return [...names].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+export async function newDriver(name: string | undefined, config: DriverConfig): Promise<Driver> {
+  const chosen = name || process.env[DRIVER_ENV];
+  if (chosen) return getDriver(chosen, config);
+
+  // Prior state wins: switching drivers silently would make every stored layer vanish.
+  const prior = byPriority(await scanPriorDrivers(config.root));
+  if (prior.length > 1) {
+    throw new GraphDriverError(
+      ErrorCode.PriorDrivers,
+      `${config.root} contains several valid graphdrivers: ${prior.join(', ')}; ` +
+        `please clean up or explicitly choose a storage driver`,
+    );
+  }
+  if (prior.length === 1) return getDriver(prior[0], config);
+
+  const registered = registeredDrivers();
+  const order = [...priority.filter((n) => registered.includes(n)), ...registered.filter((n) => !priority.includes(n))];
+  for (const candidate of order) {
+    try {
+      return await getDriver(candidate, config);
+    } catch (err) {
+      if (isDriverNotSupported(err)) continue;
+      throw err;
+    }
+  }
+  throw new GraphDriverError(ErrorCode.NoDriver, 'no supported storage driver found');
+}
