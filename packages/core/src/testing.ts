@@ -1,2 +1,2 @@
 // @graphdriver/core/testing: the driver conformance suite (filled in by its own module set).
-export {};
+export * from "./testing/loopback.js";

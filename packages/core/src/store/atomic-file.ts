@@ -1,0 +1,22 @@
+// Small files written so that a crash leaves either the old or the new content, never half.
+import { open, rename, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+
+export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+  // The temporary name does not grow with the final one, which may be near NAME_MAX.
+  const tmp = join(dirname(path), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,42 @@
+// What a driver package implements: only the storage-specific part of a layer's life.
+// Ids, parents, states, references, locking, crash recovery and the naive diff are core's
+// (store/layer-driver.ts), so every driver behaves the same at those edges.
+import type { Readable } from 'node:stream';
+import type { Change, LayerStream } from '../driver.js';
+
+export interface BackendCreateOpts {
+  rw: boolean;
+  /** Storage options, keys lower-cased and checked against `storageOptions`. */
+  storageOpt: Record<string, string>;
+  mountLabel?: string;
+}
+
+export interface LayerBackend {
+  readonly name: string;
+  /** Storage option keys `create` accepts (e.g. ['size']). */
+  readonly storageOptions: readonly string[];
+  /**
+   * Makes layer `id`, a copy or snapshot of `parent`, or empty. Must be atomic: nothing is
+   * visible under `id` unless it completed (build under a temporary name, then rename).
+   */
+  create(id: string, parent: string | null, opts: BackendCreateOpts): Promise<void>;
+  /** Deletes everything of `id`. A layer that is already gone is not an error. */
+  remove(id: string): Promise<void>;
+  /** Makes the layer's root available and returns its absolute path. Idempotent. */
+  mount(id: string, mountLabel?: string): Promise<string>;
+  /** Releases what `mount` made available; called at the last reference. Idempotent. */
+  unmount(id: string): Promise<void>;
+  status(): Promise<Array<[string, string]>>;
+  metadata(id: string): Promise<Record<string, string>>;
+  /** After a crash: deletes what is not one of `keep` (temporary names, orphans, stale mounts). */
+  recover(keep: ReadonlySet<string>): Promise<void>;
+  /** Releases everything (mounts, devices); the driver may be initialised again afterwards. */
+  cleanup(): Promise<void>;
+
+  /** Native change list between two mounted layers, or undefined to use the naive diff. */
+  changes?(id: string, parent: string | null): Promise<Change[] | undefined>;
+  /** Native layer tar, or undefined to use the naive diff. */
+  diff?(id: string, parent: string | null): Promise<Readable | undefined>;
+  /** Native apply; the layer is mounted at `path` while it runs. */
+  applyDiff?(id: string, path: string, diff: LayerStream): Promise<number>;
+}

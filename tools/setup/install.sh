@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian 12 machine (run as root).
+# Idempotent; slow parts are cached under /var/cache/graphdriver so a second run takes seconds.
+#   apt packages   btrfs, xfs, zfs-fuse, qemu + device-mapper tools for the VM, Go + moby sources
+#                  for the reference peer, umoci/skopeo for OCI interop, GNU tar, attr, zstd
+#   pnpm           the version pinned in package.json's packageManager
+#   peer           moby-archive-bench (Docker's own layer-diff code), built from ../shared/peer
+#   corpus         a Debian root filesystem + child layer (../shared/corpus), for interop and bench
+#   vm             the qemu kernel + initramfs for the devicemapper suite (tools/vm/build)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+cache=/var/cache/graphdriver
+mkdir -p "$cache"
+step() { printf '\n== setup: %s (%ss)\n' "$1" "$SECONDS"; }
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup: run as root (installs apt packages, makes loop devices and mounts)" >&2
+  exit 1
+fi
+
+step "apt packages"
+pkgs=(btrfs-progs xfsprogs zfs-fuse golang-go golang-github-docker-docker-dev qemu-system-x86
+  busybox-static dmsetup thin-provisioning-tools e2fsprogs cpio zstd attr tar util-linux
+  debootstrap umoci skopeo kmod)
+missing=()
+for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# zfs-fuse's package starts its daemon through init scripts that do not run here; the tests
+# start and stop it themselves.
+
+step "pnpm"
+want=$(node -p "require('$here/package.json').packageManager.split('@')[1]")
+if [ "$(pnpm --version 2>/dev/null || true)" != "$want" ]; then
+  npm install -g --silent "pnpm@$want"
+fi
+
+step "moby-archive-bench (reference peer)"
+shared=$(cd "$here/.." && pwd)/shared
+peer_key=$(cat "$shared/peer/main.go" "$shared/peer/build.sh" | sha256sum | cut -c1-16)
+if [ ! -x "$cache/peer-$peer_key/moby-archive-bench" ]; then
+  mkdir -p "$cache/peer-$peer_key"
+  bash "$shared/peer/build.sh" "$cache/peer-$peer_key/moby-archive-bench" >/dev/null
+fi
+ln -sf "$cache/peer-$peer_key/moby-archive-bench" /usr/local/bin/moby-archive-bench
+
+step "corpus"
+corpus=/var/cache/graphdriver-corpus
+if [ ! -e "$corpus/base.tar" ] || [ ! -e "$corpus/upper/etc/os-release" ]; then
+  bash "$shared/corpus/make-corpus.sh" "$corpus" >/dev/null
+fi
+
+if [ -x "$here/tools/vm/build" ]; then
+  step "vm kit"
+  "$here/tools/vm/build" >/dev/null
+fi
+
+step "done"
