@@ -1,7 +1,9 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/testing.ts'],
+  // testing/crash-child: the script crash campaigns run in a child process (plain node);
+  // testing/fuzz: the tar fuzzer, for tools/fuzz (no vitest in it)
+  entry: ['src/index.ts', 'src/testing.ts', 'src/testing/crash-child.ts', 'src/testing/fuzz.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

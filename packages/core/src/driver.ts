@@ -1,5 +1,7 @@
 // The driver contract, after moby's daemon/graphdriver (ProtoDriver, DiffDriver, Driver).
 import type { Readable } from 'node:stream';
+import type { ApplyProgress } from './diff/apply.js';
+import type { LayerRecord } from './store/layer-index.js';
 
 /** Kind of a change between two layers. Values match Docker's archive.ChangeType. */
 export enum ChangeKind {
@@ -50,16 +52,44 @@ export interface ProtoDriver {
   cleanup(): Promise<void>;
 }
 
+/** Options of one applyDiff call. */
+export interface ApplyDiffOptions {
+  /** Running totals while the tar is unpacked (not called by a backend's native apply). */
+  onProgress?: (p: ApplyProgress) => void;
+}
+
 export interface DiffDriver {
   /** An uncompressed Docker layer tar of `id` against `parent` (everything when no parent). */
   diff(id: string, parent?: string | null): Promise<Readable>;
   changes(id: string, parent?: string | null): Promise<Change[]>;
   /** Unpack a layer tar into `id`; returns the sum of the entries' sizes. */
-  applyDiff(id: string, parent: string | null | undefined, diff: LayerStream): Promise<number>;
+  applyDiff(id: string, parent: string | null | undefined, diff: LayerStream, opts?: ApplyDiffOptions): Promise<number>;
   diffSize(id: string, parent?: string | null): Promise<number>;
 }
 
-export interface Driver extends ProtoDriver, DiffDriver {}
+/** What the layer store knows of a layer: parent, creation time, rw, state, mounts, size. */
+export interface LayerInfo {
+  record(id: string): LayerRecord | undefined;
+}
+
+export interface Driver extends ProtoDriver, DiffDriver, Partial<LayerInfo> {
+  /**
+   * Lets go of the home (its lock) but, unlike cleanup, leaves layers mounted and their
+   * references counted, for a tool whose `get` in one process is matched by a `put` in a
+   * later one. The driver cannot be used afterwards.
+   */
+  close?(): Promise<void>;
+}
+
+/** The store's record of `id`, for drivers that keep one (all made by createLayerDriver). */
+export function layerRecord(driver: Driver, id: string): LayerRecord | undefined {
+  return driver.record?.(id);
+}
+
+/** Releases the driver without unmounting anything: `close` where it has one. */
+export async function closeDriver(driver: Driver): Promise<void> {
+  await driver.close?.();
+}
 
 /** One range of a user-namespace id mapping (container id -> host id). */
 export interface IdMap {

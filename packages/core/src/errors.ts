@@ -15,6 +15,7 @@ export const ErrorCode = {
   PriorDrivers: 'ERR_PRIOR_DRIVERS',
   DuplicateDriver: 'ERR_DUPLICATE_DRIVER',
   StoreBusy: 'ERR_STORE_BUSY',
+  ForeignHome: 'ERR_FOREIGN_HOME',
   NoSpace: 'ERR_NO_SPACE',
   InvalidArchive: 'ERR_INVALID_ARCHIVE',
   UnsafeEntry: 'ERR_UNSAFE_ENTRY',
@@ -22,6 +23,9 @@ export const ErrorCode = {
   ToolFailed: 'ERR_TOOL_FAILED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Marks our errors, also across two copies of core (ESM and CJS builds in one process). */
+const BRAND = Symbol.for('@graphdriver/core:GraphDriverError');
 
 export class GraphDriverError extends Error {
   readonly code: string;
@@ -31,10 +35,15 @@ export class GraphDriverError extends Error {
     this.code = code;
   }
 }
+Object.defineProperty(GraphDriverError.prototype, BRAND, { value: true });
 
+/**
+ * True for errors raised by this library. Node's own errors also carry "ERR_..." codes
+ * (ERR_OUT_OF_RANGE, ERR_INVALID_ARG_TYPE): those are not ours, and are not typed errors.
+ */
 export function isGraphDriverError(err: unknown, code?: ErrorCode): err is GraphDriverError {
-  return err instanceof Error && typeof (err as GraphDriverError).code === 'string' &&
-    (err as GraphDriverError).code.startsWith('ERR_') && (code === undefined || (err as GraphDriverError).code === code);
+  return err instanceof Error && (err as unknown as Record<symbol, unknown>)[BRAND] === true &&
+    typeof (err as GraphDriverError).code === 'string' && (code === undefined || (err as GraphDriverError).code === code);
 }
 
 /** True for errors that mean "this driver cannot run here" (Docker's NotSupportedError family). */

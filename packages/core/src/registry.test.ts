@@ -25,8 +25,8 @@ function failing(err: Error): InitFunc {
 
 let root: string;
 const mine: string[] = [];
-function reg(name: string, init: InitFunc) {
-  register(name, init);
+function reg(name: string, init: InitFunc, opts?: { owner?: string }) {
+  register(name, init, opts);
   mine.push(name);
 }
 
@@ -51,6 +51,12 @@ describe('register', () => {
     reg('btrfs', ok('btrfs'));
     expect(() => register('btrfs', ok('again'))).toThrow(expect.objectContaining({ code: ErrorCode.DuplicateDriver }));
   });
+  it('lets one package register twice (its ESM and CJS builds), but no one else', () => {
+    reg('zfs', ok('zfs'), { owner: '@graphdriver/driver-zfs' });
+    expect(() => register('zfs', ok('zfs-cjs'), { owner: '@graphdriver/driver-zfs' })).not.toThrow();
+    expect(() => register('zfs', ok('other'), { owner: 'someone-else' })).toThrow(expect.objectContaining({ code: ErrorCode.DuplicateDriver }));
+    expect(() => register('zfs', ok('anon'))).toThrow(expect.objectContaining({ code: ErrorCode.DuplicateDriver }));
+  });
   it('lists registered drivers, sorted', () => {
     reg('zfs', ok('zfs'));
     reg('btrfs', ok('btrfs'));
@@ -60,7 +66,7 @@ describe('register', () => {
   });
   it('keeps one registry per process on globalThis', () => {
     reg('vfs', ok('vfs'));
-    const shared = (globalThis as Record<symbol, Map<string, InitFunc>>)[Symbol.for('@graphdriver/core/registry')];
+    const shared = (globalThis as Record<symbol, Map<string, unknown>>)[Symbol.for('@graphdriver/core/registry')];
     expect(shared.has('vfs')).toBe(true);
   });
 });

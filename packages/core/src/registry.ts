@@ -20,18 +20,32 @@ export const DRIVER_ENV = 'GRAPHDRIVER';
 
 // One registry per process, even when several copies of core are installed side by side.
 const REGISTRY_KEY = Symbol.for('@graphdriver/core/registry');
-type Registry = Map<string, InitFunc>;
+interface Registration {
+  init: InitFunc;
+  owner?: string;
+}
+type Registry = Map<string, Registration>;
 function registry(): Registry {
   const g = globalThis as { [REGISTRY_KEY]?: Registry };
   return (g[REGISTRY_KEY] ??= new Map());
 }
 
-export function register(name: string, init: InitFunc): void {
+export interface RegisterOptions {
+  /**
+   * Who registers (a package name). The same owner registering the same name again is not
+   * a conflict: it is one package loaded twice, as its ESM and CJS builds can be.
+   */
+  owner?: string;
+}
+
+export function register(name: string, init: InitFunc, opts: RegisterOptions = {}): void {
   const drivers = registry();
-  if (drivers.has(name)) {
+  const prior = drivers.get(name);
+  if (prior) {
+    if (opts.owner !== undefined && prior.owner === opts.owner) return;
     throw new GraphDriverError(ErrorCode.DuplicateDriver, `driver ${name} is already registered`);
   }
-  drivers.set(name, init);
+  drivers.set(name, { init, owner: opts.owner });
 }
 
 /** Removes a registration; for tests and plugins that reload. */
@@ -45,7 +59,7 @@ export function registeredDrivers(): string[] {
 
 /** Initialises driver `name` with home `<root>/<name>`. */
 export async function getDriver(name: string, config: DriverConfig): Promise<Driver> {
-  const init = registry().get(name);
+  const init = registry().get(name)?.init;
   if (!init) throw errNotSupported(name);
   return init(join(config.root, name), config.driverOptions ?? [], config.idMappings);
 }

@@ -1,2 +1,14 @@
-// Skeleton: the btrfs driver lands with its own issue. Until then this package registers nothing.
-export const name = 'btrfs';
+// @graphdriver/driver-btrfs: Docker's btrfs graph driver over @graphdriver/core, with a
+// native diff from `btrfs send`. Importing it registers the driver as "btrfs".
+import { register } from '@graphdriver/core';
+import { init, name } from './init.js';
+
+export { init, name, openBtrfs, type InitDeps } from './init.js';
+export { BtrfsBackend, type BtrfsBackendConfig } from './backend.js';
+export { createBtrfs, type Btrfs, type SubvolumeInfo, type QgroupInfo } from './btrfs.js';
+export type { NativeDiffStats } from './native-diff.js';
+export { parseSendStream, type SendOp, type SendStream } from './send-stream.js';
+export { parseReceiveDump } from './receive-dump.js';
+export { touchedPaths } from './touched-paths.js';
+
+register(name, init);

@@ -1,2 +1,23 @@
-// Skeleton: the devmapper driver lands with its own issue. Until then this package registers nothing.
+// @graphdriver/driver-devmapper: device-mapper thin snapshots (Docker's devicemapper driver).
+import { access, constants } from 'node:fs/promises';
+import { createLayerDriver, errPrerequisites, register, type InitFunc } from '@graphdriver/core';
+import { DevmapperBackend } from './backend.js';
+import { dmsetup } from './dmsetup.js';
+import { parseDevmapperOptions } from './options.js';
+
 export const name = 'devicemapper';
+
+export const init: InitFunc = async (home, options, idMappings) => {
+  const opts = parseDevmapperOptions(options);
+  try {
+    await access('/dev/mapper/control', constants.R_OK | constants.W_OK);
+    await dmsetup.driverVersion();
+  } catch (err) {
+    throw errPrerequisites(name, 'device-mapper is not available (no /dev/mapper/control or dmsetup)', err);
+  }
+  return createLayerDriver(home, new DevmapperBackend(home, opts), { idMappings });
+};
+
+register(name, init, { owner: '@graphdriver/driver-devmapper' });
+
+export { parseDevmapperOptions, type DevmapperOptions } from './options.js';

@@ -1,2 +1,28 @@
-// Skeleton: the vfs driver lands with its own issue. Until then this package registers nothing.
+// @graphdriver/driver-vfs: Docker's vfs driver. Every layer is a full copy of its parent
+// in `home/dir/<id>` (reflinked where the filesystem can); works on any filesystem and
+// without root.
+import { mkdir } from 'node:fs/promises';
+import { createLayerDriver, errQuotaNotSupported, register, type Driver, type IdMappings, type InitFunc } from '@graphdriver/core';
+import { VfsBackend } from './backend.js';
+import { parseVfsOptions } from './options.js';
+import { ProjectQuota } from './project-quota.js';
+
 export const name = 'vfs';
+
+export const init: InitFunc = async (home: string, options: string[], idMappings?: IdMappings): Promise<Driver> => {
+  const opts = parseVfsOptions(options, process.getuid?.() === 0);
+  await mkdir(home, { recursive: true, mode: 0o710 });
+  const probe = await ProjectQuota.probe(home);
+  if (opts.defaultSize > 0 && !probe.supported) throw errQuotaNotSupported(`vfs: size=${opts.defaultSize}: ${probe.reason}`);
+  const backend = new VfsBackend(home, {
+    quota: probe.supported ? probe.quota : { unsupported: probe.reason },
+    defaultSize: opts.defaultSize,
+    idMappings,
+  });
+  return createLayerDriver(home, backend, { ignoreChownErrors: opts.ignoreChownErrors, idMappings });
+};
+
+register(name, init);
+
+export { VfsBackend } from './backend.js';
+export { parseVfsOptions, type VfsOptions } from './options.js';

@@ -14,7 +14,7 @@
 import { lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
 import { getAttributeSync } from '@napi-rs/xattr';
 import { ChangeKind, type Change } from '../driver.js';
-import { Yielder, compareBytewise, joinRel, statDifferent, yieldToLoop } from './walk-util.js';
+import { LSTAT_QUIET, Yielder, assertNamesDecodable, joinRel, sortByPath, statDifferent, yieldToLoop } from './walk-util.js';
 
 /** A directory of the new tree, used to insert the "parent changed" Modify entries. */
 interface DirNode {
@@ -35,7 +35,7 @@ const CAPABILITY = 'security.capability';
 
 function lstatOrNull(path: string): BigIntStats | null {
   // ENOENT -> undefined: the entry vanished between readdir and lstat (a live container).
-  return lstatSync(path, { bigint: true, throwIfNoEntry: false }) ?? null;
+  return lstatSync(path, LSTAT_QUIET) ?? null;
 }
 
 function capability(path: string): Buffer | null {
@@ -55,12 +55,29 @@ function sameCapability(a: string, b: string): boolean {
   return ca.equals(cb);
 }
 
+/**
+ * Docker's test for an entry present in both trees (stat fields, then security.capability).
+ * Exported for drivers with a native diff, which apply it to the paths they know changed.
+ */
+export function entryModified(oldPath: string, newPath: string, ost: BigIntStats, nst: BigIntStats): boolean {
+  return statDifferent(ost, nst) || !sameCapability(oldPath, newPath);
+}
+
 function readNames(dir: string): string[] {
-  return readdirSync(dir);
+  const names = readdirSync(dir);
+  assertNamesDecodable(dir, names);
+  return names;
 }
 
 function readEntries(dir: string): Dirent[] {
-  return readdirSync(dir, { withFileTypes: true });
+  const entries = readdirSync(dir, { withFileTypes: true });
+  for (const e of entries) {
+    if (e.name.includes('\ufffd')) {
+      assertNamesDecodable(dir, entries.map((x) => x.name));
+      break;
+    }
+  }
+  return entries;
 }
 
 /**
@@ -134,7 +151,7 @@ export async function changesDirs(newDir: string, oldDir: string | null): Promis
       const st = nst as BigIntStats;
       if (st.ino === ost.ino && st.dev === ost.dev) continue; // the same file: nothing changed below
       const oldPath = oldAbs + '/' + name;
-      const modified = statDifferent(ost, st) || !sameCapability(oldPath, newPath);
+      const modified = entryModified(oldPath, newPath, ost, st);
       if (modified) {
         if (!node.flagged) flag(node);
         changes.push({ path, kind: ChangeKind.Modify });
@@ -157,6 +174,6 @@ export async function changesDirs(newDir: string, oldDir: string | null): Promis
     }
   }
 
-  changes.sort((a, b) => compareBytewise(a.path, b.path));
+  sortByPath(changes);
   return changes;
 }

@@ -3,7 +3,7 @@
 // error, and when a diff stream ends or is destroyed.
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Change, Driver, LayerStream, ProtoDriver } from '../driver.js';
+import type { ApplyDiffOptions, Change, Driver, LayerStream, ProtoDriver } from '../driver.js';
 import { normalizeParent } from '../ids.js';
 import { applyLayer, type ApplyOptions } from './apply.js';
 import { changesDirs } from './changes.js';
@@ -11,7 +11,7 @@ import { exportChanges, tarDirectory } from './export.js';
 import { changesSize } from './size.js';
 
 export interface ApplyDiffProtoDriver extends ProtoDriver {
-  applyDiff(id: string, parent: string | null | undefined, diff: LayerStream): Promise<number>;
+  applyDiff(id: string, parent: string | null | undefined, diff: LayerStream, opts?: ApplyDiffOptions): Promise<number>;
 }
 
 class NaiveDiffDriver implements Driver {
@@ -89,8 +89,8 @@ class NaiveDiffDriver implements Driver {
     return this.withLayers(id, normalizeParent(parent), (dir, parentDir) => changesDirs(dir, parentDir));
   }
 
-  applyDiff(id: string, _parent: string | null | undefined, diff: LayerStream): Promise<number> {
-    return this.withLayers(id, null, (dir) => applyLayer(dir, diff, this.applyOptions));
+  applyDiff(id: string, _parent: string | null | undefined, diff: LayerStream, opts: ApplyDiffOptions = {}): Promise<number> {
+    return this.withLayers(id, null, (dir) => applyLayer(dir, diff, { ...this.applyOptions, onProgress: opts.onProgress }));
   }
 
   async diffSize(id: string, parent?: string | null): Promise<number> {
@@ -103,8 +103,8 @@ class NaiveDiffDriverWithApply extends NaiveDiffDriver {
   constructor(private readonly driver: ApplyDiffProtoDriver) {
     super(driver);
   }
-  override applyDiff(id: string, parent: string | null | undefined, diff: LayerStream): Promise<number> {
-    return this.driver.applyDiff(id, parent, diff);
+  override applyDiff(id: string, parent: string | null | undefined, diff: LayerStream, opts?: ApplyDiffOptions): Promise<number> {
+    return this.driver.applyDiff(id, parent, diff, opts);
   }
 }
 

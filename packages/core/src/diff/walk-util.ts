@@ -1,5 +1,6 @@
 // Small helpers shared by the diff walkers (changes, size, export). Internal to core.
-import type { BigIntStats } from 'node:fs';
+import { lstatSync, type BigIntStats } from 'node:fs';
+import { ErrorCode, GraphDriverError } from '../errors.js';
 
 export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
@@ -30,6 +31,32 @@ export function compareBytewise(a: string, b: string): number {
     return ca - cb;
   }
   return a.length - b.length;
+}
+
+/** lstat options for the walks: exact (bigint) times and inodes, undefined for a vanished path. */
+export const LSTAT_QUIET = { bigint: true, throwIfNoEntry: false } as const;
+
+/** Characters where UTF-16 order and UTF-8 byte order can disagree (surrogates and U+E000..). */
+const NEEDS_BYTEWISE = /[\ud800-\uffff]/;
+
+/**
+ * Sorts strings in place by UTF-8 bytes. JavaScript's own sort (native, no comparator
+ * calls) already gives that order unless a string holds a character from U+D800 up, which
+ * one regex scan per string rules out in the common case.
+ */
+export function sortBytewise(strings: string[]): string[] {
+  for (const s of strings) {
+    if (NEEDS_BYTEWISE.test(s)) return strings.sort(compareBytewise);
+  }
+  return strings.sort();
+}
+
+/** Sorts objects in place by their `path`, by UTF-8 bytes (see sortBytewise). */
+export function sortByPath<T extends { path: string }>(items: T[]): T[] {
+  for (const it of items) {
+    if (NEEDS_BYTEWISE.test(it.path)) return items.sort((a, b) => compareBytewise(a.path, b.path));
+  }
+  return items.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /**
@@ -102,4 +129,18 @@ export function joinRel(parent: string, name: string): string {
 
 export function isErrno(err: unknown, ...codes: string[]): boolean {
   return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? '');
+}
+
+/**
+ * Node decodes file names as UTF-8, replacing invalid bytes with U+FFFD, and our paths and
+ * tar names are strings: such a name cannot be reached or archived. Fail loudly rather
+ * than silently leave the file out. (Names that really contain U+FFFD pass.)
+ */
+export function assertNamesDecodable(dir: string, names: readonly string[]): void {
+  for (const name of names) {
+    if (!name.includes('\ufffd')) continue;
+    if (lstatSync(`${dir}/${name}`, { throwIfNoEntry: false }) === undefined) {
+      throw new GraphDriverError(ErrorCode.Unsupported, `file name in ${dir} is not valid UTF-8 (read as ${JSON.stringify(name)}): not supported`);
+    }
+  }
 }

@@ -2,21 +2,30 @@
 import { open, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
+import { faultPoint } from './fault-points.js';
 
-export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
   // The temporary name does not grow with the final one, which may be near NAME_MAX.
   const tmp = join(dirname(path), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  const fh = await open(tmp, 'w', 0o600);
+  const fh = await open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);
     await fh.sync();
   } finally {
     await fh.close();
   }
+  faultPoint('atomic:written');
   try {
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => {});
     throw err;
+  }
+  // The rename is only durable once the directory is: a power loss must not undo it.
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
   }
 }

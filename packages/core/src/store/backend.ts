@@ -16,6 +16,11 @@ export interface LayerBackend {
   /** Storage option keys `create` accepts (e.g. ['size']). */
   readonly storageOptions: readonly string[];
   /**
+   * Optional set-up that must run while the home is locked and before crash recovery
+   * (attach devices, start pools, make mounts private). Called once by createLayerDriver.
+   */
+  open?(): Promise<void>;
+  /**
    * Makes layer `id`, a copy or snapshot of `parent`, or empty. Must be atomic: nothing is
    * visible under `id` unless it completed (build under a temporary name, then rename).
    */

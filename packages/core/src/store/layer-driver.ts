@@ -1,10 +1,10 @@
 // Turns a LayerBackend into a full Driver: the one place where ids are checked, parents and
 // children are tracked, get/put are counted, operations on one id are serialised, the home
 // is locked against a second process, and a crash's leftovers are cleaned at init.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { Change, CreateOpts, Driver, IdMappings, LayerStream, ProtoDriver } from '../driver.js';
-import { asStorageError, errLayerBusy, errLayerExists, errLayerNotFound } from '../errors.js';
+import type { ApplyDiffOptions, Change, CreateOpts, Driver, IdMappings, LayerStream, ProtoDriver } from '../driver.js';
+import { asStorageError, errInvalidOption, errLayerBusy, errLayerExists, errLayerNotFound, ErrorCode, GraphDriverError, isGraphDriverError } from '../errors.js';
 import { normalizeParent, validateId } from '../ids.js';
 import { storageOptions } from '../options.js';
 import { applyLayer } from '../diff/apply.js';
@@ -13,6 +13,7 @@ import type { LayerBackend } from './backend.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { LayerIndex, type LayerRecord } from './layer-index.js';
 import { StoreLock } from './store-lock.js';
+import { faultPoint } from './fault-points.js';
 
 export interface LayerDriverOptions {
   /** Tolerate failing chown while applying layers (rootless use). */
@@ -27,14 +28,33 @@ export async function createLayerDriver(
 ): Promise<Driver> {
   await mkdir(home, { recursive: true, mode: 0o700 });
   const lock = await StoreLock.acquire(home);
+  let opened = false;
   try {
+    await refuseForeignHome(home);
+    await backend.open?.();
+    opened = true;
     const index = await LayerIndex.open(home);
     const proto = new LayerProtoDriver(home, backend, index, lock, options);
     await proto.recover();
     return withDiff(proto, backend);
   } catch (err) {
+    if (opened) await backend.cleanup().catch(() => {});
     await lock.release();
     throw err;
+  }
+}
+
+/**
+ * Crash recovery deletes what the index does not know, so a home this library did not make
+ * (a Docker home, say) must never be taken over: it would be swept clean.
+ */
+async function refuseForeignHome(home: string): Promise<void> {
+  const entries = (await readdir(home)).filter((e) => e !== 'lock');
+  if (entries.length > 0 && !entries.includes('layers')) {
+    throw new GraphDriverError(
+      ErrorCode.ForeignHome,
+      `${home} holds data this library did not write (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}); refusing to manage it`,
+    );
   }
 }
 
@@ -43,6 +63,8 @@ class LayerProtoDriver implements ProtoDriver {
   private readonly mutex = new KeyedMutex();
   /** Layers this process has mounted through the backend. */
   private readonly mountedHere = new Map<string, string>();
+  /** Layers an applyDiff of this process is unpacking into right now. */
+  private readonly applyingNow = new Set<string>();
   private closed = false;
 
   constructor(
@@ -63,12 +85,16 @@ class LayerProtoDriver implements ProtoDriver {
       await this.backend.unmount(rec.id).catch(() => {});
       await this.backend.remove(rec.id);
       await this.index.delete(rec.id);
+      faultPoint('recover:swept');
     }
+    faultPoint('recover:backend');
     await this.backend.recover(new Set(this.index.all().map((r) => r.id)));
   }
 
   private complete(id: string): LayerRecord {
     const rec = this.index.get(id);
+    // a diff being applied is a layer in use, not a missing one
+    if (this.applyingNow.has(id)) throw errLayerBusy(id, 'a diff is being applied to it');
     if (!rec || rec.state !== 'complete') throw errLayerNotFound(id);
     return rec;
   }
@@ -99,6 +125,7 @@ class LayerProtoDriver implements ProtoDriver {
         ...(Object.keys(storageOpt).length ? { storageOpt } : {}),
       };
       await this.index.save(rec);
+      faultPoint('create:recorded');
       try {
         await this.backend.create(id, parent, { rw, storageOpt, mountLabel: opts.mountLabel });
       } catch (err) {
@@ -107,6 +134,7 @@ class LayerProtoDriver implements ProtoDriver {
         await this.index.delete(id).catch(() => {});
         throw asStorageError(err, `create ${id}`);
       }
+      faultPoint('create:made');
       await this.index.update(id, { state: 'complete' });
     });
   }
@@ -117,14 +145,31 @@ class LayerProtoDriver implements ProtoDriver {
     await this.mutex.with([id], async () => {
       const rec = this.index.get(id);
       if (!rec) throw errLayerNotFound(id);
+      if (this.applyingNow.has(id)) throw errLayerBusy(id, 'a diff is being applied to it');
       const children = this.index.children(id);
       if (children.length) throw errLayerBusy(id, `it has child layers: ${children.join(', ')}`);
       if (rec.mounts > 0) throw errLayerBusy(id, `it is mounted (${rec.mounts} references)`);
-      await this.index.update(id, { state: 'removing' });
-      await this.backend.unmount(id).catch(() => {});
-      this.mountedHere.delete(id);
-      await this.backend.remove(id);
-      await this.index.delete(id);
+      let unrecorded = false;
+      try {
+        await this.index.update(id, { state: 'removing' });
+      } catch (err) {
+        // A full disk cannot take the "removing" mark, and removing is how space is freed:
+        // drop the record first instead (a layer without a record is swept at init).
+        if (!isGraphDriverError(err, ErrorCode.NoSpace)) throw err;
+        await this.index.delete(id);
+        unrecorded = true;
+      }
+      faultPoint('remove:marked');
+      try {
+        await this.backend.unmount(id).catch(() => {});
+        this.mountedHere.delete(id);
+        await this.backend.remove(id);
+      } catch (err) {
+        if (unrecorded) await this.index.save(rec).catch(() => {});
+        throw asStorageError(err, `remove ${id}`);
+      }
+      faultPoint('remove:unmade');
+      if (!unrecorded) await this.index.delete(id);
     });
   }
 
@@ -132,9 +177,7 @@ class LayerProtoDriver implements ProtoDriver {
     validateId(id);
     this.checkOpen();
     return this.mutex.with([id], async () => {
-      const rec = this.index.get(id);
-      // an applying layer may be got by its own applyDiff, which holds no lock here
-      if (!rec || (rec.state !== 'complete' && rec.state !== 'applying')) throw errLayerNotFound(id);
+      const rec = this.complete(id);
       let path = this.mountedHere.get(id);
       if (path === undefined) {
         path = await this.backend.mount(id, opts.mountLabel);
@@ -191,8 +234,12 @@ class LayerProtoDriver implements ProtoDriver {
     return this.index.get(id);
   }
 
-  async applyDiff(id: string, _parent: string | null | undefined, diff: LayerStream): Promise<number> {
+  async applyDiff(id: string, _parent: string | null | undefined, diff: LayerStream, opts: ApplyDiffOptions = {}): Promise<number> {
     validateId(id);
+    // refused before the layer is touched: a wrong argument must not cost the layer
+    if (typeof (diff as Partial<AsyncIterable<Uint8Array>> | null)?.[Symbol.asyncIterator] !== 'function') {
+      throw errInvalidOption(`apply diff to ${id}: the diff must be a readable stream or an async iterable of bytes`);
+    }
     this.checkOpen();
     await this.mutex.with([id], async () => {
       this.complete(id);
@@ -200,23 +247,62 @@ class LayerProtoDriver implements ProtoDriver {
       if (children.length) throw errLayerBusy(id, `it has child layers: ${children.join(', ')}`);
       // Until it finishes the layer is not complete: a crash now leaves it to be swept at init.
       await this.index.update(id, { state: 'applying' });
+      this.applyingNow.add(id);
     });
-    const path = await this.get(id);
+    try {
+      return await this.unpack(id, diff, opts);
+    } finally {
+      this.applyingNow.delete(id);
+    }
+  }
+
+  /**
+   * Mounts the layer for its own applyDiff without counting a reference (so a failed apply,
+   * even on a full disk where no record can be written, leaves no reference behind), then
+   * unpacks and marks it complete.
+   */
+  private async unpack(id: string, diff: LayerStream, opts: ApplyDiffOptions): Promise<number> {
+    faultPoint('apply:marked');
+    const path = await this.mutex.with([id], async () => {
+      let p = this.mountedHere.get(id);
+      if (p === undefined) {
+        p = await this.backend.mount(id);
+        this.mountedHere.set(id, p);
+      }
+      return p;
+    });
+    const release = () =>
+      this.mutex.with([id], async () => {
+        if ((this.index.get(id)?.mounts ?? 0) > 0) return; // the caller's own get() keeps it
+        await this.backend.unmount(id);
+        this.mountedHere.delete(id);
+      });
+    faultPoint('apply:mounted');
     try {
       const n = this.backend.applyDiff
         ? await this.backend.applyDiff(id, path, diff)
         : await applyLayer(path, diff, {
             ignoreChownErrors: this.options.ignoreChownErrors,
             idMappings: this.options.idMappings,
+            onProgress: opts.onProgress,
           });
-      await this.put(id);
+      faultPoint('apply:unpacked');
+      await release();
+      faultPoint('apply:released');
       await this.mutex.with([id], () => this.index.update(id, { state: 'complete', diffSize: n }));
       return n;
     } catch (err) {
       // The layer keeps state 'applying': reported incomplete, never listed, swept at init.
-      await this.put(id).catch(() => {});
+      await release().catch(() => {});
       throw asStorageError(err, `apply diff to ${id}`);
     }
+  }
+
+  /** Releases the home lock and nothing else: mounts and their references stay as they are. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.lock.release();
   }
 
   async cleanup(): Promise<void> {
@@ -228,6 +314,7 @@ class LayerProtoDriver implements ProtoDriver {
       }
     }
     this.mountedHere.clear();
+    faultPoint('cleanup:unmounted');
     await this.backend.cleanup();
     this.closed = true;
     await this.lock.release();
@@ -252,8 +339,9 @@ function withDiff(proto: LayerProtoDriver, backend: LayerBackend): Driver {
   const naive = naiveDiffDriverWithApply(proto);
   const naiveChanges = naive.changes.bind(naive);
   const naiveDiff = naive.diff.bind(naive);
-  const driver: Driver & { record(id: string): LayerRecord | undefined } = Object.assign(naive, {
+  const driver: Driver = Object.assign(naive, {
     record: (id: string) => proto.record(id),
+    close: () => proto.close(),
   });
   if (backend.changes) {
     const nativeChanges = backend.changes.bind(backend);

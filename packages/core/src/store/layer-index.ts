@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic } from './atomic-file.js';
+import { asStorageError } from '../errors.js';
 
 /**
  * creating / applying / removing: an operation was under way; a layer in one of these
@@ -71,7 +72,12 @@ export class LayerIndex {
   }
 
   async save(rec: LayerRecord): Promise<void> {
-    await writeFileAtomic(join(this.dir, recordName(rec.id)), JSON.stringify(rec));
+    try {
+      await writeFileAtomic(join(this.dir, recordName(rec.id)), JSON.stringify(rec));
+    } catch (err) {
+      // a full disk is ERR_NO_SPACE here too: the record lives beside the layers
+      throw asStorageError(err, `layer index: writing the record of ${rec.id}`);
+    }
     this.records.set(rec.id, { ...rec });
   }
 

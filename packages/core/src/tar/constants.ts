@@ -53,9 +53,6 @@ export const T = {
   gnuSparse: 0x53, // 'S'
 } as const;
 
-/** Largest value an octal field of `len` bytes holds with its trailing NUL. */
-export const maxOctal = (len: number): number => 8 ** (len - 1) - 1;
-
 /** PAX record keys we interpret. */
 export const PAX = {
   path: 'path',

@@ -37,14 +37,26 @@ function parseBase256(buf: Buffer, off: number, end: number): number {
   return negative ? -n - 1 : n;
 }
 
-/** True when `value` fits an octal field of `len` bytes with its trailing NUL (Go's fitsInOctal). */
+/** Exclusive upper bound of an octal field of `len` bytes with its trailing NUL, by len. */
+const OCTAL_LIMIT = Array.from({ length: 13 }, (_, len) => 8 ** Math.max(len - 1, 0));
+
+/** True when `value` fits an octal field of `len` (<= 12) bytes with its trailing NUL (Go's fitsInOctal). */
 export function fitsOctal(value: number, len: number): boolean {
-  return Number.isSafeInteger(value) && value >= 0 && value < 8 ** (len - 1);
+  return Number.isSafeInteger(value) && value >= 0 && value < OCTAL_LIMIT[len];
 }
 
 /** Writes `value` as zero-padded octal followed by a NUL; the caller checked fitsOctal. */
 export function writeOctal(buf: Buffer, off: number, len: number, value: number): void {
-  const s = value.toString(8).padStart(len - 1, '0');
-  buf.write(s, off, len - 1, 'latin1');
-  buf[off + len - 1] = 0;
+  let i = off + len - 1;
+  buf[i] = 0;
+  let v = value;
+  // Digits right to left; bit ops while the value fits 31 bits (always, except sizes/mtimes).
+  while (v > 0x7fffffff && i > off) {
+    buf[--i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
+  while (i > off) {
+    buf[--i] = 0x30 + (v & 7);
+    v >>>= 3;
+  }
 }

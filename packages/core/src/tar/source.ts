@@ -52,6 +52,18 @@ export class ByteSource {
     return h.subarray(0, max);
   }
 
+  /** `n` bytes if they are already buffered (no promise on the hot path), else undefined. */
+  readBuffered(n: number): Buffer | undefined {
+    return this.head.length >= n ? this.take(n) : undefined;
+  }
+
+  /** Discards `n` bytes if they are already buffered; false (and nothing consumed) otherwise. */
+  skipBuffered(n: number): boolean {
+    if (this.head.length < n) return false;
+    this.take(n);
+    return true;
+  }
+
   /** Exactly `n` bytes, or fewer if the input ends first (0 at a clean end). */
   async read(n: number): Promise<Buffer> {
     if (this.head.length >= n) return this.take(n);

@@ -1,0 +1,289 @@
+// The built binary, driven as a user would: a temporary store root, real files, exit
+// statuses, stdout/stderr and the JSON shapes scripts rely on. The vfs driver is used
+// (it runs everywhere); the OCI interop tests live in oci-interop.test.ts.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, runCli, runInTerminal, runJson } from './test-support/run-cli.js';
+
+let work: string;
+let root: string;
+/** Global options every call gets: a private root and the vfs driver. */
+const g = () => ['--root', root, '--driver', 'vfs'];
+
+beforeAll(async () => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build the package first (pnpm turbo run build)`);
+  work = await mkdtemp(join(tmpdir(), 'gd-cli-'));
+  root = join(work, 'root');
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+/** A layer tar made by GNU tar from a small tree. */
+async function makeTar(name: string): Promise<{ tar: string; dir: string }> {
+  const dir = join(work, `${name}-src`);
+  await mkdir(join(dir, 'etc/app'), { recursive: true });
+  await writeFile(join(dir, 'etc/app/conf'), `name=${name}\n`);
+  await writeFile(join(dir, 'hello'), 'hello\n');
+  await chmod(join(dir, 'hello'), 0o751);
+  const tar = join(work, `${name}.tar`);
+  execFileSync('tar', ['--numeric-owner', '-cf', tar, '-C', dir, '.']);
+  return { tar, dir };
+}
+
+describe('usage and errors', () => {
+  it('prints help and version with status 0', async () => {
+    const help = await runCli(['--help']);
+    expect(help.status).toBe(0);
+    for (const cmd of ['create', 'rm', 'ls', 'mount', 'unmount', 'status', 'info', 'changes', 'diff', 'apply', 'size', 'drivers', 'import', 'export']) {
+      expect(help.stdout).toMatch(new RegExp(`^  ${cmd}\\b`, 'm'));
+    }
+    const version = await runCli(['--version']);
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('an unknown command is a usage error: status 2, one line with the code', async () => {
+    const r = await runCli([...g(), 'frobnicate']);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^graphdriver: ERR_USAGE: unknown command 'frobnicate'/);
+  });
+
+  it('no command, or a missing argument, is a usage error too', async () => {
+    const none = await runCli([]);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/^Usage: graphdriver/);
+    const noId = await runCli([...g(), 'create']);
+    expect(noId.status).toBe(2);
+    expect(noId.stderr).toBe("graphdriver: ERR_USAGE: missing required argument 'id' (see graphdriver --help)\n");
+  });
+
+  it('a missing layer: status 1, the error code, no stack unless --debug', async () => {
+    const r = await runCli([...g(), 'rm', 'no-such-layer']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('graphdriver: ERR_LAYER_NOT_FOUND: layer no-such-layer does not exist\n');
+
+    const json = await runCli([...g(), '--json', 'info', 'no-such-layer']);
+    expect(json.status).toBe(1);
+    expect(json.stdout).toBe('');
+    expect(JSON.parse(json.stderr)).toEqual({ error: { code: 'ERR_LAYER_NOT_FOUND', message: 'layer no-such-layer does not exist' } });
+
+    const debug = await runCli([...g(), '--debug', 'rm', 'no-such-layer']);
+    expect(debug.status).toBe(1);
+    expect(debug.stderr).toMatch(/ERR_LAYER_NOT_FOUND/);
+    expect(debug.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('an invalid id and an unknown driver are typed errors', async () => {
+    const bad = await runCli([...g(), 'create', '../escape']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^graphdriver: ERR_INVALID_ID: /);
+    const nodriver = await runCli(['--root', root, '--driver', 'nosuch', 'ls']);
+    expect(nodriver.status).toBe(1);
+    expect(nodriver.stderr).toBe('graphdriver: ERR_NOT_SUPPORTED: driver not supported: nosuch\n');
+  });
+
+  it('global options are accepted after the command too', async () => {
+    const r = await runCli(['ls', '--root', root, '--driver', 'vfs', '--json']);
+    expect(r.status).toBe(0);
+    expect(Array.isArray(JSON.parse(r.stdout))).toBe(true);
+  });
+});
+
+describe('layers', () => {
+  it('create, ls, info, size, rm, with their JSON shapes', async () => {
+    expect(await runJson([...g(), 'create', 'base'])).toEqual({ id: 'base', parent: null, rw: false });
+    const { tar } = await makeTar('base');
+    const applied = await runJson<{ id: string; size: number; compression: string }>([...g(), 'apply', 'base', tar]);
+    expect(applied).toMatchObject({ id: 'base', parent: null, compression: 'none' });
+    expect(applied.size).toBe('name=base\n'.length + 'hello\n'.length);
+    expect(await runJson([...g(), 'create', 'child', '--parent', 'base'])).toEqual({ id: 'child', parent: 'base', rw: false });
+    expect(await runJson([...g(), 'create', 'ctr', '--parent', 'child', '--rw'])).toEqual({ id: 'ctr', parent: 'child', rw: true });
+
+    const ls = await runJson<Array<Record<string, unknown>>>([...g(), 'ls']);
+    const byId = Object.fromEntries(ls.map((l) => [l.id, l]));
+    expect(Object.keys(byId).sort()).toEqual(['base', 'child', 'ctr']);
+    expect(byId.base).toMatchObject({ parent: null, rw: false, size: applied.size, mounts: 0 });
+    expect(byId.child).toMatchObject({ parent: 'base', rw: false, size: 0 });
+    expect(byId.ctr).toMatchObject({ parent: 'child', rw: true, size: 0 });
+    for (const l of ls) expect(Date.parse(l.created as string)).not.toBeNaN();
+
+    const text = await runCli([...g(), 'ls']);
+    expect(text.stdout.split('\n')[0]).toMatch(/^ID\s+PARENT\s+MODE\s+SIZE\s+CREATED\s+MOUNTS$/);
+    const quiet = await runCli([...g(), '-q', 'ls']);
+    expect(quiet.stdout.split('\n').filter(Boolean).sort()).toEqual(['base', 'child', 'ctr']);
+
+    const info = await runJson<Record<string, unknown>>([...g(), 'info', 'child']);
+    expect(info).toMatchObject({ id: 'child', parent: 'base', rw: false, state: 'complete', mounts: 0 });
+    expect(typeof info.metadata).toBe('object');
+
+    const busy = await runCli([...g(), 'rm', 'base']);
+    expect(busy.status).toBe(1);
+    expect(busy.stderr).toMatch(/^graphdriver: ERR_LAYER_BUSY: layer base is busy: it has child layers: child/);
+
+    expect(await runJson([...g(), 'rm', 'ctr'])).toEqual({ id: 'ctr', removed: true });
+    expect(await runJson([...g(), 'rm', 'child'])).toEqual({ id: 'child', removed: true });
+    expect((await runJson<unknown[]>([...g(), 'ls'])).length).toBe(1);
+  });
+
+  it('mount in one process and unmount in another; the store lock is let go after each command', async () => {
+    await runJson([...g(), 'create', 'm1']);
+    const { path } = await runJson<{ id: string; path: string }>([...g(), 'mount', 'm1']);
+    expect(existsSync(path)).toBe(true);
+    expect(existsSync(join(root, 'vfs', 'lock'))).toBe(false);
+    await writeFile(join(path, 'written-while-mounted'), 'x');
+    expect((await runJson<Array<{ id: string; mounts: number }>>([...g(), 'ls'])).find((l) => l.id === 'm1')?.mounts).toBe(1);
+
+    const plain = await runCli([...g(), 'mount', 'm1']);
+    expect(plain.stdout).toBe(`${path}\n`);
+    expect(await runJson([...g(), 'unmount', 'm1'])).toEqual({ id: 'm1', mounts: 1 });
+    expect(await runJson([...g(), 'unmount', 'm1'])).toEqual({ id: 'm1', mounts: 0 });
+    const changes = await runJson<Array<{ path: string; kind: string }>>([...g(), 'changes', 'm1']);
+    expect(changes).toEqual([{ path: '/written-while-mounted', kind: 'A' }]);
+    await runJson([...g(), 'rm', 'm1']);
+  });
+
+  it('status names the driver and the root', async () => {
+    const s = await runJson<{ driver: string; root: string; status: Record<string, string> }>([...g(), 'status']);
+    expect(s.driver).toBe('vfs');
+    expect(s.root).toBe(root);
+    expect(typeof s.status).toBe('object');
+    const text = await runCli([...g(), 'status']);
+    expect(text.stdout).toMatch(/^Driver: vfs\nRoot: /);
+  });
+
+  it('without --driver, the registry chooses (vfs here) and GRAPHDRIVER is honoured', async () => {
+    const own = join(work, 'auto-root');
+    const auto = await runJson<{ driver: string }>(['--root', own, 'status']);
+    expect(auto.driver).toBe('vfs');
+    const env = await runCli(['--root', own, 'status'], { env: { GRAPHDRIVER: 'nosuch' } });
+    expect(env.status).toBe(1);
+    expect(env.stderr).toMatch(/ERR_NOT_SUPPORTED: driver not supported: nosuch/);
+  });
+
+  it('drivers lists every registered driver with the reason when it cannot run, and leaves no home behind', async () => {
+    const own = join(work, 'drivers-root');
+    const r = await runJson<{ root: string; drivers: Array<{ name: string; usable: boolean; reason?: string; code?: string }> }>(['--root', own, 'drivers']);
+    const vfs = r.drivers.find((d) => d.name === 'vfs');
+    expect(vfs).toMatchObject({ usable: true });
+    for (const d of r.drivers) {
+      if (!d.usable) {
+        expect(d.code).toMatch(/^ERR_/);
+        expect(d.reason).toBeTruthy();
+      }
+    }
+    // a probe must not look like prior state to the registry's next choice
+    expect(await readdir(own)).toEqual([]);
+  });
+});
+
+describe('diff and apply', () => {
+  it('applies plain, gzip and zstd tars (told by their magic) and from stdin', async () => {
+    const { tar } = await makeTar('fmt');
+    execFileSync('sh', ['-c', `gzip -c '${tar}' > '${tar}.gz' && zstd -q -c '${tar}' > '${tar}.zst'`]);
+    const raw = await readFile(tar);
+    const cases: Array<[string, string[], Buffer | undefined, string]> = [
+      ['plain', [tar], undefined, 'none'],
+      ['gz', [`${tar}.gz`], undefined, 'gzip'],
+      ['zst', [`${tar}.zst`], undefined, 'zstd'],
+      ['stdin', ['-'], await readFile(`${tar}.zst`), 'zstd'],
+      ['stdin-implicit', [], raw, 'none'],
+    ];
+    for (const [id, file, input, compression] of cases) {
+      await runJson([...g(), 'create', id]);
+      const r = await runJson<{ compression: string; size: number }>([...g(), 'apply', id, ...file], { input });
+      expect(r.compression, id).toBe(compression);
+      const changes = await runJson<Array<{ path: string; kind: string }>>([...g(), 'changes', id]);
+      expect(changes.map((c) => `${c.kind} ${c.path}`), id).toEqual(['A /etc', 'A /etc/app', 'A /etc/app/conf', 'A /hello']);
+    }
+    // garbage is an archive error, and the layer is left incomplete, not listed
+    await runJson([...g(), 'create', 'garbage']);
+    const bad = await runCli([...g(), 'apply', 'garbage', '-'], { input: Buffer.alloc(1024, 7) });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^graphdriver: ERR_INVALID_ARCHIVE: /);
+    expect((await runJson<Array<{ id: string }>>([...g(), 'ls'])).map((l) => l.id)).not.toContain('garbage');
+  });
+
+  it('diff writes a layer tar to a file or to stdout, and refuses a terminal', async () => {
+    const { tar } = await makeTar('d');
+    await runJson([...g(), 'create', 'd0']);
+    await runJson([...g(), 'apply', 'd0', tar]);
+    await runJson([...g(), 'create', 'd1', '--parent', 'd0']);
+    const { path } = await runJson<{ path: string }>([...g(), 'mount', 'd1']);
+    await writeFile(join(path, 'hello'), 'changed\n');
+    await rm(join(path, 'etc/app/conf'));
+    await runJson([...g(), 'unmount', 'd1']);
+
+    const out = join(work, 'd1.tar');
+    const r = await runJson<{ file: string; bytes: number; parent: string }>([...g(), 'diff', 'd1', '-o', out]);
+    expect(r).toMatchObject({ file: out, parent: 'd0' });
+    const listing = execFileSync('tar', ['-tf', out], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    expect(listing).toEqual(expect.arrayContaining(['hello', 'etc/app/.wh.conf']));
+    expect(listing).not.toContain('etc/app/conf');
+
+    const piped = await runCli([...g(), 'diff', 'd1']);
+    expect(piped.status).toBe(0);
+    expect(piped.stdoutBytes.length).toBe(r.bytes);
+
+    const all = await runCli([...g(), 'diff', 'd1', '--parent', '']);
+    expect(execFileSync('tar', ['-t'], { input: all.stdoutBytes, encoding: 'utf8' })).toMatch(/etc\/app\/\n/);
+
+    const size = await runJson<{ size: number }>([...g(), 'size', 'd1']);
+    expect(size.size).toBe('changed\n'.length);
+    const changes = await runCli([...g(), 'changes', 'd1']);
+    expect(changes.stdout).toBe('C /etc\nC /etc/app\nD /etc/app/conf\nC /hello\n');
+
+    const tty = await runInTerminal([...g(), 'diff', 'd1']);
+    expect(tty.status).toBe(1);
+    expect(tty.stdout).toMatch(/ERR_TERMINAL: refusing to write a tar archive to a terminal/);
+  });
+});
+
+describe('progress', () => {
+  it('draws on a terminal, and not with --json or -q or when stderr is not one', async () => {
+    const big = join(work, 'big');
+    await mkdir(big);
+    await writeFile(join(big, 'blob'), Buffer.alloc(8 << 20, 1));
+    const tar = join(work, 'big.tar');
+    execFileSync('tar', ['-cf', tar, '-C', big, '.']);
+    await runJson([...g(), 'create', 'p1']);
+    const tty = await runInTerminal([...g(), 'apply', 'p1', tar]);
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/\r\x1b\[2Kapply p1 .*%/);
+    expect(tty.stdout).toMatch(/\/s/);
+
+    await runJson([...g(), 'create', 'p2']);
+    const quiet = await runInTerminal([...g(), '-q', 'apply', 'p2', tar]);
+    expect(quiet.status).toBe(0);
+    expect(quiet.stdout).not.toMatch(/\x1b/);
+
+    await runJson([...g(), 'create', 'p3']);
+    const piped = await runCli([...g(), 'apply', 'p3', tar]);
+    expect(piped.stderr).toBe('');
+  });
+});
+
+describe('as a non-root user', () => {
+  it('defaults to vfs in ./.graphdriver and needs no root', async () => {
+    const home = join(work, 'user');
+    await mkdir(home);
+    await chmod(work, 0o755);
+    execFileSync('chown', ['65534:65534', home]);
+    const { tar } = await makeTar('user');
+    await chmod(tar, 0o644);
+    const as = { cwd: home, uid: 65534, gid: 65534 };
+    expect((await runCli(['create', 'u1'], as)).status).toBe(0);
+    const applied = await runCli(['--json', 'apply', 'u1', tar], as);
+    expect(applied.status, applied.stderr).toBe(0);
+    const s = await runJson<{ driver: string; root: string }>(['status'], as);
+    expect(s).toEqual(expect.objectContaining({ driver: 'vfs', root: join(home, '.graphdriver') }));
+    const changes = await runJson<Array<{ path: string }>>(['changes', 'u1'], as);
+    expect(changes.map((c) => c.path)).toContain('/etc/app/conf');
+  });
+});

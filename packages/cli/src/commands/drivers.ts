@@ -1,0 +1,54 @@
+// `drivers`: every registered driver and whether it can run here. Each is initialised for
+// real (that is the only honest test); a home the probe itself made is removed again so
+// that it does not count as "prior state" when the registry next chooses a driver.
+import { access, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { closeDriver, getDriver, priority, registeredDrivers } from '@graphdriver/core';
+import { errorCode, errorMessage } from '../cli-errors.js';
+import { table } from '../format.js';
+import type { Output } from '../output.js';
+import { sessionFor, type GlobalOptions } from '../session.js';
+
+export interface DriverProbe {
+  name: string;
+  usable: boolean;
+  /** Why it cannot run, when it cannot. */
+  reason?: string;
+  code?: string;
+  /** Its home under the root holds state from earlier runs. */
+  inUse: boolean;
+}
+
+export async function probeDriver(root: string, name: string, options: string[]): Promise<DriverProbe> {
+  const home = join(root, name);
+  const existed = await access(home).then(() => true, () => false);
+  try {
+    const driver = await getDriver(name, { root, driverOptions: options });
+    if (existed) {
+      await closeDriver(driver);
+    } else {
+      await driver.cleanup();
+    }
+    return { name, usable: true, inUse: existed };
+  } catch (err) {
+    return { name, usable: false, reason: errorMessage(err), code: errorCode(err), inUse: existed };
+  } finally {
+    if (!existed) await rm(home, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+export async function drivers(g: GlobalOptions, out: Output) {
+  const s = sessionFor(g);
+  await mkdir(s.root, { recursive: true, mode: 0o700 });
+  const rank = (n: string) => (priority.includes(n) ? priority.indexOf(n) : priority.length);
+  const names = registeredDrivers().sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const probes: DriverProbe[] = [];
+  // driver options belong to the driver that was named; the others are probed without them
+  for (const name of names) probes.push(await probeDriver(s.root, name, name === s.driverName ? s.options : []));
+  const rows = probes.map((p) => [p.name, p.usable ? 'yes' : 'no', p.usable ? (p.inUse ? 'in use under this root' : '') : `${p.code}: ${p.reason}`]);
+  out.result(
+    { root: s.root, drivers: probes },
+    table(['DRIVER', 'USABLE', 'NOTE'], rows),
+    probes.filter((p) => p.usable).map((p) => p.name),
+  );
+}

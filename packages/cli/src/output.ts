@@ -1,0 +1,32 @@
+// Where results go: one JSON document on stdout with --json, plain text otherwise, and
+// only the essential value (an id, a path, a number) with -q.
+import type { GlobalOptions } from './session.js';
+import { createProgress, type Progress } from './progress.js';
+
+export class Output {
+  constructor(
+    readonly g: Pick<GlobalOptions, 'json' | 'quiet'>,
+    private readonly stdout: NodeJS.WritableStream = process.stdout,
+    private readonly stderr: NodeJS.WriteStream = process.stderr,
+  ) {}
+
+  /**
+   * Prints a command's result: `json` with --json; else `text` (a string or lines), or
+   * `quiet` with -q (nothing when `quiet` is undefined).
+   */
+  result(json: unknown, text: string | string[], quiet?: string | string[]): void {
+    if (this.g.json) {
+      this.stdout.write(`${JSON.stringify(json)}\n`);
+      return;
+    }
+    const body = this.g.quiet ? quiet : text;
+    if (body === undefined) return;
+    const lines = Array.isArray(body) ? body : [body];
+    if (lines.length) this.stdout.write(`${lines.join('\n')}\n`);
+  }
+
+  /** A progress display on stderr, drawn only when it is a terminal and neither --json nor -q is given. */
+  progress(total?: number): Progress {
+    return createProgress({ enabled: !this.g.json && !this.g.quiet, total, out: this.stderr });
+  }
+}

@@ -1,0 +1,127 @@
+// The command line: global options, the commands, and the one place errors are printed.
+import { Command, CommanderError, Option } from 'commander';
+import { GraphDriverError } from '@graphdriver/core';
+import '@graphdriver/driver-vfs';
+import '@graphdriver/driver-btrfs';
+import '@graphdriver/driver-zfs';
+import '@graphdriver/driver-devmapper';
+import { CliErrorCode, errorCode, errorMessage, exitStatus } from './cli-errors.js';
+import * as layers from './commands/layers.js';
+import * as diffs from './commands/diff.js';
+import { drivers } from './commands/drivers.js';
+import { exportCommand, importCommand } from './commands/image.js';
+import { Output } from './output.js';
+import type { GlobalOptions } from './session.js';
+import { version } from './version.js';
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>) => Promise<void>): Command {
+  const program = new Command('graphdriver')
+    .description('Docker-compatible copy-on-write layer storage: layers, diffs, and OCI image import/export')
+    .version(version, '-V, --version')
+    .option('--root <dir>', 'store root (default /var/lib/graphdriver for root, ./.graphdriver otherwise)')
+    .option('--driver <name>', 'storage driver (default: $GRAPHDRIVER, else the first that works here)')
+    .option('--opt <key=value>', 'driver option (repeatable)', collect)
+    .option('--json', 'machine-readable output: one JSON document on stdout')
+    .option('-q, --quiet', 'print only the essential value; no progress')
+    .option('--debug', 'print stack traces of errors')
+    .exitOverride()
+    .configureOutput({ outputError: () => {} })
+    .showSuggestionAfterError(true);
+
+  const p = () => new Option('--parent <id>', "parent layer ('' for none; default: the layer's own parent)");
+  program
+    .command('create')
+    .description('create a layer, empty or on top of a parent')
+    .argument('<id>')
+    .option('--parent <id>', 'parent layer')
+    .option('--rw', 'a read-write (container) layer')
+    .option('--size <size>', 'size limit, e.g. 10G (drivers with quota support)')
+    .action((id, o) => run((g, out) => layers.create(g, out, id, o)));
+  program.command('rm').description('remove a layer').argument('<id>').action((id) => run((g, out) => layers.remove(g, out, id)));
+  program.command('ls').description('list layers with parent, size and creation time').action(() => run((g, out) => layers.list(g, out)));
+  program
+    .command('mount')
+    .description("make a layer's root available and print its path (counted; undo with unmount)")
+    .argument('<id>')
+    .action((id) => run((g, out) => layers.mount(g, out, id)));
+  program
+    .command('unmount')
+    .alias('umount')
+    .description('release one reference taken by mount')
+    .argument('<id>')
+    .action((id) => run((g, out) => layers.unmount(g, out, id)));
+  program.command('status').description("the driver's status").action(() => run((g, out) => layers.status(g, out)));
+  program.command('info').description("a layer's record and the driver's metadata").argument('<id>').action((id) => run((g, out) => layers.info(g, out, id)));
+  program
+    .command('changes')
+    .description('paths added (A), changed (C) and deleted (D) against the parent')
+    .argument('<id>')
+    .addOption(p())
+    .action((id, o) => run((g, out) => diffs.changes(g, out, id, o)));
+  program
+    .command('diff')
+    .description('write the layer as a tar of its changes against the parent')
+    .argument('<id>')
+    .addOption(p())
+    .option('-o, --output <file>', 'write to FILE instead of stdout')
+    .action((id, o) => run((g, out) => diffs.diff(g, out, id, o)));
+  program
+    .command('apply')
+    .description('apply a layer tar (plain, gzip or zstd) from FILE or stdin to a layer')
+    .argument('<id>')
+    .argument('[file]', "tar file, or '-' for stdin", '-')
+    .addOption(p())
+    .action((id, file, o) => run((g, out) => diffs.apply(g, out, id, file, o)));
+  program
+    .command('size')
+    .description('bytes the layer adds to its parent')
+    .argument('<id>')
+    .addOption(p())
+    .action((id, o) => run((g, out) => layers.size(g, out, id, o)));
+  program.command('drivers').description('registered drivers and whether each can run here').action(() => run((g, out) => drivers(g, out)));
+  program
+    .command('import')
+    .description('import an OCI image layout as a chain of layers named by chain ID')
+    .argument('<image>', 'oci:DIR[:TAG]')
+    .action((ref) => run((g, out) => importCommand(g, out, ref)));
+  program
+    .command('export')
+    .description('export the chain of layers ending at ID as an OCI image layout')
+    .argument('<id>')
+    .argument('<image>', 'oci:DIR[:TAG]')
+    .action((id, ref) => run((g, out) => exportCommand(g, out, id, ref)));
+  return program;
+}
+
+/** Runs the CLI on `argv` (as process.argv) and returns the exit status; never throws. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let g: GlobalOptions = { opt: [], json: argv.includes('--json'), quiet: false, debug: argv.includes('--debug') };
+  const program = buildProgram(async (fn) => {
+    const o = program.opts<Partial<GlobalOptions>>();
+    g = { root: o.root, driver: o.driver, opt: o.opt ?? [], json: !!o.json, quiet: !!o.quiet, debug: !!o.debug };
+    await fn(g, new Output(g));
+  });
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0; // --help, --version
+      if (err.code === 'commander.help') return 2; // no command given: the help went to stderr
+      return report(g, new GraphDriverError(CliErrorCode.Usage, `${err.message.replace(/^error: /, '')} (see graphdriver --help)`));
+    }
+    return report(g, err);
+  }
+}
+
+/** One line on stderr (a JSON object with --json), a stack only with --debug. */
+function report(g: Pick<GlobalOptions, 'json' | 'debug'>, err: unknown): number {
+  const code = errorCode(err);
+  const message = errorMessage(err);
+  if (g.json) process.stderr.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  else process.stderr.write(`graphdriver: ${code}: ${message}\n`);
+  if (g.debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return exitStatus(err);
+}

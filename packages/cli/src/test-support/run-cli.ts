@@ -1,0 +1,78 @@
+// Runs the built `graphdriver` binary as a user would: a separate process, real stdin,
+// stdout and stderr, and its exit status.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
+
+export interface CliResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+  stdoutBytes: Buffer;
+}
+
+export interface CliOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Bytes for stdin (stdin is an empty pipe otherwise). */
+  input?: Buffer | string;
+  /** Run as this user (the tests run as root). */
+  uid?: number;
+  gid?: number;
+}
+
+export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, ...opts.env };
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd,
+      env,
+      uid: opts.uid,
+      gid: opts.gid,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      const stdoutBytes = Buffer.concat(out);
+      resolve({
+        status: code ?? (signal ? 128 : 1),
+        stdout: stdoutBytes.toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        stdoutBytes,
+      });
+    });
+    child.stdin.on('error', () => {}); // the CLI may exit before reading all of it
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Runs and parses stdout as the one JSON document --json promises. */
+export async function runJson<T = unknown>(args: readonly string[], opts: CliOptions = {}): Promise<T> {
+  const r = await runCli(['--json', ...args], opts);
+  if (r.status !== 0) throw new Error(`graphdriver ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** Runs the CLI under a pseudo-terminal (util-linux `script`), capturing what a terminal shows. */
+export function runInTerminal(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qefc', quoted, '/dev/null'], { cwd: opts.cwd, env: { ...process.env, COLUMNS: '100', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const stdoutBytes = Buffer.concat(out);
+      resolve({ status: code ?? 1, stdout: stdoutBytes.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes });
+    });
+    child.stdin.end();
+  });
+}

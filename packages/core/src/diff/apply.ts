@@ -1,0 +1,636 @@
+// applyLayer: unpack a Docker layer tarball into a directory, as moby's UnpackLayer
+// (ApplyUncompressedLayer) does: whiteouts (.wh.<name>, .wh..wh..opq, aufs .wh..wh.plnk
+// hardlink sources), replace-unless-(dir, dir), lchown (id-mapped), xattrs, chmod, times
+// (directories' at the end), and the sum of the entries' sizes as the result.
+//
+// Safety model (the archive is hostile, the local process is not):
+// - Names are cleaned lexically (fs/safe-path.ts): leading "/" and "./" dropped, a name that
+//   climbs out with ".." or holds NUL is refused (ERR_UNSAFE_ENTRY). Hardlink targets too.
+// - Nothing is ever addressed by a path the kernel could resolve through a symlink we did
+//   not check. Each parent path is walked component by component with lstat inside the
+//   root (SafeRoot); a symlink met on the way is resolved as if chrooted into the root
+//   (absolute targets start at the root) and refused when it climbs above the root. The
+//   result is a path made only of verified real directories, which is what every syscall
+//   then receives. Verified directories are cached and forgotten when removed/replaced.
+// - The last component is never followed: files are created O_CREAT|O_EXCL|O_NOFOLLOW,
+//   dirs/symlinks/links/nodes with calls that fail on any existing name; on EEXIST the
+//   old object is lstat'ed and removed (rm -rf does not follow links) and creation retried.
+//   Whiteouts remove the named object itself, never what it points to; an opaque whiteout
+//   in a directory that is a symlink does nothing (as Docker's Lstat + Walk).
+// - Symlink entries may hold any target (they are data); hardlinks must name an existing
+//   non-directory inside the root (a link to a symlink links the symlink itself).
+// - Every filesystem call is synchronous or awaited in entry order, so no other operation
+//   of this run can change the tree between a check and its use. Directory times and
+//   deferred modes are applied at the end only to paths that are still real directories.
+// - aufs hardlink sources are stashed in a private mkdtemp dir under os.tmpdir() (as
+//   Docker does), removed when the call ends; nothing else is written outside dest.
+//
+// Performance: metadata calls are synchronous (a few µs each, no threadpool round trip),
+// a small file costs open/write/fchown/futimes/close (+fchmod only when umask or set-id
+// bits require it), verified parent directories are cached so common entries need no
+// lstat at all, and files over 1 MiB are written chunk by chunk with awaited async writes
+// (backpressure, flat memory, the event loop stays responsive).
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { IdMap, IdMappings } from '../driver.js';
+import {
+  ErrorCode,
+  GraphDriverError,
+  asStorageError,
+  errInvalidOption,
+  errnoCode,
+  isGraphDriverError,
+} from '../errors.js';
+import { mknod, mknodErrno } from '../fs/mknod.js';
+import { SafeRoot, cleanEntryName, joinRel, splitRel, unsafeEntry } from '../fs/safe-path.js';
+import { loadXattr, lsetxattrSync } from '../fs/xattr.js';
+import { readTar } from '../tar/reader.js';
+import type { TarEntry, TarHeader } from '../tar/types.js';
+
+export interface ApplyProgress {
+  /** Archive entries handled so far (whiteouts and skipped metadata included). */
+  entries: number;
+  /** Sum of the handled entries' header sizes (the running return value). */
+  bytes: number;
+}
+
+export interface ApplyOptions {
+  /** Container -> host id mapping for owners (Docker's UIDMaps/GIDMaps). */
+  idMappings?: IdMappings;
+  /**
+   * Tolerate EPERM/EINVAL from chown (rootless use); also skips char/block devices when not
+   * running as root, or when the kernel refuses them (user namespaces), as Docker does.
+   */
+  ignoreChownErrors?: boolean;
+  /** Called after every entry with running totals; the last call matches the result. */
+  onProgress?: (p: ApplyProgress) => void;
+}
+
+const WH_PREFIX = '.wh.';
+const WH_META_PREFIX = '.wh..wh.';
+const WH_LINK_DIR = '.wh..wh.plnk';
+const WH_OPAQUE = '.wh..wh..opq';
+
+/** Files up to this size are gathered and written with one synchronous call. */
+const SMALL_FILE = 1 << 20;
+
+const O_CREATE_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
+/**
+ * Unpacks the uncompressed layer tar `layer` into `dest` (created when missing) and returns
+ * the sum of the entries' sizes. Entries that would touch anything outside `dest` fail with
+ * ERR_UNSAFE_ENTRY; a corrupt tar with the reader's ERR_INVALID_ARCHIVE; a full disk with
+ * ERR_NO_SPACE. On failure `dest` is left partly applied (the caller discards the layer).
+ */
+export async function applyLayer(
+  dest: string,
+  layer: Readable | AsyncIterable<Uint8Array>,
+  opts: ApplyOptions = {},
+): Promise<number> {
+  const root = await prepareRoot(dest);
+  const applier = new Applier(root, opts);
+  try {
+    for await (const entry of readTar(layer as AsyncIterable<Uint8Array>)) {
+      try {
+        await applier.apply(entry);
+      } catch (err) {
+        throw translateError(err, entry.header.name);
+      }
+      opts.onProgress?.({ entries: applier.entries, bytes: applier.size });
+    }
+    try {
+      applier.finish();
+    } catch (err) {
+      throw translateError(err, '(directory metadata)');
+    }
+  } finally {
+    applier.cleanup();
+  }
+  return applier.size;
+}
+
+async function prepareRoot(dest: string): Promise<string> {
+  let root: string;
+  try {
+    root = await fs.promises.realpath(dest);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+    await fs.promises.mkdir(dest, { recursive: true, mode: 0o755 });
+    root = await fs.promises.realpath(dest);
+  }
+  const st = await fs.promises.stat(root);
+  if (!st.isDirectory()) throw errInvalidOption(`cannot apply a layer to ${dest}: not a directory`);
+  return root;
+}
+
+/** Marks errors raised by the archive source or reader, which pass through untranslated. */
+class SourceError extends Error {
+  constructor(readonly inner: unknown) {
+    super('source error');
+  }
+}
+
+function translateError(err: unknown, name: string): unknown {
+  if (err instanceof SourceError) return err.inner;
+  const what = `applying layer entry ${JSON.stringify(name)}`;
+  const toolErrno = mknodErrno(err);
+  if (isGraphDriverError(err) && toolErrno === undefined) return err;
+  const code = toolErrno ?? errnoCode(err);
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return toolErrno
+        ? new GraphDriverError(ErrorCode.NoSpace, `${what}: no space left (${code})`, { cause: err })
+        : asStorageError(err, what);
+    case 'ENAMETOOLONG':
+      return new GraphDriverError(ErrorCode.Unsupported, `${what}: name too long`, { cause: err });
+    case 'ERR_OUT_OF_RANGE':
+      // Node refuses a header value for a syscall (a uid or gid beyond 32 bits, say)
+      return new GraphDriverError(ErrorCode.InvalidArchive, `${what}: ${(err as Error).message}`, { cause: err });
+    case 'EPERM':
+    case 'EACCES':
+    case 'EINVAL':
+    case 'EMLINK':
+    case 'ENOTSUP':
+    case 'EOPNOTSUPP':
+      return new GraphDriverError(ErrorCode.Unsupported, `${what}: ${code} (operation not permitted here)`, {
+        cause: err,
+      });
+    case 'ENOENT':
+    case 'ENOTDIR':
+    case 'EEXIST':
+    case 'EISDIR':
+    case 'ENOTEMPTY':
+    case 'ELOOP':
+      return new GraphDriverError(ErrorCode.InvalidArchive, `${what}: conflicts with the tree (${code})`, {
+        cause: err,
+      });
+    default:
+      return err;
+  }
+}
+
+function invalid(name: string, why: string): GraphDriverError {
+  return new GraphDriverError(ErrorCode.InvalidArchive, `archive entry ${JSON.stringify(name)}: ${why}`);
+}
+
+function mapId(id: number, maps: IdMap[] | undefined, kind: string, name: string): number {
+  if (!maps || maps.length === 0) return id;
+  for (const m of maps) {
+    if (id >= m.containerId && id - m.containerId < m.size) return m.hostId + (id - m.containerId);
+  }
+  throw new GraphDriverError(
+    ErrorCode.Unsupported,
+    `archive entry ${JSON.stringify(name)}: container ${kind} ${id} cannot be mapped to a host ${kind}`,
+  );
+}
+
+function readUmask(): number {
+  try {
+    const m = /^Umask:\s*([0-7]+)\s*$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) return parseInt(m[1], 8);
+  } catch {
+    // not Linux, or no /proc: assume the worst and always chmod
+  }
+  return 0o777;
+}
+
+function writeAllSync(fd: number, buf: Uint8Array): void {
+  let off = 0;
+  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+}
+
+function writeAsync(fd: number, buf: Uint8Array, off: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    fs.write(fd, buf, off, buf.length - off, null, (err, n) => (err ? reject(err) : resolve(n))),
+  );
+}
+
+async function writeAll(fd: number, buf: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < buf.length) off += await writeAsync(fd, buf, off);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // an error is already on its way
+  }
+}
+
+interface PendingDir {
+  rel: string;
+  mtime: number;
+  /** Mode to set at the end (when it had to be widened for an unprivileged run). */
+  mode?: number;
+}
+
+class Applier {
+  size = 0;
+  entries = 0;
+  private readonly safe: SafeRoot;
+  private readonly unpacked = new Set<string>();
+  private readonly dirs: PendingDir[] = [];
+  private readonly umask = readUmask();
+  private readonly isRoot = process.geteuid?.() === 0;
+  private readonly euid = process.geteuid?.() ?? -1;
+  private readonly egid = process.getegid?.() ?? -1;
+  private readonly ignoreChown: boolean;
+  private readonly maps: IdMappings | undefined;
+  private xattr: Awaited<ReturnType<typeof loadXattr>> | undefined;
+  private plnkDir: string | undefined;
+  private readonly plnk = new Map<string, TarHeader>();
+  /** Entry name being handled, for messages from callbacks. */
+  private current = '';
+
+  constructor(root: string, opts: ApplyOptions) {
+    this.ignoreChown = opts.ignoreChownErrors === true;
+    this.maps = opts.idMappings;
+    this.safe = new SafeRoot(root, (abs) => this.initParentDir(abs));
+  }
+
+  async apply(e: TarEntry): Promise<void> {
+    const h = e.header;
+    this.entries++;
+    this.size += h.size;
+    this.current = h.name;
+    const rel = cleanEntryName(h.name);
+    const [parentRel, base] = splitRel(rel);
+
+    // aufs metadata at the top: hardlink sources are kept aside, the rest is not content.
+    if (rel.startsWith(WH_META_PREFIX)) {
+      const first = rel.split('/', 1)[0];
+      if (first === WH_LINK_DIR) {
+        if (rel !== WH_LINK_DIR && h.type === 'file') await this.stashAufsLinkSource(e, base);
+        return;
+      }
+      if (rel !== WH_OPAQUE) return;
+    }
+
+    if (h.xattrs && h.xattrs.size > 0 && !this.xattr) this.xattr = await loadXattr();
+
+    if (base.startsWith(WH_PREFIX)) return this.whiteout(h, parentRel, base);
+
+    const parent = this.safe.resolveDir(parentRel, { create: true, entry: h.name })!;
+    const real = joinRel(parent, base);
+    if (real === '' && h.type !== 'directory') throw unsafeEntry(h.name, `a ${h.type} cannot replace the root`);
+
+    switch (h.type) {
+      case 'directory':
+        this.directory(h, real);
+        break;
+      case 'file':
+        await this.file(h, real, e.body);
+        break;
+      case 'symlink':
+        this.symlink(h, real);
+        break;
+      case 'hardlink':
+        await this.hardlink(h, real);
+        break;
+      case 'char':
+      case 'block':
+      case 'fifo':
+        if (!(await this.special(h, real))) return;
+        break;
+      default:
+        throw new GraphDriverError(
+          ErrorCode.Unsupported,
+          `archive entry ${JSON.stringify(h.name)}: unsupported type ${String((h as TarHeader).type)}`,
+        );
+    }
+    this.unpacked.add(real);
+  }
+
+  /** Directory times and deferred modes, after every entry (later entries change them). */
+  finish(): void {
+    for (const d of this.dirs) {
+      if (!this.safe.isRealDir(d.rel)) continue; // removed or replaced since
+      const abs = this.safe.abs(d.rel);
+      if (d.mode !== undefined) fs.chmodSync(abs, d.mode);
+      fs.lutimesSync(abs, d.mtime, d.mtime);
+    }
+  }
+
+  cleanup(): void {
+    if (this.plnkDir) fs.rmSync(this.plnkDir, { recursive: true, force: true });
+  }
+
+  // --- whiteouts ---------------------------------------------------------------------
+
+  private whiteout(h: TarHeader, parentRel: string, base: string): void {
+    if (base === WH_OPAQUE) return this.opaque(h, parentRel);
+    if (base.startsWith(WH_META_PREFIX)) return; // other aufs metadata: not content
+    const name = base.slice(WH_PREFIX.length);
+    if (name === '' || name === '.' || name === '..') throw unsafeEntry(h.name, 'whiteout does not name a file');
+    const dir = this.safe.resolveDir(parentRel, { create: true, entry: h.name })!;
+    this.remove(joinRel(dir, name));
+  }
+
+  /** `.wh..wh..opq` in D: remove everything in D that this layer did not unpack itself. */
+  private opaque(h: TarHeader, dirRel: string): void {
+    let dir = '';
+    if (dirRel !== '') {
+      // D's parents are followed as for any entry; D itself is not (Docker: Lstat + Walk).
+      const [pRel, dBase] = splitRel(dirRel);
+      dir = joinRel(this.safe.resolveDir(pRel, { create: true, entry: h.name })!, dBase);
+      const abs = this.safe.abs(dir);
+      const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+      if (st === undefined) {
+        fs.mkdirSync(abs, 0o755);
+        this.initParentDir(abs);
+        this.safe.addDir(dir);
+        return; // new and empty: nothing to hide
+      }
+      if (!st.isDirectory()) return;
+      this.safe.addDir(dir);
+    }
+    this.wipe(dir);
+    this.safe.forgetBelow(dir);
+  }
+
+  private wipe(dir: string): void {
+    for (const ent of fs.readdirSync(this.safe.abs(dir), { withFileTypes: true })) {
+      const rel = joinRel(dir, ent.name);
+      const abs = this.safe.abs(rel);
+      if (this.unpacked.has(rel)) {
+        if (ent.isDirectory()) this.wipe(rel);
+      } else if (ent.isDirectory()) {
+        fs.rmSync(abs, { recursive: true, force: true });
+      } else {
+        fs.unlinkSync(abs);
+      }
+    }
+  }
+
+  /** Removes the object at `rel` itself (rm -rf; a symlink is unlinked, not followed). */
+  private remove(rel: string, st?: fs.Stats): void {
+    const abs = this.safe.abs(rel);
+    st ??= fs.lstatSync(abs, { throwIfNoEntry: false });
+    if (st === undefined) return;
+    if (st.isDirectory()) {
+      fs.rmSync(abs, { recursive: true, force: true });
+      this.safe.forget(rel);
+    } else {
+      fs.unlinkSync(abs);
+    }
+  }
+
+  /** Runs `make` (which fails with EEXIST on any existing name); on EEXIST replaces. */
+  private replace<T>(rel: string, make: () => T): T {
+    try {
+      return make();
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+    }
+    this.remove(rel);
+    return make();
+  }
+
+  // --- entry types -------------------------------------------------------------------
+
+  private directory(h: TarHeader, real: string): void {
+    const abs = this.safe.abs(real);
+    if (real !== '') {
+      try {
+        fs.mkdirSync(abs, 0o700);
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') throw err;
+        const st = fs.lstatSync(abs);
+        if (!st.isDirectory()) {
+          this.remove(real, st);
+          fs.mkdirSync(abs, 0o700);
+        }
+      }
+      this.safe.addDir(real);
+    }
+    this.lchown(abs, h);
+    this.setXattrs(abs, h);
+    const mode = h.mode & 0o7777;
+    let deferred: number | undefined;
+    if (!this.isRoot && (mode & 0o700) !== 0o700) {
+      // Unprivileged: keep it writable for the entries to come; the real mode at the end.
+      fs.chmodSync(abs, mode | 0o700);
+      deferred = mode;
+    } else {
+      fs.chmodSync(abs, mode);
+    }
+    this.dirs.push({ rel: real, mtime: mtimeOf(h), mode: deferred });
+  }
+
+  private async file(h: TarHeader, real: string, body: AsyncIterable<Buffer>): Promise<void> {
+    const abs = this.safe.abs(real);
+    const mode = h.mode & 0o7777;
+    // Created with its final mode when nothing (umask, chown clearing set-id bits) alters it.
+    const direct = (mode & 0o7000) === 0 && (mode & this.umask) === 0;
+    const fd = this.replace(real, () => fs.openSync(abs, O_CREATE_NEW, direct ? mode : 0o600));
+    try {
+      const written = await writeBody(fd, body, h.size);
+      if (written !== h.size) throw invalid(h.name, `${written} data bytes for a size of ${h.size}`);
+      const [uid, gid] = this.ids(h);
+      try {
+        fs.fchownSync(fd, uid, gid);
+      } catch (err) {
+        if (!this.chownTolerated(err)) throw err;
+      }
+      this.setXattrs(abs, h); // after chown, which drops security.capability
+      if (!direct) fs.fchmodSync(fd, mode); // after chown, which drops set-id bits
+      const t = mtimeOf(h);
+      fs.futimesSync(fd, t, t);
+    } catch (err) {
+      closeQuietly(fd);
+      throw err;
+    }
+    fs.closeSync(fd);
+  }
+
+  private symlink(h: TarHeader, real: string): void {
+    const target = h.linkname;
+    if (target === undefined || target === '') throw invalid(h.name, 'symlink without a target');
+    if (target.includes('\0')) throw unsafeEntry(h.name, 'symlink target contains NUL');
+    const abs = this.safe.abs(real);
+    this.replace(real, () => fs.symlinkSync(target, abs));
+    this.lchown(abs, h);
+    this.setXattrs(abs, h);
+    const t = mtimeOf(h);
+    fs.lutimesSync(abs, t, t);
+  }
+
+  private async hardlink(h: TarHeader, real: string): Promise<void> {
+    const link = h.linkname;
+    if (link === undefined || link === '') throw invalid(h.name, 'hardlink without a target');
+    let lrel: string;
+    try {
+      lrel = cleanEntryName(link);
+    } catch {
+      throw unsafeEntry(h.name, `hardlink target ${JSON.stringify(link)} is outside the root`);
+    }
+    if (lrel.split('/', 1)[0] === WH_LINK_DIR) return this.aufsHardlink(h, real, lrel);
+    if (lrel === '') throw unsafeEntry(h.name, 'hardlink to the root directory');
+
+    const [lp, lb] = splitRel(lrel);
+    const lparent = this.safe.resolveDir(lp, { create: false, entry: h.name });
+    const target = lparent === null ? null : joinRel(lparent, lb);
+    const tst = target === null ? undefined : fs.lstatSync(this.safe.abs(target), { throwIfNoEntry: false });
+    if (target === null || tst === undefined) throw invalid(h.name, `hardlink target ${JSON.stringify(link)} not found`);
+    if (tst.isDirectory()) throw unsafeEntry(h.name, `hardlink target ${JSON.stringify(link)} is a directory`);
+    if (target === real) throw invalid(h.name, 'hardlink to itself');
+
+    const abs = this.safe.abs(real);
+    const tabs = this.safe.abs(target);
+    this.replace(real, () => fs.linkSync(tabs, abs)); // link(2) never follows a symlink
+    this.lchown(abs, h);
+    this.setXattrs(abs, h);
+    if (!tst.isSymbolicLink()) {
+      fs.chmodSync(abs, h.mode & 0o7777);
+      const t = mtimeOf(h);
+      fs.lutimesSync(abs, t, t);
+    }
+  }
+
+  /** Returns false when the entry was skipped (a device in an unprivileged run). */
+  private async special(h: TarHeader, real: string): Promise<boolean> {
+    const device = h.type === 'char' || h.type === 'block';
+    if (device && !this.isRoot && this.ignoreChown) return false;
+    const abs = this.safe.abs(real);
+    const make = () =>
+      mknod(abs, h.type as 'char' | 'block' | 'fifo', { mode: 0o600, major: h.devmajor, minor: h.devminor });
+    try {
+      try {
+        await make();
+      } catch (err) {
+        if (mknodErrno(err) !== 'EEXIST') throw err;
+        this.remove(real);
+        await make();
+      }
+    } catch (err) {
+      if (device && mknodErrno(err) === 'EPERM' && this.ignoreChown) return false; // userns
+      throw err;
+    }
+    this.lchown(abs, h);
+    this.setXattrs(abs, h);
+    fs.chmodSync(abs, h.mode & 0o7777);
+    const t = mtimeOf(h);
+    fs.lutimesSync(abs, t, t);
+    return true;
+  }
+
+  // --- aufs hardlink sources (.wh..wh.plnk) -------------------------------------------
+
+  private async stashAufsLinkSource(e: TarEntry, base: string): Promise<void> {
+    this.plnkDir ??= fs.mkdtempSync(join(tmpdir(), 'graphdriver-plnk-'));
+    const p = join(this.plnkDir, base); // base: one clean component, not "." or ".."
+    fs.rmSync(p, { force: true });
+    const fd = fs.openSync(p, O_CREATE_NEW, 0o600);
+    try {
+      await writeBody(fd, e.body, e.header.size);
+    } catch (err) {
+      closeQuietly(fd);
+      throw err;
+    }
+    fs.closeSync(fd);
+    this.plnk.set(base, e.header);
+  }
+
+  /** Docker retargets links into .wh..wh.plnk: a copy of the source, with its metadata. */
+  private async aufsHardlink(h: TarHeader, real: string, lrel: string): Promise<void> {
+    const key = splitRel(lrel)[1];
+    const src = this.plnk.get(key);
+    if (!src || !this.plnkDir) throw invalid(h.name, `invalid aufs hardlink to ${JSON.stringify(h.linkname)}`);
+    if (src.xattrs && src.xattrs.size > 0 && !this.xattr) this.xattr = await loadXattr();
+    const body = fs.createReadStream(join(this.plnkDir, key), { highWaterMark: 1 << 20 });
+    try {
+      await this.file({ ...src, name: h.name, type: 'file' }, real, body);
+    } finally {
+      body.destroy();
+    }
+  }
+
+  // --- metadata ----------------------------------------------------------------------
+
+  private ids(h: TarHeader): [number, number] {
+    return [mapId(h.uid, this.maps?.uidMap, 'uid', h.name), mapId(h.gid, this.maps?.gidMap, 'gid', h.name)];
+  }
+
+  private chownTolerated(err: unknown): boolean {
+    if (!this.ignoreChown) return false;
+    const c = errnoCode(err);
+    return c === 'EPERM' || c === 'EINVAL';
+  }
+
+  private lchown(abs: string, h: TarHeader): void {
+    const [uid, gid] = this.ids(h);
+    this.lchownIds(abs, uid, gid);
+  }
+
+  private lchownIds(abs: string, uid: number, gid: number): void {
+    try {
+      fs.lchownSync(abs, uid, gid);
+    } catch (err) {
+      if (!this.chownTolerated(err)) throw err;
+    }
+  }
+
+  /** Missing parents: 0755, owned by the (mapped) root, as Docker's MkdirAllAndChownNew. */
+  private initParentDir(abs: string): void {
+    const uid = mapId(0, this.maps?.uidMap, 'uid', this.current);
+    const gid = mapId(0, this.maps?.gidMap, 'gid', this.current);
+    if (uid !== this.euid || gid !== this.egid) this.lchownIds(abs, uid, gid);
+    if ((0o755 & this.umask) !== 0) fs.chmodSync(abs, 0o755);
+  }
+
+  private setXattrs(abs: string, h: TarHeader): void {
+    if (!h.xattrs || h.xattrs.size === 0) return;
+    const b = this.xattr!;
+    for (const [key, value] of h.xattrs) {
+      try {
+        lsetxattrSync(b, abs, key, value);
+      } catch (err) {
+        // As Docker: not every filesystem (or an unprivileged run) takes every xattr.
+        const c = (err as { code?: string }).code;
+        if (c === 'ENOTSUP' || c === 'EOPNOTSUPP' || c === 'EPERM') continue;
+        throw err;
+      }
+    }
+  }
+}
+
+function mtimeOf(h: TarHeader): number {
+  return Number.isFinite(h.mtime) ? h.mtime : 0;
+}
+
+/**
+ * Streams an entry's data to `fd` and returns the byte count. Small files are gathered and
+ * written with one call; larger ones chunk by chunk (awaited: backpressure, flat memory).
+ */
+async function writeBody(fd: number, body: AsyncIterable<Buffer>, size: number): Promise<number> {
+  const it = body[Symbol.asyncIterator]();
+  const small = size <= SMALL_FILE;
+  const gathered: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    let r: IteratorResult<Buffer>;
+    try {
+      r = await it.next();
+    } catch (err) {
+      throw new SourceError(err);
+    }
+    if (r.done) break;
+    const chunk = r.value;
+    if (chunk.length === 0) continue;
+    total += chunk.length;
+    if (small && total <= SMALL_FILE) gathered.push(chunk);
+    else {
+      if (gathered.length > 0) {
+        writeAllSync(fd, gathered.length === 1 ? gathered[0] : Buffer.concat(gathered));
+        gathered.length = 0;
+      }
+      await writeAll(fd, chunk);
+    }
+  }
+  if (gathered.length > 0) writeAllSync(fd, gathered.length === 1 ? gathered[0] : Buffer.concat(gathered));
+  return total;
+}

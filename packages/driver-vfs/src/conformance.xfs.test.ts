@@ -1,0 +1,18 @@
+// The conformance suite on a loopback XFS: reflinks (mkfs.xfs makes reflink=1 filesystems),
+// and no `size` without prjquota. The prjquota run is conformance.xfs-quota.test.ts.
+import { afterAll, beforeAll } from 'vitest';
+import { canMakeLoopback, describeConformance, makeLoopbackFs, type LoopbackFs } from '@graphdriver/core/testing';
+import { missingBackingSystem, vfsTarget } from './test-support/targets.js';
+
+let fs: LoopbackFs | undefined;
+if (canMakeLoopback()) {
+  beforeAll(async () => {
+    fs = await makeLoopbackFs('xfs', { size: 1 << 30 });
+  });
+  afterAll(async () => {
+    await fs?.teardown();
+  });
+  describeConformance(vfsTarget('vfs on a loopback xfs (no prjquota)', () => fs!.mountpoint, { quota: 'unsupported' }));
+} else {
+  missingBackingSystem('vfs conformance on xfs: loop devices need root');
+}

@@ -1,0 +1,86 @@
+// Init of the zfs driver: find the implementation and the parent dataset, then hand a
+// ZfsBackend to core's createLayerDriver.
+import { resolve } from 'node:path';
+import {
+  createLayerDriver,
+  errInvalidOption,
+  errPrerequisites,
+  type Driver,
+  type IdMappings,
+} from '@graphdriver/core';
+import { ZfsBackend } from './backend.js';
+import { detectFlavour, type Flavour } from './flavour.js';
+import { zfsDatasetHolding } from './mountinfo.js';
+import { datasetNameProblem } from './names.js';
+import { parseZfsOptions } from './options.js';
+import { ZfsCli, systemTools, type ZfsTools } from './zfs-cli.js';
+import { isMissingDataset } from './zfs-errors.js';
+
+export interface ZfsInitDeps {
+  /** Skip detection (tests, or a caller that knows). */
+  flavour?: Flavour;
+  tools?: ZfsTools;
+}
+
+const DRIVER = 'zfs';
+
+/** Host uid/gid of the container's root, when user namespaces remap it away from 0:0. */
+export function mappedRoot(idMappings: IdMappings | undefined): { uid: number; gid: number } | undefined {
+  const host = (maps: IdMappings['uidMap'] | undefined) => {
+    const m = maps?.find((r) => r.containerId <= 0 && 0 < r.containerId + r.size);
+    return m ? m.hostId - m.containerId : 0;
+  };
+  const uid = host(idMappings?.uidMap);
+  const gid = host(idMappings?.gidMap);
+  return uid === 0 && gid === 0 ? undefined : { uid, gid };
+}
+
+export async function initZfs(
+  homeArg: string,
+  options: string[],
+  idMappings?: IdMappings,
+  deps: ZfsInitDeps = {},
+): Promise<Driver> {
+  const opts = parseZfsOptions(options);
+  const home = resolve(homeArg);
+
+  let flavour = deps.flavour;
+  if (!flavour) {
+    const found = await detectFlavour();
+    if ('unavailable' in found) throw errPrerequisites(DRIVER, found.unavailable);
+    flavour = found;
+  }
+  const zfs = new ZfsCli(flavour, deps.tools ?? systemTools());
+  try {
+    await zfs.answer();
+  } catch (err) {
+    throw errPrerequisites(DRIVER, 'the zfs command does not answer', err);
+  }
+
+  let fsname = opts.fsname;
+  if (!fsname) {
+    const held = await zfsDatasetHolding(home);
+    if (!held) throw errPrerequisites(DRIVER, `no zfs dataset holds ${home}; set zfs.fsname`);
+    const why = datasetNameProblem(held.dataset);
+    if (why) throw errPrerequisites(DRIVER, `dataset ${JSON.stringify(held.dataset)} holding ${home} is unusable: ${why}`);
+    fsname = held.dataset;
+  }
+
+  let type: string | undefined;
+  try {
+    type = (await zfs.get(fsname, ['type'])).type;
+  } catch (err) {
+    if (isMissingDataset(err)) throw errInvalidOption(`zfs.fsname: dataset ${fsname} does not exist`);
+    throw err;
+  }
+  if (type !== 'filesystem') throw errInvalidOption(`zfs.fsname: ${fsname} is a ${type}, not a filesystem`);
+
+  const backend = new ZfsBackend({
+    home,
+    fsname,
+    zfs,
+    mountOptions: opts.mountOptions,
+    rootOwner: mappedRoot(idMappings),
+  });
+  return createLayerDriver(home, backend, { idMappings });
+}

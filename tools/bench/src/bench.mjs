@@ -1,0 +1,342 @@
+#!/usr/bin/env node
+// Side-by-side benchmark: @graphdriver/core's naive diff (src/ours.mjs) against Docker's own
+// pkg/archive (moby-archive-bench, /work/shared/peer) and, for unpacking, GNU tar, on the
+// same data. Every operation runs in a fresh process per tool, the tools alternating
+// (and swapping who goes first) round after round, after one warm-up round that is not
+// counted. Reported: median operation time as each tool measures it in-process ("op ms",
+// startup excluded), median wall time of the process, and median peak RSS
+// (/usr/bin/time -f %M).
+//
+// Environment:
+//   BENCH_ROUNDS=5                 counted rounds per operation
+//   BENCH_CORPUS=/var/cache/graphdriver-corpus   needs base/, upper/, base.tar
+//   MOBY_ARCHIVE_BENCH=...         the peer (default /usr/local/bin/moby-archive-bench)
+//   BENCH_WORKDIR=...              scratch space (default: a new gd-bench-* dir beside the corpus)
+//   BENCH_WARM=1                   also time ours warmed up in one process (0 to skip)
+//   BENCH_BIG=1                    run the big-file apply case (0 to skip)
+//   BENCH_BIG_SIZE=2147483648      its file size in bytes
+//   BENCH_BIG_ROUNDS=2             its counted rounds
+//   BENCH_ONLY=changes,size,...    run only these cases
+//   BENCH_RESULTS=tools/bench/RESULTS.md   where to write the report ("" to skip)
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../../..');
+const env = process.env;
+const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 5));
+const CORPUS = env.BENCH_CORPUS ?? '/var/cache/graphdriver-corpus';
+const PEER = env.MOBY_ARCHIVE_BENCH ?? '/usr/local/bin/moby-archive-bench';
+const BIG = (env.BENCH_BIG ?? '1') !== '0';
+const WARM = (env.BENCH_WARM ?? '1') !== '0';
+const WARM_REPEAT = 5;
+const BIG_SIZE = Number(env.BENCH_BIG_SIZE ?? 2 ** 31);
+const BIG_ROUNDS = Math.max(1, Number(env.BENCH_BIG_ROUNDS ?? 2));
+const ONLY = env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
+// A partial run (BENCH_ONLY) prints its report instead of replacing RESULTS.md, unless told where to write.
+const RESULTS = env.BENCH_RESULTS ?? (ONLY ? '' : join(repo, 'tools/bench/RESULTS.md'));
+const OURS = join(here, 'ours.mjs');
+const TIME = '/usr/bin/time';
+
+function die(msg) {
+  console.error(`bench: ${msg}`);
+  process.exit(1);
+}
+
+if (!existsSync(join(repo, 'packages/core/dist/index.js'))) die('packages/core/dist is missing: run `pnpm build` (or `pnpm bench` at the repo root) first');
+if (!existsSync(PEER)) die(`moby-archive-bench not found at ${PEER}: build it with \`bash /work/shared/peer/build.sh ${PEER}\` or set MOBY_ARCHIVE_BENCH`);
+for (const p of ['base', 'upper', 'base.tar']) if (!existsSync(join(CORPUS, p))) die(`corpus incomplete: ${join(CORPUS, p)} missing (make it with /work/shared/corpus/make-corpus.sh ${CORPUS})`);
+const haveTime = existsSync(TIME);
+if (!haveTime) console.warn(`bench: ${TIME} not found: peak RSS will not be reported`);
+
+// Scratch space on the corpus' filesystem, so that copies and unpacks hit the same disk.
+const work = env.BENCH_WORKDIR ?? mkdtempSync(join(dirname(resolve(CORPUS)), 'gd-bench-'));
+mkdirSync(work, { recursive: true });
+const base = join(CORPUS, 'base');
+const upper = join(CORPUS, 'upper');
+const baseTar = join(CORPUS, 'base.tar');
+
+function sh(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
+  if (r.status !== 0) die(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Runs one tool invocation; returns { opMs, wallMs, rssKB, json }. */
+function runTool(argv) {
+  const cmd = haveTime ? TIME : argv[0];
+  const args = haveTime ? ['-f', '%M', ...argv] : argv.slice(1);
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) die(`${argv.join(' ')} failed (${r.status ?? r.signal}):\n${r.stderr}`);
+  let json = null;
+  const lines = r.stdout.trim().split('\n').filter(Boolean);
+  if (lines.length) {
+    try {
+      json = JSON.parse(lines[lines.length - 1]);
+    } catch {
+      json = null;
+    }
+  }
+  let rssKB = null;
+  if (haveTime) {
+    const errLines = r.stderr.trim().split('\n');
+    rssKB = Number(errLines[errLines.length - 1]);
+    if (!Number.isFinite(rssKB)) rssKB = null;
+  }
+  return { opMs: json && typeof json.ms === 'number' ? json.ms : null, wallMs, rssKB, json };
+}
+
+const median = (xs) => {
+  const v = xs.filter((x) => x !== null && x !== undefined).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+
+/**
+ * A case: tools (name -> argv factory), setup before each run (outside timing) and
+ * cleanup after. Runs warm-up + rounds, alternating tools and rotating who goes first.
+ */
+function runCase(c) {
+  if (ONLY && !ONLY.has(c.name)) return null;
+  const rounds = c.rounds ?? ROUNDS;
+  const names = Object.keys(c.tools);
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  const outputs = {};
+  process.stdout.write(`${c.name}: `);
+  for (let r = -1; r < rounds; r++) {
+    const order = names.map((_, i) => names[(i + Math.max(r, 0)) % names.length]);
+    for (const tool of order) {
+      const ctx = c.setup?.(tool) ?? {};
+      const res = runTool(c.tools[tool](ctx));
+      c.check?.(tool, res, ctx);
+      outputs[tool] = res.json;
+      c.cleanup?.(tool, ctx);
+      if (r >= 0) samples[tool].push(res);
+    }
+    process.stdout.write(r < 0 ? 'w' : '.');
+  }
+  const summary = {};
+  for (const n of names) {
+    summary[n] = {
+      opMs: median(samples[n].map((s) => s.opMs)),
+      wallMs: median(samples[n].map((s) => s.wallMs)),
+      rssKB: median(samples[n].map((s) => s.rssKB)),
+      json: outputs[n],
+    };
+  }
+  const fmt = (x) => (x === null ? '-' : x.toFixed(1));
+  process.stdout.write('\n');
+  for (const n of names) {
+    const s = summary[n];
+    console.log(`  ${n.padEnd(6)} op ${fmt(s.opMs).padStart(9)} ms   wall ${fmt(s.wallMs).padStart(9)} ms   rss ${s.rssKB === null ? '-' : (s.rssKB / 1024).toFixed(1)} MiB   ${JSON.stringify(s.json)}`);
+  }
+  if (summary.ours && summary.moby) {
+    const ro = summary.ours.opMs !== null && summary.moby.opMs ? summary.ours.opMs / summary.moby.opMs : null;
+    const rw = summary.ours.wallMs / summary.moby.wallMs;
+    const rwarm = summary.warm && summary.warm.opMs !== null && summary.moby.opMs ? ` (warm, in one process: op ${(summary.warm.opMs / summary.moby.opMs).toFixed(2)})` : '';
+    console.log(`  ratio ours/moby: op ${ro === null ? '-' : ro.toFixed(2)}   wall ${rw.toFixed(2)}${rwarm}`);
+  }
+  return { name: c.name, what: c.what, rounds, summary };
+}
+
+function freshDir(name) {
+  const d = join(work, name);
+  rmSync(d, { recursive: true, force: true });
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+const machine = {
+  date: new Date().toISOString(),
+  nproc: os.availableParallelism?.() ?? os.cpus().length,
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  memGiB: (os.totalmem() / 2 ** 30).toFixed(1),
+  kernel: `${os.type()} ${os.release()}`,
+  node: process.version,
+  loadBefore: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+  fs: spawnSync('stat', ['-f', '-c', '%T', work], { encoding: 'utf8' }).stdout.trim(),
+};
+console.log(`bench: ${ROUNDS} rounds (+1 warm-up), corpus ${CORPUS}, work dir ${work}`);
+console.log(`machine: ${machine.nproc} cpus (${machine.cpu}), ${machine.memGiB} GiB, ${machine.kernel}, node ${machine.node}, load ${machine.loadBefore}`);
+
+const expectSame = (key) => {
+  const seen = {};
+  return (tool, res) => {
+    const v = res.json?.[key];
+    seen[tool] = v;
+    const vals = Object.values(seen);
+    if (vals.length > 1 && vals.some((x) => x !== vals[0])) die(`tools disagree on ${key}: ${JSON.stringify(seen)}`);
+  };
+};
+
+const results = [];
+const changesCheck = expectSame('changes');
+results.push(runCase({
+  name: 'changes', what: 'ChangesDirs(upper, base)',
+  tools: {
+    ours: () => ['node', OURS, 'changes', upper, base],
+    moby: () => [PEER, 'changes', upper, base],
+    ...(WARM ? { warm: () => ['node', OURS, '--repeat', String(WARM_REPEAT), 'changes', upper, base] } : {}),
+  },
+  check: changesCheck,
+}));
+const sizeCheck = expectSame('bytes');
+results.push(runCase({
+  name: 'size', what: 'ChangesDirs + ChangesSize(upper, base)',
+  tools: {
+    ours: () => ['node', OURS, 'size', upper, base],
+    moby: () => [PEER, 'size', upper, base],
+    ...(WARM ? { warm: () => ['node', OURS, '--repeat', String(WARM_REPEAT), 'size', upper, base] } : {}),
+  },
+  check: sizeCheck,
+}));
+const exportCheck = expectSame('bytes');
+results.push(runCase({
+  name: 'export', what: 'ChangesDirs + ExportChanges(upper, base) to a file',
+  tools: {
+    ours: () => ['node', OURS, 'export', upper, base, join(work, 'ours-export.tar')],
+    moby: () => [PEER, 'export', upper, base, join(work, 'moby-export.tar')],
+    ...(WARM ? { warm: () => ['node', OURS, '--repeat', String(WARM_REPEAT), 'export', upper, base, join(work, 'warm-export.tar')] } : {}),
+  },
+  setup: (tool) => rmSync(join(work, `${tool}-export.tar`), { force: true }),
+  check: exportCheck,
+}));
+const tarCheck = expectSame('bytes');
+results.push(runCase({
+  name: 'tar', what: 'whole-tree Tar(base) to a file',
+  tools: {
+    ours: () => ['node', OURS, 'tar', base, join(work, 'ours-base.tar')],
+    moby: () => [PEER, 'tar', base, join(work, 'moby-base.tar')],
+    ...(WARM ? { warm: () => ['node', OURS, '--repeat', String(WARM_REPEAT), 'tar', base, join(work, 'warm-base.tar')] } : {}),
+  },
+  setup: (tool) => rmSync(join(work, `${tool}-base.tar`), { force: true }),
+  check: tarCheck,
+}));
+
+results.push(runCase({
+  name: 'apply', what: 'unpack base.tar (GNU tar of base) into an empty dir',
+  tools: {
+    ours: (ctx) => ['node', OURS, 'apply', ctx.dest, baseTar],
+    moby: (ctx) => [PEER, 'apply', ctx.dest, baseTar],
+    gnutar: (ctx) => ['tar', '--numeric-owner', '-xf', baseTar, '-C', ctx.dest],
+  },
+  setup: (tool) => ({ dest: freshDir(`apply-${tool}`) }),
+  cleanup: (tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
+}));
+
+// The layer diff, as moby exports it, applied onto a copy of base.
+let diffTar = join(work, 'moby-export.tar');
+if (!existsSync(diffTar)) {
+  diffTar = join(work, 'diff.tar');
+  sh(PEER, ['export', upper, base, diffTar]);
+}
+results.push(runCase({
+  name: 'apply-diff', what: 'unpack the upper-vs-base diff tar onto a copy of base (cp -a, outside the timing)',
+  tools: {
+    ours: (ctx) => ['node', OURS, 'apply', ctx.dest, diffTar],
+    moby: (ctx) => [PEER, 'apply', ctx.dest, diffTar],
+  },
+  setup: (tool) => {
+    const dest = join(work, `applydiff-${tool}`);
+    rmSync(dest, { recursive: true, force: true });
+    sh('cp', ['-a', base, dest]);
+    return { dest };
+  },
+  cleanup: (tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
+  check: expectSame('size'),
+}));
+
+if (BIG && (!ONLY || ONLY.has('apply-big'))) {
+  const src = freshDir('big-src');
+  const f = join(src, 'big.bin');
+  // A sparse file reads back as zeros: cheap to make, and the tar carries real bytes.
+  const fd = openSync(f, 'w');
+  ftruncateSync(fd, BIG_SIZE);
+  closeSync(fd);
+  const bigTar = join(work, 'big.tar');
+  rmSync(bigTar, { force: true });
+  sh('tar', ['--numeric-owner', '-cf', bigTar, '-C', src, '.']);
+  rmSync(src, { recursive: true, force: true });
+  results.push(runCase({
+    name: 'apply-big', what: `unpack a tar holding one ${(BIG_SIZE / 2 ** 30).toFixed(2)} GiB file (peak RSS goal < 150 MB)`,
+    rounds: BIG_ROUNDS,
+    tools: {
+      ours: (ctx) => ['node', OURS, 'apply', ctx.dest, bigTar],
+      moby: (ctx) => [PEER, 'apply', ctx.dest, bigTar],
+      gnutar: (ctx) => ['tar', '--numeric-owner', '-xf', bigTar, '-C', ctx.dest],
+    },
+    setup: (tool) => ({ dest: freshDir(`big-${tool}`) }),
+    check: (tool, res, ctx) => {
+      const st = statSync(join(ctx.dest, 'big.bin'));
+      if (st.size !== BIG_SIZE) die(`${tool} unpacked ${st.size} bytes, expected ${BIG_SIZE}`);
+    },
+    cleanup: (tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
+  }));
+  rmSync(bigTar, { force: true });
+}
+
+machine.loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+if (!env.BENCH_WORKDIR) rmSync(work, { recursive: true, force: true });
+
+// ---- report ----
+const done = results.filter(Boolean);
+const f1 = (x) => (x === null || x === undefined ? '-' : x.toFixed(1));
+const mib = (kb) => (kb === null || kb === undefined ? '-' : (kb / 1024).toFixed(1));
+const lines = [];
+lines.push('# Benchmark: @graphdriver/core naive diff vs Docker (moby 20.10 pkg/archive)', '');
+lines.push(`Generated by \`pnpm bench\` (tools/bench/src/bench.mjs) on ${machine.date}.`, '');
+lines.push('| machine | |', '|---|---|');
+lines.push(`| CPUs | ${machine.nproc} × ${machine.cpu} |`);
+lines.push(`| memory | ${machine.memGiB} GiB |`);
+lines.push(`| kernel | ${machine.kernel} |`);
+lines.push(`| node | ${machine.node} |`);
+lines.push(`| scratch fs | ${machine.fs} |`);
+lines.push(`| load average before / after | ${machine.loadBefore} / ${machine.loadAfter} |`);
+lines.push('');
+lines.push(`Corpus: \`${CORPUS}\` (Debian bookworm minbase as base/, a child layer as upper/; see /work/shared/corpus/make-corpus.sh). ` +
+  `${ROUNDS} counted rounds after one warm-up round; tools alternate and take turns going first. ` +
+  'Times are medians. "op" is the time each tool reports for the operation itself (process start-up and module loading excluded), ' +
+  'in a fresh process per operation for both; "ours warm" is the same operation repeated in one Node process (median of runs 2-' +
+  `${WARM_REPEAT}), as in a long-running daemon once V8 has compiled the hot code. ` +
+  '"wall" is the whole process. RSS is the median peak resident set (/usr/bin/time %M). Page cache warm; caches are not dropped. ' +
+  'The machine is shared: see the load average above.', '');
+lines.push('| case | what | ours op ms | moby op ms | **ratio op** | ours warm op ms | ratio warm | ours wall ms | moby wall ms | ratio wall | GNU tar wall ms | ours RSS MiB | moby RSS MiB | GNU tar RSS MiB |');
+lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of done) {
+  const o = r.summary.ours;
+  const m = r.summary.moby;
+  const g = r.summary.gnutar;
+  const ratio = o.opMs !== null && m.opMs ? (o.opMs / m.opMs).toFixed(2) : '-';
+  const ratioW = (o.wallMs / m.wallMs).toFixed(2);
+  const w = r.summary.warm;
+  const ratioWarm = w && w.opMs !== null && m.opMs ? (w.opMs / m.opMs).toFixed(2) : '-';
+  lines.push(`| ${r.name} | ${r.what}${r.rounds !== ROUNDS ? ` (${r.rounds} rounds)` : ''} | ${f1(o.opMs)} | ${f1(m.opMs)} | **${ratio}** | ${w ? f1(w.opMs) : '-'} | ${ratioWarm} | ${f1(o.wallMs)} | ${f1(m.wallMs)} | ${ratioW} | ${g ? f1(g.wallMs) : '-'} | ${mib(o.rssKB)} | ${mib(m.rssKB)} | ${g ? mib(g.rssKB) : '-'} |`);
+}
+lines.push('');
+lines.push('Outputs of the last round (counts must agree between tools; the bench stops if they do not):', '');
+for (const r of done) lines.push(`- ${r.name}: ours \`${JSON.stringify(r.summary.ours.json)}\`, moby \`${JSON.stringify(r.summary.moby.json)}\``);
+lines.push('');
+lines.push('Notes:', '');
+lines.push('- Both sides produce the same bytes: diff/interop.test.ts checks that our whole-tree tar and our layer diff are ' +
+  "Docker's byte for byte on this corpus (but for the file-type bits Docker puts in the mode field and the whiteouts' timestamps).");
+lines.push('- "op" for ours includes V8 compiling the hot code in a process that has just started: on this 2-CPU machine its ' +
+  'background compiler threads compete with the work itself. A daemon (dockerd-like) pays that once; the "warm" column shows ' +
+  'the steady state. Node start-up plus loading @graphdriver/core (execa and the rest of the package) is in "wall" only.');
+lines.push('- moby-archive-bench is single-process Go; it does not report CPU time per operation, so times are wall-clock and ' +
+  'sensitive to the load of the (shared) machine: compare the ratios, and rerun when the load average is low.');
+lines.push('- apply is @graphdriver/core applyLayer (diff/apply.ts), reading the tar with a 1 MiB createReadStream; GNU tar runs ' +
+  'as `tar --numeric-owner -xf`. apply-diff has no GNU tar column: GNU tar does not honour whiteouts.');
+lines.push('');
+const report = lines.join('\n');
+if (RESULTS) {
+  writeFileSync(RESULTS, report);
+  console.log(`\nwrote ${RESULTS}`);
+} else {
+  console.log('\n' + report);
+}
