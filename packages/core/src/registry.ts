@@ -78,7 +78,8 @@ export async function scanPriorDrivers(root: string): Promise<string[]> {
   return found;
 }
 
-function byPriority(names: string[]): string[] {
+/** Names in Docker's preference order (the priority list first, then the rest by name). */
+export function byPriority(names: readonly string[]): string[] {
   const rank = (n: string) => (priority.includes(n) ? priority.indexOf(n) : priority.length);
   return [...names].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
@@ -98,9 +99,7 @@ export async function newDriver(name: string | undefined, config: DriverConfig):
   }
   if (prior.length === 1) return getDriver(prior[0], config);
 
-  const registered = registeredDrivers();
-  const order = [...priority.filter((n) => registered.includes(n)), ...registered.filter((n) => !priority.includes(n))];
-  for (const candidate of order) {
+  for (const candidate of byPriority(registeredDrivers())) {
     try {
       return await getDriver(candidate, config);
     } catch (err) {

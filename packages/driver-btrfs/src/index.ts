@@ -11,4 +11,4 @@ export { parseSendStream, type SendOp, type SendStream } from './send-stream.js'
 export { parseReceiveDump } from './receive-dump.js';
 export { touchedPaths } from './touched-paths.js';
 
-register(name, init);
+register(name, init, { owner: '@graphdriver/driver-btrfs' });

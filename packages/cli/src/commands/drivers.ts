@@ -3,7 +3,7 @@
 // that it does not count as "prior state" when the registry next chooses a driver.
 import { access, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { closeDriver, getDriver, priority, registeredDrivers } from '@graphdriver/core';
+import { byPriority, closeDriver, getDriver, registeredDrivers } from '@graphdriver/core';
 import { errorCode, errorMessage } from '../cli-errors.js';
 import { table } from '../format.js';
 import type { Output } from '../output.js';
@@ -40,8 +40,7 @@ export async function probeDriver(root: string, name: string, options: string[])
 export async function drivers(g: GlobalOptions, out: Output) {
   const s = sessionFor(g);
   await mkdir(s.root, { recursive: true, mode: 0o700 });
-  const rank = (n: string) => (priority.includes(n) ? priority.indexOf(n) : priority.length);
-  const names = registeredDrivers().sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const names = byPriority(registeredDrivers());
   const probes: DriverProbe[] = [];
   // driver options belong to the driver that was named; the others are probed without them
   for (const name of names) probes.push(await probeDriver(s.root, name, name === s.driverName ? s.options : []));

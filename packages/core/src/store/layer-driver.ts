@@ -12,7 +12,7 @@ import { naiveDiffDriverWithApply } from '../diff/naive.js';
 import type { LayerBackend } from './backend.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { LayerIndex, type LayerRecord } from './layer-index.js';
-import { StoreLock } from './store-lock.js';
+import { isLockFileName, StoreLock } from './store-lock.js';
 import { faultPoint } from './fault-points.js';
 
 export interface LayerDriverOptions {
@@ -49,7 +49,7 @@ export async function createLayerDriver(
  * (a Docker home, say) must never be taken over: it would be swept clean.
  */
 async function refuseForeignHome(home: string): Promise<void> {
-  const entries = (await readdir(home)).filter((e) => e !== 'lock');
+  const entries = (await readdir(home)).filter((e) => !isLockFileName(e));
   if (entries.length > 0 && !entries.includes('layers')) {
     throw new GraphDriverError(
       ErrorCode.ForeignHome,

@@ -35,6 +35,11 @@ function ownerAlive(content: string): boolean {
   return actual !== null && actual === start;
 }
 
+/** The lock and its temporary names: the home lock's own files, not data of the home. */
+export function isLockFileName(name: string): boolean {
+  return name === 'lock' || name.startsWith(SIDE_PREFIX);
+}
+
 const code = (err: unknown) => (err as NodeJS.ErrnoException)?.code;
 
 export class StoreLock {

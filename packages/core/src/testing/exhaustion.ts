@@ -20,6 +20,8 @@ export interface ExhaustionTarget extends Pick<CrashTarget, 'name' | 'init' | 'o
   afterFree?(home: string): Promise<void>;
   /** Creating a child copies the parent (vfs): a create can run out of space too. */
   copyingCreates?: boolean;
+  /** Tests this driver is known to fail (by the start of their title), with the reported reason: run as expected failures. */
+  knownIssues?: Record<string, string>;
 }
 
 /** A tar of incompressible files adding up to `bytes`. */
@@ -35,15 +37,49 @@ export function bigTar(bytes: number, seed = 99): Readable {
   return packEntries(entries());
 }
 
+let lastMessage = '';
 async function codeOf(p: Promise<unknown>): Promise<string> {
   return p.then(
     () => 'ok',
-    (err: unknown) => (isGraphDriverError(err) ? err.code : `untyped: ${String((err as Error)?.stack ?? err)}`),
+    (err: unknown) => {
+      lastMessage = String((err as Error)?.message ?? err);
+      return isGraphDriverError(err) ? err.code : `untyped: ${String((err as Error)?.stack ?? err)}`;
+    },
   );
 }
 
 export function describeExhaustion(target: ExhaustionTarget): void {
+  const title = (t: string) => {
+    const known = Object.entries(target.knownIssues ?? {}).find(([k]) => t.startsWith(k));
+    return known ? ([`${t} [KNOWN ISSUE: ${known[1]}]`, it.fails] as const) : ([t, it] as const);
+  };
+  const [createTitle, createIt] = title('get and create on a full store succeed or fail ERR_NO_SPACE, and leave nothing half made');
   describe(`full backing store: ${target.name}`, () => {
+    createIt(createTitle, async () => {
+      const { home, capacity } = await target.makeSmallHome();
+      const d = await target.init(home, target.options?.(home) ?? []);
+      try {
+        await d.create('keep', null);
+        await d.create('big', 'keep');
+        expect(await codeOf(d.applyDiff('big', null, bigTar(Math.ceil(capacity * 1.3))))).toBe(ErrorCode.NoSpace);
+        // while full, even a get may be refused (its reference is written to disk), but typed
+        const got = await codeOf(withLayer(d, 'keep', async () => {}));
+        expect(['ok', ErrorCode.NoSpace], `get on a full store: ${got}: ${lastMessage}`).toContain(got);
+        expect(d.record?.('keep')?.mounts).toBe(0);
+        const created = await codeOf(d.create('while-full', 'keep'));
+        expect(['ok', ErrorCode.NoSpace], `create on a full store: ${created}: ${lastMessage}`).toContain(created);
+        if (created === 'ok') await d.remove('while-full');
+        else {
+          expect(await d.exists('while-full')).toBe(false);
+          expect(d.record?.('while-full')).toBeUndefined();
+        }
+        await d.remove('big');
+      } finally {
+        await d.cleanup().catch(() => {});
+        await (target.removeHome ?? removeTree)(home);
+      }
+    });
+
     it('applyDiff past the free space fails ERR_NO_SPACE, leaves the layer incomplete and the rest intact; freeing space makes it work again', async () => {
       const { home, capacity } = await target.makeSmallHome();
       const opts = target.options?.(home) ?? [];
@@ -55,7 +91,7 @@ export function describeExhaustion(target: ExhaustionTarget): void {
 
         await d.create('big', 'keep');
         const got = await codeOf(d.applyDiff('big', null, bigTar(Math.ceil(capacity * 1.3))));
-        expect(got).toBe(ErrorCode.NoSpace);
+        expect(got, lastMessage).toBe(ErrorCode.NoSpace);
         expect(await d.exists('big')).toBe(false);
         expect(await d.list()).toEqual(['keep']);
         expect((await d.getMetadata('big')).Incomplete).toBe('true');
@@ -64,16 +100,6 @@ export function describeExhaustion(target: ExhaustionTarget): void {
             const t = await readTreeModel(root);
             expect(sameModel(keepTree, t), diffModels(keepTree, t)).toBe(true);
           });
-        // while full, even a get may be refused (its reference is written to disk), but typed
-        const whileFull = await codeOf(checkKeep());
-        expect(['ok', ErrorCode.NoSpace]).toContain(whileFull);
-        expect(d.record?.('keep')?.mounts).toBe(0);
-
-        // a create on a full store: typed, or fine where creates take no space (snapshots)
-        const created = await codeOf(d.create('while-full', 'keep'));
-        expect(['ok', ErrorCode.NoSpace]).toContain(created);
-        if (created === 'ok') await d.remove('while-full');
-        else expect(await d.exists('while-full')).toBe(false);
 
         await d.remove('big');
         expect(d.record?.('big')).toBeUndefined();

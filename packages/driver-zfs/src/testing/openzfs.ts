@@ -2,7 +2,8 @@
 // run inside the test VM (tools/vm/run), with the modules and userland that
 // tools/vm/openzfs/build left in its cache (the directory is passed in GRAPHDRIVER_OPENZFS);
 // on a machine whose kernel already has OpenZFS loaded they use the system's. The pool lives
-// on a sparse file in /tmp (in the VM: a tmpfs in guest memory, so it is kept small).
+// on a loop device over a sparse file in /tmp (in the VM: a tmpfs in guest memory, so it is
+// kept small).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
@@ -77,6 +78,7 @@ export async function useOpenZfs(): Promise<void> {
 
 const zpool = tool('zpool', { timeout: 120_000 });
 const zfs = tool('zfs', { timeout: 120_000 });
+const losetup = tool('losetup', { timeout: 60_000 });
 
 export interface OpenZfsPoolOptions {
   /** Sparse vdev size in bytes (OpenZFS needs >= 64 MiB). Default 768 MiB. */
@@ -84,18 +86,24 @@ export interface OpenZfsPoolOptions {
 }
 
 /**
- * A pool on a sparse file, named gdo<pid>x<random>. autotrim hands freed blocks back to the
- * file (a hole punched in tmpfs), so the guest's memory holds only what the pool still uses.
+ * A pool named gdo<pid>x<random> on a loop device over a sparse file. Not on the file itself:
+ * ZFS opens vdevs from kernel threads, which resolve paths from the kernel's root, and in the
+ * VM that is the initramfs, not the root the tests are chrooted into ("cannot create: no such
+ * pool or dataset"); /dev/loopN names the same device in both. autotrim hands freed blocks back
+ * (the loop device punches holes in the tmpfs file), so guest memory holds only what is in use.
  */
 export async function makeOpenZfsPool(opts: OpenZfsPoolOptions = {}): Promise<TestPool> {
   const workdir = await mkdtemp(join(tmpdir(), 'gd-ozfs-'));
   const vdev = join(workdir, 'vdev');
   const pool = `gdo${process.pid}x${randomBytes(3).toString('hex')}`;
+  let loop: string | undefined;
   let created = false;
   const teardown = async () => {
     try {
       if (created) await zpool.run(['destroy', '-f', pool]);
       created = false;
+      if (loop) await losetup.run(['-d', loop]);
+      loop = undefined;
     } finally {
       await rm(workdir, { recursive: true, force: true });
     }
@@ -103,8 +111,9 @@ export async function makeOpenZfsPool(opts: OpenZfsPoolOptions = {}): Promise<Te
   try {
     await writeFile(vdev, '');
     await truncate(vdev, opts.size ?? 768 << 20);
+    loop = (await losetup.run(['-f', '--show', vdev])).stdout.trim();
     // cachefile=none: nothing to import at a next boot (and no /etc/zfs needed)
-    await zpool.run(['create', '-o', 'cachefile=none', '-o', 'autotrim=on', '-m', 'none', pool, vdev]);
+    await zpool.run(['create', '-o', 'cachefile=none', '-o', 'autotrim=on', '-m', 'none', pool, loop]);
     created = true;
   } catch (err) {
     await teardown().catch(() => {});
