@@ -1,6 +1,6 @@
 // Vitest config for the suites that run in another process: under an unprivileged uid
 // (src/suites/rootless.suite.ts) or inside the test VM (src/suites/xfs-quota.suite.ts).
-// Started by conformance.rootless.test.ts and conformance.xfs-quota.test.ts, not by the
+// Started by conformance.rootless.test.ts and conformance.xfs-quota-vm.test.ts, not by the
 // repo's own vitest run (their names do not end in .test.ts). A .mjs config loaded with
 // `--configLoader runner`: nothing is bundled into node_modules, which an unprivileged
 // user cannot write.

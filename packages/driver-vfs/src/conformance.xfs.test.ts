@@ -1,5 +1,5 @@
 // The conformance suite on a loopback XFS: reflinks (mkfs.xfs makes reflink=1 filesystems),
-// and no `size` without prjquota. The prjquota run is conformance.xfs-quota.test.ts.
+// and no `size` without prjquota. The prjquota run is conformance.xfs-quota-vm.test.ts.
 import { afterAll, beforeAll } from 'vitest';
 import { canMakeLoopback, describeConformance, makeLoopbackFs, type LoopbackFs } from '@graphdriver/core/testing';
 import { missingBackingSystem, vfsTarget } from './test-support/targets.js';

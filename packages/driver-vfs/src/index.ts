@@ -22,7 +22,7 @@ export const init: InitFunc = async (home: string, options: string[], idMappings
   return createLayerDriver(home, backend, { ignoreChownErrors: opts.ignoreChownErrors, idMappings });
 };
 
-register(name, init);
+register(name, init, { owner: '@graphdriver/driver-vfs' });
 
 export { VfsBackend } from './backend.js';
 export { parseVfsOptions, type VfsOptions } from './options.js';
