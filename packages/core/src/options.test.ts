@@ -35,3 +35,13 @@ describe('options', () => {
     expect(() => storageOptions('vfs', { bogus: '1' }, ['size'])).toThrow(expect.objectContaining({ code: ErrorCode.InvalidOption }));
   });
 });
+
+describe('humanSize', () => {
+  it('formats as Docker does', async () => {
+    const { humanSize } = await import('./options.js');
+    expect(humanSize(0)).toBe('0B');
+    expect(humanSize(999)).toBe('999B');
+    expect(humanSize(40 * 2 ** 20)).toBe('41.94MB');
+    expect(humanSize(2 ** 30)).toBe('1.074GB');
+  });
+});

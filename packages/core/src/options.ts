@@ -61,3 +61,15 @@ export function storageOptions(
   }
   return out;
 }
+
+/** Docker's units.HumanSize (decimal, 4 significant digits): "50MB", "1.5GB", for Status. */
+export function humanSize(bytes: number): string {
+  const names = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < names.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${Number(v.toPrecision(4))}${names[i]}`;
+}

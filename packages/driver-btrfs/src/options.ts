@@ -16,14 +16,4 @@ export function parseDriverOptions(options: readonly string[]): BtrfsOptions {
   return out;
 }
 
-/** Docker's units.HumanSize (decimal, 4 significant digits): "50MB", "1.5GB". */
-export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(4))}${units[i]}`;
-}
+export { humanSize } from '@graphdriver/core';

@@ -4,7 +4,7 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  errInvalidOption, errLayerNotFound, parseSize, type BackendCreateOpts, type LayerBackend,
+  errInvalidOption, errLayerNotFound, humanSize, parseSize, type BackendCreateOpts, type LayerBackend,
 } from '@graphdriver/core';
 import { dmsetup, isBusy } from './dmsetup.js';
 import { growFilesystem, makeFilesystem, mountDevice, mountOptions, mountsUnder, unmount } from './filesystem.js';
@@ -301,15 +301,4 @@ export class DevmapperBackend implements LayerBackend {
 export async function devicePrefix(home: string): Promise<string> {
   const st = await stat(home, { bigint: true });
   return `gd-${Number(st.dev >> 8n) & 0xfff}:${Number(st.dev & 0xffn)}-${st.ino}`;
-}
-
-function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(4))}${units[i]}`;
 }
