@@ -111,6 +111,9 @@ describe.skipIf(gate.skip)('zfs driver on OpenZFS', () => {
   describeConformance({
     name: 'zfs',
     quota: 'required',
+    // the same 64-layer deep read as on the host: ~130 zfs commands and ~190 mounts, which
+    // take longer than the default 300 s per test under TCG on a busy host
+    timeout: 1_800_000,
     async makeHome() {
       const i = ++n;
       const fsname = `${pool.pool}/c${i}`;

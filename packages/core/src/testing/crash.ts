@@ -83,6 +83,8 @@ export interface CampaignReport {
   pointsHit: Record<string, number>;
   /** Children that ran their whole plan before any kill. */
   completedPlans: number;
+  /** Children run again because they could not load their modules (never reached the store). */
+  childRestarts: number;
   operationsFinished: number;
   invariantsChecked: number;
   failures: string[];
@@ -274,6 +276,11 @@ export async function runInChild(
   }
 }
 
+/** The child died loading its modules, before it opened the store. */
+function notStarted(res: ChildResult): boolean {
+  return (res.code === 1 || res.code === 5) && res.journal.length === 0 && /ERR_MODULE_NOT_FOUND|Cannot find module|cjs\/loader|esm\/resolve/.test(res.stderr);
+}
+
 /** Runs one seeded campaign on a fresh home and reports; it does not throw on failures. */
 export async function runCrashCampaign(target: CrashTarget, opts: CampaignOptions): Promise<CampaignReport> {
   const started = Date.now();
@@ -289,6 +296,7 @@ export async function runCrashCampaign(target: CrashTarget, opts: CampaignOption
     faultsByKind: { timer: 0, point: 0, recovery: 0 },
     pointsHit: {},
     completedPlans: 0,
+    childRestarts: 0,
     operationsFinished: 0,
     invariantsChecked: 0,
     failures: [],
@@ -334,7 +342,14 @@ export async function runCrashCampaign(target: CrashTarget, opts: CampaignOption
           tarScale,
         };
         const spawnedAt = Date.now();
-        const res = await runChild(cfg, join(work, 'config.json'), fault, timeoutMs);
+        let res = await runChild(cfg, join(work, 'config.json'), fault, timeoutMs);
+        // A child that could not even load its modules (a build rewriting dist/ meanwhile, as
+        // happens while others work in the same checkout) never touched the store: run it again.
+        for (let retry = 0; retry < 3 && notStarted(res); retry++) {
+          report.childRestarts++;
+          await new Promise((r) => setTimeout(r, 3000));
+          res = await runChild(cfg, join(work, 'config.json'), fault, timeoutMs);
+        }
         if (res.hung) throw new Fail(`child hung (over ${timeoutMs} ms); stderr: ${res.stderr.slice(-2000)}`);
         const ready = res.journal.some((l) => l.ev === 'ready');
         if (res.runMs !== undefined) {
