@@ -300,7 +300,9 @@ export async function makeZfsFusePool(opts: TestPoolOptions = {}): Promise<TestP
   try {
     await writeFile(vdev, '');
     await truncate(vdev, opts.size ?? 512 << 20);
-    await zpool.run(['create', '-m', 'none', pool, vdev]);
+    // cachefile=none: a test pool is never remembered by the daemon, so a test process killed
+    // before its teardown cannot leave a pool that every later daemon start imports again.
+    await zpool.run(['create', '-o', 'cachefile=none', '-m', 'none', pool, vdev]);
     created = true;
     await checkXattrs(pool, workdir);
   } catch (err) {
