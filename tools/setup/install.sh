@@ -33,6 +33,7 @@ fi
 # cache (a run killed before its teardown) must not be imported again at its next start.
 if [ "${CI:-}" = true ] && ! pgrep -x zfs-fuse >/dev/null; then
   rm -f /var/lib/zfs/zpool.cache
+  rm -rf "${TMPDIR:-/tmp}/graphdriver-zfs-fuse" # the test set-up's leases of that daemon
 fi
 
 step "pnpm"

@@ -40,6 +40,8 @@ const messages: Array<[RegExp, string]> = [
   [/No such file or directory/i, 'ENOENT'],
   [/Not a directory/i, 'ENOTDIR'],
   [/Read-only file system/i, 'EROFS'],
+  // a device number the kernel cannot hold (major > 4095, say): the archive's fault
+  [/Invalid argument/i, 'EINVAL'],
 ];
 
 /** The errno name behind a failed `mknod` run, when its message names one. */

@@ -70,6 +70,11 @@ export interface CampaignOptions {
   log?: (line: string) => void;
   /** A child that takes longer than this is killed and counted as a hang (default 120 s). */
   childTimeoutMs?: number;
+  /**
+   * The parent's re-init and check of one run may take this long (default 10 min); past it
+   * the backing store is taken as hung (a wedged FUSE daemon, say) and the campaign stops.
+   */
+  checkTimeoutMs?: number;
 }
 
 export interface CampaignReport {
@@ -111,6 +116,7 @@ export function crashChildScript(): string {
 }
 
 class Fail extends Error {}
+class HungCheck extends Error {}
 
 /** Counts the invariants checked, and turns a false one into a failure naming it. */
 class Checker {
@@ -309,6 +315,7 @@ export async function runCrashCampaign(target: CrashTarget, opts: CampaignOption
   let home = await target.makeHome();
   const options = () => target.options?.(home) ?? [];
   let model: Model = new Map();
+  let hung = false;
   /** ms from ready to the end of a whole plan, averaged: where timer kills are aimed. */
   let planMs = 400;
   let initMs = 300;
@@ -403,11 +410,23 @@ export async function runCrashCampaign(target: CrashTarget, opts: CampaignOption
           }
         }
 
-        model = await verify(target, home, options(), model, ambiguity, checker, r);
+        let timer: NodeJS.Timeout | undefined;
+        const checkMs = opts.checkTimeoutMs ?? 600_000;
+        model = await Promise.race([
+          verify(target, home, options(), model, ambiguity, checker, r),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new HungCheck(`the re-init and check did not end within ${checkMs} ms: the backing store does not answer`)), checkMs);
+          }),
+        ]).finally(() => clearTimeout(timer));
       } catch (err) {
-        const msg = `${where}: ${err instanceof Fail ? err.message : String((err as Error)?.stack ?? err)}`;
+        const msg = `${where}: ${err instanceof Fail || err instanceof HungCheck ? err.message : String((err as Error)?.stack ?? err)}`;
         report.failures.push(msg);
         log(`FAIL ${msg}`);
+        // a call into the store is stuck in this process: nothing after it would mean anything
+        if (err instanceof HungCheck) {
+          hung = true;
+          break;
+        }
         // start over on a fresh home so one failure does not hide the next
         await (target.removeHome ?? removeTree)(home).catch(() => {});
         home = await target.makeHome();
@@ -415,7 +434,8 @@ export async function runCrashCampaign(target: CrashTarget, opts: CampaignOption
       }
     }
   } finally {
-    await (target.removeHome ?? removeTree)(home).catch((err) => report.failures.push(`removing the home: ${String(err)}`));
+    if (hung) report.failures.push(`${home} is left behind: the backing store hung`);
+    else await (target.removeHome ?? removeTree)(home).catch((err) => report.failures.push(`removing the home: ${String(err)}`));
     await rm(work, { recursive: true, force: true });
   }
   report.invariantsChecked = checker.count;
