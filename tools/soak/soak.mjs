@@ -103,7 +103,8 @@ lines.push('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |');
 for (const s of results) {
   const c = Object.values(crash).find((r) => r.driver.startsWith(s.driver));
   if (!c) {
-    lines.push(`| ${s.driver} | – | no campaign ran (${s.tests.skipped ? 'skipped: backing system missing' : `exit ${s.exit}`}) | | | | ${s.tests.failed} | ${s.seconds.toFixed(0)} s |`);
+    const why = s.exit !== 0 ? `did not finish (exit ${s.exit ?? 'killed'})` : 'skipped: backing system missing';
+    lines.push(`| ${s.driver} | – | no campaign report: ${why} | | | | ${s.tests.failed} | ${s.seconds.toFixed(0)} s |`);
     continue;
   }
   const f = c.faultsByKind;
@@ -131,7 +132,13 @@ if (fuzz?.report) {
 const failures = [
   ...results.flatMap((s) => s.tests.failures.map((f) => `${s.driver}: ${f}`)),
   ...Object.values(crash).flatMap((c) => c.failures.map((f) => `${c.driver}: ${f}`)),
-  ...(fuzz?.report?.failures ?? []).map((f) => `fuzz #${f.iteration}: ${f.why}${f.saved ? ` (${f.saved})` : ''}`),
+  // the fuzzer's, grouped by what went wrong
+  ...Object.entries(
+    (fuzz?.report?.failures ?? []).reduce((acc, f) => {
+      (acc[f.why] ??= []).push(f);
+      return acc;
+    }, {}),
+  ).map(([why, fs]) => `fuzz: ${why}: ${fs.length} inputs, e.g. #${fs.slice(0, 3).map((f) => f.iteration).join(', #')}${fs[0].saved ? ` (${fs[0].saved})` : ''}`),
 ];
 if (failures.length) lines.push('Failures:', '', ...failures.map((f) => `- ${f.replace(/\n/g, ' ')}`), '');
 lines.push('devicemapper: runs in the VM (tools/vm/run), not part of this soak yet.', '');

@@ -46,7 +46,7 @@ describe.skipIf(inVm)('devicemapper on this host', () => {
     const vitest = join(repo, 'node_modules/vitest/vitest.mjs');
     const r = spawnSync(
       join(repo, 'tools/vm/run'),
-      ['--timeout', '1500', '--mem', '3072', '--', process.execPath, vitest, 'run', '--root', 'packages/driver-devmapper', '--config', 'packages/driver-devmapper/vitest.vm.config.ts'],
+      ['--timeout', '1500', '--mem', '3072', '--', process.execPath, vitest, 'run', '--root', join(repo, 'packages/driver-devmapper'), '--config', join(repo, 'packages/driver-devmapper/vitest.vm.config.ts')],
       { cwd: repo, encoding: 'utf8', maxBuffer: 64 << 20 },
     );
     const out = `${r.stdout}\n${r.stderr}`;
