@@ -7,6 +7,7 @@
 #   peer           moby-archive-bench (Docker's own layer-diff code), built from ../shared/peer
 #   corpus         a Debian root filesystem + child layer (../shared/corpus), for interop and bench
 #   vm             the qemu kernel + initramfs for the devicemapper suite (tools/vm/build)
+#   openzfs        OpenZFS modules + userland for that VM (tools/vm/openzfs/build; 3-15 min fresh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 cache=/var/cache/graphdriver
@@ -60,6 +61,8 @@ fi
 if [ -x "$here/tools/vm/build" ]; then
   step "vm kit"
   "$here/tools/vm/build" >/dev/null
+  step "openzfs kit for the vm"
+  "$here/tools/vm/openzfs/build" --quiet >/dev/null
 fi
 
 step "done"

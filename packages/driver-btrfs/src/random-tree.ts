@@ -19,29 +19,17 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tool } from '@graphdriver/core';
-import { buildTree } from '@graphdriver/core/testing';
+import { buildTree, rng } from '@graphdriver/core/testing';
 
 const setfattr = tool('setfattr');
 const mknodTool = tool('mknod');
 const mkfifo = tool('mkfifo');
 
-/** mulberry32: small, fast, good enough for picking edits. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class Rand {
   readonly next: () => number;
   private counter = 0;
   constructor(seed: number) {
-    this.next = prng(seed);
+    this.next = rng(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);

@@ -1,0 +1,73 @@
+// Runs a package's VM-only vitest config inside the test VM (tools/vm/run) and says what
+// passed. Shared by the host-side tests that hand their suites to the VM (devicemapper,
+// OpenZFS). The guest's output is echoed as it comes (these runs take minutes) and kept.
+import { spawn, spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
+
+const repo = resolve(import.meta.dirname, '../..');
+
+/**
+ * True when this host can boot the test VM (root and qemu). When it cannot, says loudly which
+ * suites did not run, and on CI throws: CI must run every driver for real.
+ */
+export function canRunVm(suites: string): boolean {
+  const ok = process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v qemu-system-x86_64']).status === 0;
+  if (!ok) {
+    const why = `${suites} did NOT run: they need root and qemu-system-x86_64 (bash tools/setup/install.sh)`;
+    console.warn(`\n*** ${why} ***\n`);
+    if (process.env.CI) throw new Error(why);
+  }
+  return ok;
+}
+
+export interface VmVitestRun {
+  /** tools/vm/run's exit code: the guest command's, 124 on timeout, 125 if the guest died. */
+  status: number | null;
+  /** Everything the run printed, without terminal colours (vitest colours even into a pipe on CI). */
+  output: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+/** `node vitest run --root <pkgDir> --config <config>` in the VM. */
+export function vitestInVm(opts: {
+  pkgDir: string;
+  config: string;
+  timeoutSeconds: number;
+  memMb?: number;
+  /** `NAME=VALUE` settings for the guest. */
+  env?: string[];
+}): Promise<VmVitestRun> {
+  const vitest = resolve(repo, 'node_modules/vitest/vitest.mjs');
+  const args = [
+    '--timeout', String(opts.timeoutSeconds),
+    '--mem', String(opts.memMb ?? 3072),
+    ...(opts.env ?? []).flatMap((e) => ['-e', e]),
+    '--',
+    process.execPath, vitest, 'run', '--root', opts.pkgDir, '--config', resolve(opts.pkgDir, opts.config),
+  ];
+  return new Promise((done, fail) => {
+    const child = spawn(resolve(repo, 'tools/vm/run'), args, {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // the guest is killed at --timeout; this only guards a wedged qemu
+      timeout: (opts.timeoutSeconds + 300) * 1000,
+    });
+    let raw = '';
+    const keep = (b: Buffer) => {
+      raw += b.toString();
+      process.stdout.write(b);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('error', fail);
+    child.on('close', (status) => {
+      const output = stripVTControlCharacters(raw);
+      const summary = output.match(/^\s*Tests\s+(.*)$/m)?.[1] ?? '';
+      const count = (what: string) => Number(summary.match(new RegExp(`(\\d+) ${what}`))?.[1] ?? 0);
+      done({ status, output, passed: count('passed'), failed: count('failed'), skipped: count('skipped') + count('todo') });
+    });
+  });
+}
