@@ -96,6 +96,43 @@ describe('decompressAuto', () => {
     }
   });
 
+  it.skipIf(!hasZstd)('inflates zstd fed a byte or a few at a time (frame and block headers split anywhere)', async () => {
+    const small = data.subarray(0, 200_000);
+    const half = small.length / 2;
+    const z = Buffer.concat([
+      Buffer.from([0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4]),
+      execFileSync('zstd', ['-q', '-c', '-3'], { input: small.subarray(0, half) }),
+      execFileSync('zstd', ['-q', '-c', '--no-check', '-19'], { input: small.subarray(half) }),
+    ]);
+    for (const size of [1, 3]) {
+      const { stream } = await decompressAuto(chunked(z, size));
+      expect(sha(await collect(stream))).toBe(sha(small));
+    }
+  });
+
+  it('refuses a zstd frame asking for a window over 128 MiB (the zstd tool\'s own limit) before allocating it', async () => {
+    // an empty frame with a 1 GiB window; a 128 MiB one (--long=27) is fine, see above
+    const frame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa0, 0x01, 0x00, 0x00]);
+    await expect(collect(chunked(frame, 4096).pipe(createZstdDecompress()))).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARCHIVE',
+      message: 'invalid zstd data: a frame needs a 1024 MiB window, over the 128 MiB limit',
+    });
+  });
+
+  it('keeps an error that comes before anyone reads for the reader, instead of crashing', async () => {
+    // the CLI opens the layer between decompressAuto and the first read; zlib reports a
+    // truncated stream when it flushes, after pipeline() has stopped listening
+    // (small, so that zlib takes all of it without anyone reading)
+    const small = execFileSync('gzip', ['-c'], { input: data.subarray(0, 20_000) });
+    const { stream } = await decompressAuto(chunked(small.subarray(0, small.length >> 1), 65536));
+    await new Promise((r) => setTimeout(r, 200));
+    await expect(collect(stream)).rejects.toMatchObject({ code: 'Z_BUF_ERROR' });
+    const bad = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(64, 0xee)]);
+    const z = await decompressAuto(chunked(bad, 7));
+    await new Promise((r) => setTimeout(r, 200));
+    await expect(collect(z.stream)).rejects.toMatchObject({ code: 'ERR_INVALID_ARCHIVE' });
+  });
+
   it.skipIf(!hasZstd)('reports corrupt or truncated zstd as an invalid archive', async () => {
     const z = execFileSync('zstd', ['-q', '-c'], { input: data, maxBuffer: 64 << 20 });
     const truncated = z.subarray(0, z.length - 100);

@@ -1,11 +1,10 @@
 // Layer tarballs arrive plain, gzip- or zstd-compressed; the format is told by the first
 // bytes, never by a file name or media type, so a mislabelled blob is still read right.
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-// fzstd: a maintained, dependency-free, pure-JS streaming zstd decoder (Node 20's zlib has
-// no zstd). No native build and no system library, so the CLI installs anywhere.
-import { Decompress as ZstdDecoder } from 'fzstd';
-import { ErrorCode, GraphDriverError } from '@graphdriver/core';
+import { createZstdDecompress } from './zstd.js';
+
+export { createZstdDecompress };
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
@@ -25,40 +24,6 @@ export function detectCompression(head: Uint8Array): Compression {
   return 'none';
 }
 
-/** A Transform that inflates a zstd stream (any number of frames). */
-export function createZstdDecompress(): Transform {
-  let decoder: ZstdDecoder;
-  return new Transform({
-    construct(cb) {
-      decoder = new ZstdDecoder((chunk) => {
-        if (chunk.length) this.push(Buffer.from(chunk));
-      });
-      cb();
-    },
-    transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      try {
-        decoder.push(chunk);
-        cb();
-      } catch (err) {
-        cb(zstdError(err));
-      }
-    },
-    flush(cb: TransformCallback) {
-      try {
-        decoder.push(new Uint8Array(0), true);
-        cb();
-      } catch (err) {
-        cb(zstdError(err));
-      }
-    },
-  });
-}
-
-function zstdError(err: unknown): Error {
-  return new GraphDriverError(ErrorCode.InvalidArchive, `invalid zstd data: ${(err as Error).message}`, { cause: err });
-}
-
-
 export interface Decompressed {
   compression: Compression;
   stream: Readable;
@@ -66,7 +31,8 @@ export interface Decompressed {
 
 /**
  * Peeks at the first bytes of `input` and returns the uncompressed stream. The peeked bytes
- * are put back, so nothing is lost; errors of `input` reach the returned stream.
+ * are put back, so nothing is lost; errors of `input` and of the inflater reach the returned
+ * stream, which is read with backpressure: memory stays flat however far the data inflates.
  */
 export async function decompressAuto(source: Readable): Promise<Decompressed> {
   const head = await readHead(source, 4);
@@ -74,11 +40,17 @@ export async function decompressAuto(source: Readable): Promise<Decompressed> {
   const input = source.readableEnded ? Readable.from(head.length ? [head] : []) : source;
   if (input === source && head.length) source.unshift(head);
   const compression = detectCompression(head);
-  if (compression === 'none') return { compression, stream: input };
-  const inflater = compression === 'gzip' ? createGunzip() : createZstdDecompress();
-  input.on('error', (err) => inflater.destroy(err));
-  inflater.on('close', () => input.destroy());
-  return { compression, stream: input.pipe(inflater) };
+  const inflater = compression === 'gzip' ? createGunzip() : compression === 'zstd' ? createZstdDecompress() : undefined;
+  // pipeline, not pipe: it destroys every stage with the first error, so the reader gets it.
+  const stream = inflater ? pipeline(input, inflater, () => {}) : input;
+  // The caller reads only later (after opening the layer), and an error in between must not
+  // be an unhandled 'error' event that kills the process. A stream keeps its error
+  // (`errored`) and hands it to whoever reads it next; this listener only keeps it from
+  // crashing the process meanwhile. (pipeline's own listeners are not enough: it stops
+  // listening once the inflater has taken all input, and zlib reports a truncated stream
+  // only after that, when it flushes.)
+  stream.on('error', () => {});
+  return { compression, stream };
 }
 
 /** Reads up to `n` bytes (fewer only at end of stream) without losing any. */

@@ -3,6 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DRIVER_ENV, closeDriver, newDriver, type Driver } from '@graphdriver/core';
+import { pathError } from './cli-errors.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -39,7 +40,9 @@ export function sessionFor(g: GlobalOptions): Session {
 /** Opens the driver, runs `fn`, and closes the driver (its lock), leaving mounts in place. */
 export async function withDriver<T>(g: GlobalOptions, fn: (driver: Driver, s: Session) => Promise<T>): Promise<T> {
   const s = sessionFor(g);
-  await mkdir(s.root, { recursive: true, mode: 0o700 });
+  await mkdir(s.root, { recursive: true, mode: 0o700 }).catch((err) => {
+    throw pathError(err, `cannot create the store root ${s.root}`);
+  });
   const driver = await newDriver(s.driverName, { root: s.root, driverOptions: s.options });
   try {
     return await fn(driver, s);

@@ -9,6 +9,7 @@ import { debuglog } from 'node:util';
 import {
   ErrorCode,
   GraphDriverError,
+  asStorageError,
   errLayerBusy,
   parseSize,
   type BackendCreateOpts,
@@ -150,11 +151,16 @@ export class ZfsBackend implements LayerBackend {
     if (current) {
       throw errLayerBusy(id, `${current.source} (${current.fstype}) is mounted at ${path}`);
     }
-    await mkdir(path, { recursive: true, mode: 0o755 });
-    await this.zfs.mount(name, path, [...this.cfg.mountOptions, ...labelOptions(mountLabel)]);
-    // A fresh layer's root belongs to 0:0; with remapped ids it must belong to the mapped root.
-    const owner = this.cfg.rootOwner;
-    if (owner) await chown(path, owner.uid, owner.gid);
+    try {
+      await mkdir(path, { recursive: true, mode: 0o755 });
+      await this.zfs.mount(name, path, [...this.cfg.mountOptions, ...labelOptions(mountLabel)]);
+      // A fresh layer's root belongs to 0:0; with remapped ids it must belong to the mapped root.
+      const owner = this.cfg.rootOwner;
+      if (owner) await chown(path, owner.uid, owner.gid);
+    } catch (err) {
+      // core's get() passes backend errors on as they are: a full disk under the home is ERR_NO_SPACE here
+      throw asStorageError(err, `mount ${id}`);
+    }
     return path;
   }
 

@@ -130,10 +130,11 @@ describe('zfs driver init', () => {
     ]);
     expect(await d.getMetadata('a')).toEqual({ Mountpoint: join(home, 'graph', 'a'), Dataset: 'tank/gd/a' });
 
-    // a failed clone: the temporary dataset and the snapshot are cleaned, the layer is not made
+    // a clone failed by a full pool: ERR_NO_SPACE (the tool's error its cause); the temporary
+    // dataset and the snapshot are cleaned, the layer is not made
     process.env.FAKE_FAIL_CLONE = '1';
     await rm(log);
-    await expect(d.create('c', 'a')).rejects.toBeInstanceOf(ToolError);
+    await expect(d.create('c', 'a')).rejects.toMatchObject({ code: ErrorCode.NoSpace, cause: expect.any(ToolError) });
     expect(await d.list()).toEqual(['a']);
     expect(await commands()).toEqual([
       'zfs snapshot -- tank/gd/a@gd-S',

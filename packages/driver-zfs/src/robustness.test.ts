@@ -97,11 +97,6 @@ describe.skipIf(gate.skip)('zfs on a full pool', () => {
   const pools = new Map<string, TestPool>();
   describeExhaustion({
     name: 'zfs (128 MiB zfs-fuse pool)',
-    knownIssues: {
-      // driver-zfs: `zfs snapshot` / `zfs mount` answering "out of space" become
-      // ERR_TOOL_FAILED (zfs-errors.ts has no mapping to ERR_NO_SPACE)
-      'get and create on a full store': 'zfs CLI "out of space" is ERR_TOOL_FAILED, not ERR_NO_SPACE (reported)',
-    },
     async makeSmallHome() {
       const p = await makeZfsFusePool({ size: 128 << 20 });
       await p.createDataset(`${p.pool}/layers`, { mountpoint: 'none' });

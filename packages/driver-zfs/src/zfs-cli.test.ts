@@ -163,3 +163,26 @@ describe('error predicates', () => {
     expect(isBusy(new Error('dataset is busy'))).toBe(false);
   });
 });
+
+describe('a full pool', () => {
+  // the messages of libzfs (OpenZFS and zfs-fuse alike), mount(8) and a quota'd parent
+  const full = [
+    "cannot create snapshot 'tank/gd/a@gd-1': out of space\n",
+    "cannot set property for 'tank/gd/a': out of space\n",
+    'mount: /g/a: mount(2) system call failed: No space left on device.\n',
+    "cannot create 'tank/gd/.tmp-1': Disk quota exceeded\n",
+  ];
+  it.each(full)('is ERR_NO_SPACE, with the tool message kept: %s', async (stderr) => {
+    const { zfs } = cli('openzfs', { zfs: [fail('zfs', stderr)] });
+    const err = await zfs.snapshot('tank/gd/a@gd-1').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_NO_SPACE', message: expect.stringContaining(stderr.trim()) });
+    expect((err as Error).cause).toBeInstanceOf(ToolError);
+  });
+
+  it('reaches mount and umount too, and leaves other failures ERR_TOOL_FAILED', async () => {
+    const { zfs } = cli('openzfs', { mount: [fail('mount', full[2], 32)] });
+    await expect(zfs.mount('tank/gd/a', '/g/a', [])).rejects.toMatchObject({ code: 'ERR_NO_SPACE' });
+    const other = cli('openzfs', { zfs: [fail('zfs', "cannot open 'tank/gd/a': dataset does not exist\n")] });
+    await expect(other.zfs.snapshot('tank/gd/a@gd-1')).rejects.toMatchObject({ code: 'ERR_TOOL_FAILED' });
+  });
+});

@@ -6,7 +6,7 @@ import { tool, type RunOptions, type RunResult } from '@graphdriver/core';
 import type { Flavour } from './flavour.js';
 import { assertDatasetName } from './names.js';
 import { retryWhileBusy } from './retry.js';
-import { isAlreadyMounted, isBusy, isMissingDataset, isNotMounted } from './zfs-errors.js';
+import { asNoSpace, isAlreadyMounted, isBusy, isMissingDataset, isNotMounted } from './zfs-errors.js';
 
 export interface Runner {
   run(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
@@ -45,11 +45,26 @@ export interface ListOptions {
   props: readonly string[];
 }
 
+/** `r`, with a full pool's "out of space" answered as ERR_NO_SPACE rather than ERR_TOOL_FAILED. */
+function typedSpace(r: Runner): Runner {
+  return {
+    run: (args, opts) =>
+      r.run(args, opts).catch((err: unknown) => {
+        throw asNoSpace(err);
+      }),
+  };
+}
+
 export class ZfsCli {
+  private readonly tools: ZfsTools;
+
   constructor(
     readonly flavour: Flavour,
-    private readonly tools: ZfsTools = systemTools(),
-  ) {}
+    tools: ZfsTools = systemTools(),
+  ) {
+    // every command can meet a full pool (a snapshot, a property, a mount all write to it)
+    this.tools = { zfs: typedSpace(tools.zfs), zpool: typedSpace(tools.zpool), mount: typedSpace(tools.mount), umount: typedSpace(tools.umount) };
+  }
 
   /** Creation-time properties that keep a layer from being mounted by anyone but the driver. */
   unmountedLayerProps(): Record<string, string> {

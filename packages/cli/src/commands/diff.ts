@@ -1,12 +1,11 @@
 // The diff commands: changes, diff (a layer tar out) and apply (a layer tar in).
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, stat, unlink } from 'node:fs/promises';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ChangeKind, GraphDriverError, formatChange, type Change } from '@graphdriver/core';
-import { CliErrorCode } from '../cli-errors.js';
+import { ChangeKind, GraphDriverError, errInvalidOption, errnoCode, formatChange, type Change } from '@graphdriver/core';
+import { CliErrorCode, pathError } from '../cli-errors.js';
 import { decompressAuto } from '../compression.js';
 import type { Output } from '../output.js';
 import { withDriver, type GlobalOptions } from '../session.js';
@@ -35,41 +34,89 @@ function counter(onBytes: (n: number) => void): Transform {
   });
 }
 
+/** Where `diff -o FILE` writes: `stream`, then `commit()` on success or `discard()` on failure. */
+interface OutputFile {
+  stream: Writable;
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/**
+ * Opens FILE for `diff -o` before the store is touched, so a wrong path costs nothing. A new
+ * or regular file appears whole or not at all: the tar goes to a temporary file beside it,
+ * renamed over FILE at the end. Anything else that exists (/dev/null, a fifo) is written in
+ * place: renaming over it would replace the device node with a plain file.
+ */
+async function openOutput(file: string): Promise<OutputFile> {
+  const fail = (err: unknown): never => {
+    throw pathError(err, `cannot write ${file}`);
+  };
+  const st = await stat(file).catch((err) => (errnoCode(err) === 'ENOENT' ? undefined : fail(err)));
+  if (st?.isDirectory()) throw errInvalidOption(`cannot write ${file}: it is a directory`);
+  const inPlace = st !== undefined && !st.isFile();
+  const path = inPlace ? file : join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+  const handle = await open(path, inPlace ? 'w' : 'wx', 0o644).catch(fail);
+  const stream = handle.createWriteStream(); // closes the handle when it ends or is destroyed
+  return {
+    stream,
+    commit: async () => {
+      if (!inPlace) await rename(path, file).catch(fail);
+    },
+    discard: async () => {
+      stream.destroy();
+      if (!inPlace) await unlink(path).catch(() => {});
+    },
+  };
+}
+
 export async function diff(g: GlobalOptions, out: Output, id: string, o: { parent?: string; output?: string }) {
   const toStdout = o.output === undefined || o.output === '-';
   if (toStdout && process.stdout.isTTY) {
     throw new GraphDriverError(CliErrorCode.Terminal, 'refusing to write a tar archive to a terminal: use -o FILE or redirect stdout');
   }
-  await withDriver(g, async (driver) => {
-    const parent = parentOf(driver, id, o.parent);
-    const progress = out.progress();
-    progress.part(`diff ${id}`);
-    let bytes = 0;
-    const count = counter((n) => {
-      bytes += n;
-      progress.addBytes(n);
-    });
-    try {
-      const tar = await driver.diff(id, parent);
-      if (toStdout) {
-        await pipeline(tar, count, process.stdout, { end: false });
-        return;
-      }
-      // a file appears whole or not at all
-      const file = resolve(o.output!);
-      const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+  const file = toStdout ? undefined : resolve(o.output!);
+  const target = file === undefined ? undefined : await openOutput(file);
+  try {
+    await withDriver(g, async (driver) => {
+      const parent = parentOf(driver, id, o.parent);
+      const progress = out.progress();
+      progress.part(`diff ${id}`);
+      let bytes = 0;
+      const count = counter((n) => {
+        bytes += n;
+        progress.addBytes(n);
+      });
       try {
-        await pipeline(tar, count, createWriteStream(tmp, { mode: 0o644 }));
-        await rename(tmp, file);
-      } catch (err) {
-        await unlink(tmp).catch(() => {});
-        throw err;
+        const tar = await driver.diff(id, parent);
+        if (!target) {
+          await pipeline(tar, count, process.stdout, { end: false });
+          return;
+        }
+        await pipeline(tar, count, target.stream);
+        await target.commit();
+        out.result({ id, parent, file, bytes }, `${file}: ${bytes} bytes`);
+      } finally {
+        progress.done();
       }
-      out.result({ id, parent, file, bytes }, `${file}: ${bytes} bytes`);
-    } finally {
-      progress.done();
-    }
-  });
+    });
+  } catch (err) {
+    await target?.discard();
+    throw err;
+  }
+}
+
+/**
+ * Opens FILE before the store is touched: a missing, unreadable or wrong FILE is the
+ * argument's fault, and must not cost the layer (applyDiff gives up a layer that fails).
+ */
+async function openInput(file: string): Promise<{ handle: FileHandle; total?: number }> {
+  const fail = (err: unknown): never => {
+    throw pathError(err, `cannot read ${file}`);
+  };
+  const st = await stat(file).catch(fail);
+  if (st.isDirectory()) throw errInvalidOption(`cannot read ${file}: it is a directory`);
+  const handle = await open(file, 'r').catch(fail);
+  return { handle, total: st.isFile() ? st.size : undefined }; // a fifo or a device has no size to show
 }
 
 export async function apply(g: GlobalOptions, out: Output, id: string, file: string | undefined, o: { parent?: string }) {
@@ -77,21 +124,26 @@ export async function apply(g: GlobalOptions, out: Output, id: string, file: str
   if (fromStdin && process.stdin.isTTY) {
     throw new GraphDriverError(CliErrorCode.Terminal, 'refusing to read a tar archive from a terminal: give FILE or redirect stdin');
   }
-  const total = fromStdin ? undefined : (await stat(file!)).size;
-  await withDriver(g, async (driver) => {
-    const parent = parentOf(driver, id, o.parent);
-    const progress = out.progress(total);
-    progress.part(`apply ${id}`);
-    const source: Readable = fromStdin ? process.stdin : createReadStream(file!, { highWaterMark: 1 << 20 });
-    try {
-      const counted = counter((n) => progress.addBytes(n));
-      source.on('error', (err) => counted.destroy(err));
-      const { compression, stream } = await decompressAuto(source.pipe(counted));
-      const size = await driver.applyDiff(id, parent, stream, { onProgress: (p) => progress.entries(p.entries) });
-      out.result({ id, parent, compression, size }, `${id}: applied ${size} bytes (${compression === 'none' ? 'plain' : compression} tar)`, String(size));
-    } finally {
-      progress.done();
-      if (!fromStdin) source.destroy();
-    }
-  });
+  const input = fromStdin ? undefined : await openInput(file!);
+  try {
+    await withDriver(g, async (driver) => {
+      const parent = parentOf(driver, id, o.parent);
+      const progress = out.progress(input?.total);
+      progress.part(`apply ${id}`);
+      const source: Readable = input ? input.handle.createReadStream({ highWaterMark: 1 << 20 }) : process.stdin;
+      try {
+        const counted = counter((n) => progress.addBytes(n));
+        // pipe() does not pass errors on; one reading FILE (EIO, say) is the argument's fault too
+        source.on('error', (err) => counted.destroy(input ? (pathError(err, `cannot read ${file}`) as Error) : err));
+        const { compression, stream } = await decompressAuto(source.pipe(counted));
+        const size = await driver.applyDiff(id, parent, stream, { onProgress: (p) => progress.entries(p.entries) });
+        out.result({ id, parent, compression, size }, `${id}: applied ${size} bytes (${compression === 'none' ? 'plain' : compression} tar)`, String(size));
+      } finally {
+        progress.done();
+        if (input) source.destroy();
+      }
+    });
+  } finally {
+    await input?.handle.close().catch(() => {}); // when no stream took it over
+  }
 }

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { errLayerNotFound, layerRecord, writeFileAtomic, type Driver } from '@graphdriver/core';
 import { GraphDriverError } from '@graphdriver/core';
-import { CliErrorCode } from '../cli-errors.js';
+import { CliErrorCode, pathError } from '../cli-errors.js';
 import type { Progress } from '../progress.js';
 import { DigestCounter, blobPath, sha256 } from './digest.js';
 import {
@@ -94,7 +94,9 @@ export async function exportImage(driver: Driver, id: string, ref: OciReference,
 
 /** Makes DIR a layout (or checks that it already is one). */
 async function prepareLayout(dir: string): Promise<void> {
-  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true }).catch((err) => {
+    throw pathError(err, `cannot write the image layout ${dir}`);
+  });
   const marker = join(dir, LAYOUT_FILE);
   try {
     const existing = JSON.parse(await readFile(marker, 'utf8')) as { imageLayoutVersion?: string };
