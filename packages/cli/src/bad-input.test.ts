@@ -226,4 +226,21 @@ describe('files that cannot be read or written are typed errors, and cost nothin
     const e = await runCli([...g(), 'export', 'keep', `oci:${file}`]);
     expect(expectOneLine(e, 'ERR_INVALID_OPTION')).toContain(`cannot write the image layout ${file}: ENOTDIR`);
   });
+
+  // Node's recursive mkdir loops forever here: procfs answers ENOENT for any new name.
+  it('a store root the kernel cannot make (below /proc) ends with ERR_INVALID_OPTION', async () => {
+    const r = await runCli(['--root', '/proc/graphdriver-nope/root', '--driver', 'vfs', 'ls']);
+    expect(expectOneLine(r, 'ERR_INVALID_OPTION')).toContain('cannot create the store root /proc/graphdriver-nope/root: ENOENT');
+  });
+
+  it('a diff whose reader closes stdout early (| head) ends with one ERR_STDOUT_CLOSED line', async () => {
+    const err = join(work, 'epipe.err');
+    const cmd = `"${process.execPath}" "${BIN}" --root "${root}" --driver vfs diff keep 2>"${err}" | head -c 10 >/dev/null; echo \${PIPESTATUS[0]}`;
+    const status = execFileSync('bash', ['-c', cmd], { encoding: 'utf8' }).trim();
+    const lines = (await readFile(err, 'utf8')).trim().split('\n');
+    expect(status).toBe('1');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^graphdriver: ERR_STDOUT_CLOSED: the reader of stdout closed it/);
+    await expectKeepIntact();
+  });
 });

@@ -8,6 +8,7 @@ export const CliErrorCode = {
   ImageNotFound: 'ERR_IMAGE_NOT_FOUND',
   DigestMismatch: 'ERR_DIGEST_MISMATCH',
   Terminal: 'ERR_TERMINAL',
+  StdoutClosed: 'ERR_STDOUT_CLOSED',
   Internal: 'ERR_INTERNAL',
 } as const;
 
@@ -25,6 +26,8 @@ export function errorCode(err: unknown): string {
   if (isGraphDriverError(err)) return err.code;
   if (isZlibError(err)) return ErrorCode.InvalidArchive;
   if (isNoSpace(err)) return ErrorCode.NoSpace;
+  // the only pipe the CLI writes is stdout: its reader went away (`| head`)
+  if (errnoCode(err) === 'EPIPE') return CliErrorCode.StdoutClosed;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code)) return code;
   return CliErrorCode.Internal;
@@ -38,7 +41,11 @@ function isZlibError(err: unknown): boolean {
 
 export function errorMessage(err: unknown): string {
   const raw = err instanceof Error ? err.message : String(err);
-  const msg = isZlibError(err) ? `invalid gzip data: ${raw}` : raw;
+  const msg = isZlibError(err)
+    ? `invalid gzip data: ${raw}`
+    : errnoCode(err) === 'EPIPE'
+      ? `the reader of stdout closed it before the end of the output (${raw})`
+      : raw;
   // one line, whatever a tool printed
   return msg.replace(/\s*\n\s*/g, '; ').trim();
 }

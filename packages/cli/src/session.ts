@@ -1,8 +1,7 @@
 // What every command shares: the global options, the store root, and a driver opened for
 // the length of one command and let go of (not cleaned up) at its end.
-import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { DRIVER_ENV, closeDriver, newDriver, type Driver } from '@graphdriver/core';
+import { DRIVER_ENV, closeDriver, makeDirs, newDriver, type Driver } from '@graphdriver/core';
 import { pathError } from './cli-errors.js';
 
 export interface GlobalOptions {
@@ -40,7 +39,7 @@ export function sessionFor(g: GlobalOptions): Session {
 /** Opens the driver, runs `fn`, and closes the driver (its lock), leaving mounts in place. */
 export async function withDriver<T>(g: GlobalOptions, fn: (driver: Driver, s: Session) => Promise<T>): Promise<T> {
   const s = sessionFor(g);
-  await mkdir(s.root, { recursive: true, mode: 0o700 }).catch((err) => {
+  await makeDirs(s.root, 0o700).catch((err) => {
     throw pathError(err, `cannot create the store root ${s.root}`);
   });
   const driver = await newDriver(s.driverName, { root: s.root, driverOptions: s.options });

@@ -17,3 +17,4 @@ export { compareBytewise } from './diff/walk-util.js';
 export { changesSize } from './diff/size.js';
 export { exportChanges, tarDirectory } from './diff/export.js';
 export { applyLayer, type ApplyOptions } from './diff/apply.js';
+export { makeDirs } from './fs/make-dirs.js';

@@ -1,9 +1,9 @@
 // `drivers`: every registered driver and whether it can run here. Each is initialised for
 // real (that is the only honest test); a home the probe itself made is removed again so
 // that it does not count as "prior state" when the registry next chooses a driver.
-import { access, mkdir, rm } from 'node:fs/promises';
+import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { byPriority, closeDriver, getDriver, registeredDrivers } from '@graphdriver/core';
+import { byPriority, closeDriver, getDriver, makeDirs, registeredDrivers } from '@graphdriver/core';
 import { errorCode, errorMessage } from '../cli-errors.js';
 import { table } from '../format.js';
 import type { Output } from '../output.js';
@@ -39,7 +39,7 @@ export async function probeDriver(root: string, name: string, options: string[])
 
 export async function drivers(g: GlobalOptions, out: Output) {
   const s = sessionFor(g);
-  await mkdir(s.root, { recursive: true, mode: 0o700 });
+  await makeDirs(s.root, 0o700);
   const names = byPriority(registeredDrivers());
   const probes: DriverProbe[] = [];
   // driver options belong to the driver that was named; the others are probed without them

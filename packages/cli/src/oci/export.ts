@@ -2,12 +2,12 @@
 // gzip blob per layer (its diff against its parent), a config whose diff_ids are the
 // uncompressed digests, a manifest, and an entry in index.json, as skopeo and umoci expect.
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { readFile, rename, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { errLayerNotFound, layerRecord, writeFileAtomic, type Driver } from '@graphdriver/core';
+import { errLayerNotFound, layerRecord, makeDirs, writeFileAtomic, type Driver } from '@graphdriver/core';
 import { GraphDriverError } from '@graphdriver/core';
 import { CliErrorCode, pathError } from '../cli-errors.js';
 import type { Progress } from '../progress.js';
@@ -94,7 +94,7 @@ export async function exportImage(driver: Driver, id: string, ref: OciReference,
 
 /** Makes DIR a layout (or checks that it already is one). */
 async function prepareLayout(dir: string): Promise<void> {
-  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true }).catch((err) => {
+  await makeDirs(join(dir, 'blobs', 'sha256')).catch((err) => {
     throw pathError(err, `cannot write the image layout ${dir}`);
   });
   const marker = join(dir, LAYOUT_FILE);

@@ -43,6 +43,7 @@ import {
   errnoCode,
   isGraphDriverError,
 } from '../errors.js';
+import { makeDirs } from '../fs/make-dirs.js';
 import { mknod, mknodErrno } from '../fs/mknod.js';
 import { SafeRoot, cleanEntryName, joinRel, splitRel, unsafeEntry } from '../fs/safe-path.js';
 import { loadXattr, lsetxattrSync } from '../fs/xattr.js';
@@ -117,7 +118,7 @@ async function prepareRoot(dest: string): Promise<string> {
     root = await fs.promises.realpath(dest);
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw err;
-    await fs.promises.mkdir(dest, { recursive: true, mode: 0o755 });
+    await makeDirs(dest, 0o755);
     root = await fs.promises.realpath(dest);
   }
   const st = await fs.promises.stat(root);

@@ -1,10 +1,11 @@
 // Turns a LayerBackend into a full Driver: the one place where ids are checked, parents and
 // children are tracked, get/put are counted, operations on one id are serialised, the home
 // is locked against a second process, and a crash's leftovers are cleaned at init.
-import { mkdir, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { ApplyDiffOptions, Change, CreateOpts, Driver, IdMappings, LayerStream, ProtoDriver } from '../driver.js';
 import { asStorageError, errInvalidOption, errLayerBusy, errLayerExists, errLayerNotFound, ErrorCode, GraphDriverError, isGraphDriverError } from '../errors.js';
+import { makeDirs } from '../fs/make-dirs.js';
 import { normalizeParent, validateId } from '../ids.js';
 import { storageOptions } from '../options.js';
 import { applyLayer } from '../diff/apply.js';
@@ -26,7 +27,7 @@ export async function createLayerDriver(
   backend: LayerBackend,
   options: LayerDriverOptions = {},
 ): Promise<Driver> {
-  await mkdir(home, { recursive: true, mode: 0o700 });
+  await makeDirs(home, 0o700);
   const lock = await StoreLock.acquire(home);
   let opened = false;
   try {

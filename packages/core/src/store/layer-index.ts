@@ -1,11 +1,12 @@
 // The per-home layer index every driver shares: one small JSON record per layer under
 // `home/layers/`, holding its parent, its state and its mount references. Records are
 // written atomically, so after a crash each one is either the old or the new state.
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic } from './atomic-file.js';
 import { asStorageError } from '../errors.js';
+import { makeDirs } from '../fs/make-dirs.js';
 
 /**
  * creating / applying / removing: an operation was under way; a layer in one of these
@@ -40,7 +41,7 @@ export class LayerIndex {
 
   static async open(home: string): Promise<LayerIndex> {
     const index = new LayerIndex(join(home, 'layers'));
-    await mkdir(index.dir, { recursive: true, mode: 0o700 });
+    await makeDirs(index.dir, 0o700);
     for (const name of await readdir(index.dir)) {
       const path = join(index.dir, name);
       if (!name.endsWith(SUFFIX)) {

@@ -9,8 +9,17 @@ export interface Where {
   name?: string;
 }
 
+/**
+ * The name as it can be shown on one terminal line: quoted, control characters, DEL/C1 and
+ * undecodable bytes (U+FFFD) escaped, cut at 256 characters (a garbage header is all bytes).
+ */
+const printable = (name: string) => {
+  const cut = name.length > 256 ? `${name.slice(0, 256)}...` : name;
+  return JSON.stringify(cut).replace(/[\u007f-\u009f\ufffd]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+};
+
 const where = (w: Where) =>
-  [w.name !== undefined ? `entry ${JSON.stringify(w.name)}` : '', w.offset !== undefined ? `offset ${w.offset}` : '']
+  [w.name !== undefined ? `entry ${printable(w.name)}` : '', w.offset !== undefined ? `offset ${w.offset}` : '']
     .filter(Boolean)
     .join(' at ');
 
