@@ -1,5 +1,6 @@
 // One small typed wrapper per shelled-out tool: drivers build theirs on `tool()`, so every
 // failure carries the command line, exit code and stderr.
+import { spawn } from 'node:child_process';
 import { ErrorCode, GraphDriverError } from './errors.js';
 
 // execa is loaded on first use: most library calls never shell out, and loading it costs a
@@ -40,6 +41,13 @@ export interface RunResult {
 export interface Tool {
   readonly command: string;
   run(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /**
+   * Runs with stdout handed to `onData` chunk by chunk as it comes (a binary stream such as
+   * `btrfs send`, parsed without landing anywhere). An exception thrown by `onData`, or
+   * `signal`, stops the process and rejects with that error; settles only once the process
+   * is gone.
+   */
+  stream(args: readonly string[], onData: (chunk: Buffer) => void, opts?: { signal?: AbortSignal }): Promise<void>;
   /** True when the command can be started at all (exists on PATH and executes). */
   available(probeArgs?: readonly string[]): Promise<boolean>;
 }
@@ -65,6 +73,34 @@ export function tool(command: string, defaults: RunOptions = {}): Tool {
         const stderr = typeof e.stderr === 'string' && e.stderr ? e.stderr : (e.shortMessage ?? String(err));
         throw new ToolError(command, args, e.timedOut ? undefined : e.exitCode, stderr, err);
       }
+    },
+    // Straight on child_process: execa would collect or transform the binary stream.
+    stream(args, onData, opts = {}) {
+      return new Promise<void>((resolve, reject) => {
+        let failure: unknown;
+        const stderr: Buffer[] = [];
+        const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal });
+        child.stdout.on('data', (chunk: Buffer) => {
+          if (failure !== undefined) return;
+          try {
+            onData(chunk);
+          } catch (err) {
+            failure = err;
+            child.kill();
+          }
+        });
+        child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+        child.on('error', (err) => {
+          failure ??= err.name === 'AbortError' ? err : new ToolError(command, args, undefined, err.message, err);
+          // never started: there is no 'close' to wait for
+          if (child.pid === undefined) reject(failure);
+        });
+        child.on('close', (code) => {
+          if (failure !== undefined) reject(failure);
+          else if (code === 0) resolve();
+          else reject(new ToolError(command, args, code ?? undefined, Buffer.concat(stderr).toString()));
+        });
+      });
     },
     async available(probeArgs = ['--version']) {
       const { execa } = await loadExeca();

@@ -7,7 +7,9 @@
 //   home/quotas/<id>       the `size` of a layer with a quota, in bytes (as Docker)
 //   home/stubs/<id>        marks a layer made from one that held nested subvolumes: it
 //                          holds their stubs, empty directories `btrfs send` cannot see
-//   home/tmp/              layers being made, read-only snapshots of a diff, send streams
+//   home/snapshots/        read-only snapshots of layers for the native diff, kept while
+//                          they are still the layer's state (emptied at init)
+//   home/tmp/              layers being made
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { access, lchown, mkdir, readdir, readFile, rename, rm, statfs } from 'node:fs/promises';
@@ -57,6 +59,7 @@ export class BtrfsBackend implements LayerBackend {
   readonly subvolumesDir: string;
   readonly quotasDir: string;
   readonly stubsDir: string;
+  readonly snapshotsDir: string;
   readonly tmpDir: string;
   readonly native: NativeDiff;
   private readonly btrfs: Btrfs;
@@ -73,8 +76,9 @@ export class BtrfsBackend implements LayerBackend {
     this.subvolumesDir = join(this.home, 'subvolumes');
     this.quotasDir = join(this.home, 'quotas');
     this.stubsDir = join(this.home, 'stubs');
+    this.snapshotsDir = join(this.home, 'snapshots');
     this.tmpDir = join(this.home, 'tmp');
-    this.native = new NativeDiff(this.btrfs, (id) => this.path(id), this.tmpDir, (id) => existsSync(this.stubFile(id)));
+    this.native = new NativeDiff(this.btrfs, (id) => this.path(id), this.snapshotsDir, (id) => existsSync(this.stubFile(id)));
   }
 
   /** Counts of native answers and fallbacks to the naive diff (for tests and benchmarks). */
@@ -96,7 +100,7 @@ export class BtrfsBackend implements LayerBackend {
 
   /** Runs with the home locked, before recovery: directories, quotas, the private mount. */
   async open(): Promise<void> {
-    for (const dir of [this.subvolumesDir, this.quotasDir, this.stubsDir, this.tmpDir]) {
+    for (const dir of [this.subvolumesDir, this.quotasDir, this.stubsDir, this.snapshotsDir, this.tmpDir]) {
       await mkdir(dir, { recursive: true, mode: 0o710 });
     }
     // Docker turns quotas on at init when btrfs.min_space is given.
@@ -191,6 +195,7 @@ export class BtrfsBackend implements LayerBackend {
 
   async remove(id: string): Promise<void> {
     this.native.forget(id);
+    await this.native.drop(id);
     await this.removePath(this.path(id));
     await rm(this.quotaFile(id), { force: true });
     await rm(this.stubFile(id), { force: true });
@@ -268,8 +273,11 @@ export class BtrfsBackend implements LayerBackend {
   }
 
   async recover(keep: ReadonlySet<string>): Promise<void> {
-    // Half-made layers, diff snapshots and streams of a process that died.
-    for (const name of await readdir(this.tmpDir)) await this.removePath(join(this.tmpDir, name));
+    // Half-made layers of a process that died, and every read-only snapshot: their cache
+    // was in that process's memory, and nothing on disk is trusted to still be current.
+    for (const dir of [this.tmpDir, this.snapshotsDir]) {
+      for (const name of await readdir(dir)) await this.removePath(join(dir, name));
+    }
     // Layers the index does not know: made (or being removed) when the process died.
     for (const name of await readdir(this.subvolumesDir)) {
       if (!keep.has(name)) await this.removePath(join(this.subvolumesDir, name));
@@ -295,14 +303,10 @@ export class BtrfsBackend implements LayerBackend {
   async changes(id: string, parent: string | null): Promise<Change[] | undefined> {
     if (!parent) return this.native.decline('no parent: every entry is an Add');
     try {
-      const pair = await this.native.snapshots(id, parent);
-      try {
-        const changes = await this.native.changesBetween(pair);
-        this.native.stats.native++;
-        return changes;
-      } finally {
-        this.native.releaseInBackground(pair);
-      }
+      const { changes, pair } = await this.native.changes(id, parent);
+      pair.release();
+      this.native.stats.native++;
+      return changes;
     } catch (err) {
       return this.native.decline(err);
     }
@@ -311,24 +315,16 @@ export class BtrfsBackend implements LayerBackend {
   async diff(id: string, parent: string | null): Promise<Readable | undefined> {
     if (!parent) return this.native.decline('no parent: the whole tree');
     const started = Date.now();
-    let pair;
-    let changes: Change[];
+    let got;
     try {
-      pair = await this.native.snapshots(id, parent);
-      try {
-        changes = await this.native.changesBetween(pair);
-        this.native.releaseInBackground(pair, 'old');
-      } catch (err) {
-        this.native.releaseInBackground(pair);
-        throw err;
-      }
+      got = await this.native.changes(id, parent);
     } catch (err) {
       return this.native.decline(err);
     }
     this.native.stats.native++;
+    const { changes, pair } = got;
     // Exported from the read-only snapshot: the tar is the state the list was made from.
     const inner = exportChanges(pair.newSnap, changes);
-    const done = pair;
     async function* guarded() {
       try {
         for await (const chunk of inner) yield chunk as Buffer;
@@ -337,7 +333,7 @@ export class BtrfsBackend implements LayerBackend {
         await sleep(1000 - (started % 1000));
       } finally {
         inner.destroy();
-        await done.release();
+        pair.release();
       }
     }
     return Readable.from(guarded(), { objectMode: false, highWaterMark: 1 << 20 });

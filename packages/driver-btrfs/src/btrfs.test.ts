@@ -45,6 +45,24 @@ describe('btrfs-progs output parsers', () => {
     expect(parseSubvolumeList('ID 258 gen 8 top level 256 path home/a/with space\n')).toEqual([
       { id: 258, generation: 8, topLevel: 256, path: 'home/a/with space' },
     ]);
+    // `-c -u -q`, as btrfs-progs 6.2 prints it (a "-" parent_uuid padded to a uuid's width)
+    expect(
+      parseSubvolumeList(
+        'ID 256 gen 19 cgen 7 top level 5 parent_uuid -                                    uuid af785b75-f9e4-5b4f-9f19-aaed96264bcc path base\n' +
+          'ID 258 gen 12 cgen 12 top level 5 parent_uuid af785b75-f9e4-5b4f-9f19-aaed96264bcc uuid b3bbf55a-19c2-3942-9548-16cd2c3a3657 path home/snapshots/with space\n',
+      ),
+    ).toEqual([
+      { id: 256, generation: 19, cgen: 7, topLevel: 5, parentUuid: null, uuid: 'af785b75-f9e4-5b4f-9f19-aaed96264bcc', path: 'base' },
+      {
+        id: 258,
+        generation: 12,
+        cgen: 12,
+        topLevel: 5,
+        parentUuid: 'af785b75-f9e4-5b4f-9f19-aaed96264bcc',
+        uuid: 'b3bbf55a-19c2-3942-9548-16cd2c3a3657',
+        path: 'home/snapshots/with space',
+      },
+    ]);
     expect(
       parseQgroupShow(
         'Qgroupid    Referenced    Exclusive  Max referenced  Max exclusive   Path \n--------  ---\n0/257  16384  16384  52428800  none  home/b\n',
@@ -83,6 +101,32 @@ describe.runIf(btrfsAvailable)('btrfs-progs wrapper on a loopback btrfs', () => 
     await btrfs.subvolumeDelete(join(mnt, 'a'));
     await btrfs.subvolumeDelete(join(mnt, 'a-ro'));
     expect(await btrfs.subvolumeList(mnt)).toEqual([]);
+  });
+
+  it('generations, as the native diff relies on them: a snapshot is its source while their generations agree', async () => {
+    const mnt = lb.fs().mountpoint;
+    const src = join(mnt, 'g');
+    await btrfs.subvolumeCreate(src);
+    await writeFile(join(src, 'f'), 'x');
+    const list = async () => new Map((await btrfs.subvolumeList(mnt, { details: true })).map((e) => [e.path, e]));
+    // right after a read-only snapshot, the source's generation is the snapshot's creation
+    await btrfs.subvolumeSnapshot(src, join(mnt, 'g-ro1'), { readonly: true });
+    let l = await list();
+    expect(l.get('g-ro1')).toMatchObject({ parentUuid: l.get('g')!.uuid, cgen: l.get('g')!.generation, generation: l.get('g')!.generation });
+    // reading the snapshot, or syncing with nothing written, moves nothing
+    await btrfs.filesystemSync(mnt);
+    expect((await list()).get('g')!.generation).toBe(l.get('g')!.generation);
+    // a write moves the source's generation once committed
+    await writeFile(join(src, 'f'), 'y');
+    await btrfs.filesystemSync(mnt);
+    l = await list();
+    expect(l.get('g')!.generation).toBeGreaterThan(l.get('g-ro1')!.cgen!);
+    // so does another snapshot of it; the first snapshot's own generation stays its cgen
+    await btrfs.subvolumeSnapshot(src, join(mnt, 'g-ro2'), { readonly: true });
+    l = await list();
+    expect(l.get('g')!.generation).toBe(l.get('g-ro2')!.cgen);
+    expect(l.get('g-ro1')!.generation).toBe(l.get('g-ro1')!.cgen);
+    for (const p of ['g-ro1', 'g-ro2', 'g']) await btrfs.subvolumeDelete(join(mnt, p));
   });
 
   it('errors carry the command, exit code and stderr', async () => {

@@ -25,6 +25,11 @@ export interface SubvolumeListEntry {
   topLevel: number;
   /** Relative to the filesystem's top-level subvolume, not to the mount point. */
   path: string;
+  /** With `details`: the transaction that made the subvolume (`cgen`, the root's otransid). */
+  cgen?: number;
+  /** With `details`: its UUID, and the UUID of the subvolume it is a snapshot of (null: none). */
+  uuid?: string | null;
+  parentUuid?: string | null;
 }
 
 export interface QgroupInfo {
@@ -56,8 +61,13 @@ export interface Btrfs {
   /** Deletes one subvolume; nested subvolumes must be gone first (no recursive flag in 6.2). */
   subvolumeDelete(path: string): Promise<void>;
   subvolumeShow(path: string): Promise<SubvolumeInfo>;
-  /** `subvolume list [-o] path`: with onlyBelow, the subvolumes whose parent is the one at `path`. */
-  subvolumeList(path: string, opts?: { onlyBelow?: boolean }): Promise<SubvolumeListEntry[]>;
+  /**
+   * `subvolume list [-o] path`: with onlyBelow, the subvolumes whose parent is the one at `path`;
+   * with details (`-c -u -q`), each one's cgen, uuid and parent uuid too.
+   */
+  subvolumeList(path: string, opts?: { onlyBelow?: boolean; details?: boolean }): Promise<SubvolumeListEntry[]>;
+  /** `filesystem sync`: commits the running transaction of the filesystem holding `path`, if any. */
+  filesystemSync(path: string): Promise<void>;
 
   quotaEnable(path: string): Promise<void>;
   quotaDisable(path: string): Promise<void>;
@@ -76,6 +86,16 @@ export interface Btrfs {
 
   /** `send --no-data [-p parent] subvol -f out`: the stream lands in file `out`. */
   send(subvol: string, out: string, opts?: { parent?: string; noData?: boolean }): Promise<void>;
+  /**
+   * `send [--no-data] [-p parent] subvol` into a pipe: each chunk of the stream goes to
+   * `onData` as it comes (nothing is written to disk). An exception thrown by `onData`, or
+   * `signal`, stops the process and rejects.
+   */
+  sendTo(
+    subvol: string,
+    onData: (chunk: Buffer) => void,
+    opts?: { parent?: string; noData?: boolean; signal?: AbortSignal },
+  ): Promise<void>;
   /** `receive --dump -f file`: the stream as text (for comparison with the binary parser). */
   receiveDump(file: string): Promise<string>;
   /** All paths (relative to `subvol`) of inode `ino` in the subvolume at `subvol`. */
@@ -107,12 +127,23 @@ export function parseSubvolumeShow(text: string): SubvolumeInfo {
   };
 }
 
-/** Parses `btrfs subvolume list` lines: "ID 256 gen 7 top level 5 path home/a". */
+/**
+ * Parses `btrfs subvolume list` lines: "ID 256 gen 7 top level 5 path home/a", and with
+ * `-c -u -q` "ID 257 gen 9 cgen 8 top level 5 parent_uuid <uuid or -> uuid <uuid> path home/b"
+ * (btrfs-progs pads a "-" parent_uuid with spaces).
+ */
 export function parseSubvolumeList(text: string): SubvolumeListEntry[] {
   const out: SubvolumeListEntry[] = [];
+  const re =
+    /^ID (\d+) gen (\d+)(?: cgen (\d+))? top level (\d+)(?: parent_uuid (\S+)\s+)?(?:received_uuid \S+\s+)?(?:uuid (\S+) )?\s*path (.*)$/;
   for (const line of text.split('\n')) {
-    const m = /^ID (\d+) gen (\d+) top level (\d+) path (.*)$/.exec(line);
-    if (m) out.push({ id: Number(m[1]), generation: Number(m[2]), topLevel: Number(m[3]), path: m[4] });
+    const m = re.exec(line);
+    if (!m) continue;
+    const e: SubvolumeListEntry = { id: Number(m[1]), generation: Number(m[2]), topLevel: Number(m[4]), path: m[7] };
+    if (m[3] !== undefined) e.cgen = Number(m[3]);
+    if (m[5] !== undefined) e.parentUuid = nullable(m[5]);
+    if (m[6] !== undefined) e.uuid = nullable(m[6]);
+    out.push(e);
   }
   return out;
 }
@@ -176,7 +207,12 @@ export function createBtrfs(command = 'btrfs'): Btrfs {
       return parseSubvolumeShow(await run(['subvolume', 'show', path]));
     },
     async subvolumeList(path, opts = {}) {
-      return parseSubvolumeList(await run(['subvolume', 'list', ...(opts.onlyBelow ? ['-o'] : []), path]));
+      const args = ['subvolume', 'list', ...(opts.onlyBelow ? ['-o'] : []), ...(opts.details ? ['-c', '-u', '-q'] : [])];
+      return parseSubvolumeList(await run([...args, path]));
+    },
+    // ioctl BTRFS_IOC_SYNC (or syncfs(2)) is what this wraps; cheap when nothing is dirty.
+    async filesystemSync(path) {
+      await run(['filesystem', 'sync', path]);
     },
 
     async quotaEnable(path) {
@@ -224,6 +260,14 @@ export function createBtrfs(command = 'btrfs'): Btrfs {
       if (opts.noData) args.push('--no-data');
       if (opts.parent) args.push('-p', opts.parent);
       await run([...args, subvol]);
+    },
+    // A pipe rather than `-f file`: nothing is written into the filesystem, which would leave
+    // a transaction for the next sync to commit.
+    sendTo(subvol, onData, opts = {}) {
+      const args = ['send', '-q'];
+      if (opts.noData) args.push('--no-data');
+      if (opts.parent) args.push('-p', opts.parent);
+      return t.stream([...args, subvol], onData, { signal: opts.signal });
     },
     async receiveDump(file) {
       return run(['receive', '--dump', '-f', file]);

@@ -208,11 +208,14 @@ describe.runIf(btrfsAvailable)('btrfs driver', () => {
     await btrfs.subvolumeCreate(join(home, 'subvolumes', 'orphan'));
     await btrfs.subvolumeCreate(join(home, 'tmp', 'create-deadbeef'));
     await btrfs.subvolumeSnapshot(b.path('kept'), join(home, 'tmp', 'diff-0-new'), { readonly: true });
+    // a read-only snapshot the native diff kept, current or not: never trusted after a restart
+    await btrfs.subvolumeSnapshot(b.path('kept'), join(home, 'snapshots', '0123456789abcdef01234567'), { readonly: true });
     await writeFile(join(home, 'quotas', 'orphan'), '1000');
     const again = await start([], home);
     expect(await again.d.list()).toEqual(['kept']);
     expect(await readdir(join(home, 'subvolumes'))).toEqual(['kept']);
     expect(await readdir(join(home, 'tmp'))).toEqual([]);
+    expect(await readdir(join(home, 'snapshots'))).toEqual([]);
     expect(await readdir(join(home, 'quotas'))).toEqual([]);
   });
 

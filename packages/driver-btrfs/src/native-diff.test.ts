@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { changesDirs, exportChanges, formatChange, tool, type Change, type Driver } from '@graphdriver/core';
+import { changesDirs, exportChanges, formatChange, readTar, tool, type Change, type Driver } from '@graphdriver/core';
 import type { BtrfsBackend } from './backend.js';
 import { createBtrfs } from './btrfs.js';
 import { openBtrfs } from './init.js';
@@ -138,6 +138,136 @@ describe.runIf(btrfsAvailable)('native diff vs naive diff', () => {
     // the read-only snapshots of the diffs are gone
     await b.native.settle();
     expect(await readdir(b.tmpDir)).toEqual([]);
+  });
+
+  it('keeps a read-only snapshot per layer while it is current, and replaces it when not', async () => {
+    const { d, b } = await start();
+    const r = new Rand(seed0 + 3242);
+    await d.create('p', null);
+    await buildRandomTree(b.path('p'), r, 100);
+    await d.create('c', 'p');
+    await randomEdits(b.path('c'), r, 10);
+    const counts = () => ({ made: b.diffStats.snapshotsMade, reused: b.diffStats.snapshotsReused });
+    const nativeOnly = async () => {
+      const before = b.diffStats.native;
+      const got = lines(await d.changes('c', 'p'));
+      expect(b.diffStats.native, `native path declined: ${b.diffStats.lastFallback}`).toBe(before + 1);
+      return got;
+    };
+    /** Native twice (the second must reuse both snapshots: nothing wrote to the layers), then naive. */
+    const check = async (what: string) => {
+      const first = await nativeOnly();
+      const c0 = counts();
+      expect(await nativeOnly(), what).toEqual(first);
+      expect(counts(), `${what}: nothing changed, both snapshots reused`).toEqual({ made: c0.made, reused: c0.reused + 2 });
+      expect(first, what).toEqual(lines(await changesDirs(b.path('c'), b.path('p'))));
+      return first;
+    };
+
+    let c0 = counts();
+    await check('first diff');
+    expect(counts().made).toBe(c0.made + 2);
+    for (let k = 0; k < Math.max(18, rounds); k++) {
+      c0 = counts();
+      let what: string;
+      switch (k % 6) {
+        case 0:
+          what = `child edited: ${(await randomEdits(b.path('c'), r, 1 + r.int(6))).join('; ')}`;
+          break;
+        case 1:
+          what = `parent edited: ${(await randomEdits(b.path('p'), r, 1 + r.int(4))).join('; ')}`;
+          break;
+        case 2: {
+          // a snapshot of the child (a new layer on it) moves its generation, not its content
+          await d.create(`g${k}`, 'c');
+          what = 'child snapshotted';
+          break;
+        }
+        case 3: {
+          // written just now and not synced: the data is only in the page cache
+          const f = join(b.path('c'), `late-${k}`);
+          await writeFile(f, 'x');
+          await appendFile(f, 'more');
+          what = 'child written just before the diff';
+          break;
+        }
+        case 4:
+          await chmod(b.path('c'), 0o700 + k);
+          what = 'root of the child chmod-ed';
+          break;
+        default:
+          what = 'nothing';
+      }
+      const got = await check(`step ${k}: ${what}`);
+      if (k % 6 === 3) expect(got).toContain(`A /late-${k}`);
+      if (k % 6 === 2) expect(counts().made).toBeGreaterThan(c0.made);
+    }
+    for (const id of (await d.list()).filter((l) => l.startsWith('g'))) await d.remove(id);
+    // removing the layers takes their snapshots along
+    await d.remove('c');
+    await d.remove('p');
+    await b.native.settle();
+    expect(await readdir(b.snapshotsDir)).toEqual([]);
+    expect(b.native.keptCount).toBe(0);
+  }, 600_000);
+
+  it('never uses a kept snapshot that is no longer what it was made as', async () => {
+    const { d, b } = await start();
+    await d.create('p', null);
+    await writeFile(join(b.path('p'), 'f'), 'x');
+    await d.create('c', 'p');
+    await writeFile(join(b.path('c'), 'g'), 'y');
+    // native only: a naive walk would write directory atimes into both layers
+    expect(lines(await d.changes('c', 'p'))).toEqual(['A /g']);
+    // made writable, written, made read-only again: its generation moved past its creation
+    const child = await btrfs.subvolumeShow(b.path('c'));
+    let snap = '';
+    for (const name of await readdir(b.snapshotsDir)) {
+      if ((await btrfs.subvolumeShow(join(b.snapshotsDir, name))).parentUuid === child.uuid) snap = join(b.snapshotsDir, name);
+    }
+    expect(snap).not.toBe('');
+    await btrfs.tool.run(['property', 'set', '-ts', snap, 'ro', 'false']);
+    await writeFile(join(snap, 'planted'), 'z');
+    await btrfs.tool.run(['property', 'set', '-ts', snap, 'ro', 'true']);
+    const made = b.diffStats.snapshotsMade;
+    const reused = b.diffStats.snapshotsReused;
+    const { native, naive } = await both(d, b, 'c', 'p');
+    expect(native).toEqual(naive);
+    expect(native).toEqual(['A /g']);
+    // the layers did not change: the parent's snapshot was used again, the child's replaced
+    expect(b.diffStats.snapshotsMade).toBe(made + 1);
+    expect(b.diffStats.snapshotsReused).toBe(reused + 1);
+    await b.native.settle();
+    expect(existsSync(snap)).toBe(false);
+  });
+
+  it("a diff's tar is read from its own snapshot while the layer moves on; cleanup drops the kept ones", async () => {
+    const { d, b } = await start();
+    await d.create('p', null);
+    await writeFile(join(b.path('p'), 'f'), 'x');
+    await d.create('c', 'p');
+    await writeFile(join(b.path('c'), 'f'), 'changed');
+    const tar = await d.diff('c', 'p');
+    await writeFile(join(b.path('c'), 'f'), 'changed again');
+    await writeFile(join(b.path('c'), 'later'), 'x');
+    const now = await both(d, b, 'c', 'p');
+    expect(now.native).toEqual(now.naive);
+    expect(now.native).toEqual(['C /f', 'A /later']);
+    // the child's first snapshot stays until the first tar has been read
+    expect(await readdir(b.snapshotsDir)).toHaveLength(3);
+    const entries: string[] = [];
+    for await (const e of readTar(Readable.from(await collect(tar)))) {
+      const body: Buffer[] = [];
+      for await (const chunk of e.body) body.push(chunk);
+      entries.push(`${e.header.name}: ${Buffer.concat(body).toString()}`);
+    }
+    // the state the first list was made from
+    expect(entries).toEqual(['f: changed']);
+    await b.native.settle();
+    expect(await readdir(b.snapshotsDir)).toHaveLength(2);
+    await d.cleanup();
+    open = undefined;
+    expect(await readdir(b.snapshotsDir)).toEqual([]);
   });
 
   it('renames, swaps and moves of whole directories', async () => {

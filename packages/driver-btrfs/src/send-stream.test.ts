@@ -3,9 +3,10 @@
 import { chmod, link, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ToolError } from '@graphdriver/core';
 import { createBtrfs } from './btrfs.js';
 import { parseReceiveDump } from './receive-dump.js';
-import { parseSendStream, SendCommand, SendStreamError, type SendOp } from './send-stream.js';
+import { parseSendStream, SendCommand, SendStreamError, SendStreamReader, type SendOp } from './send-stream.js';
 import { btrfsAvailable, useLoopbackBtrfs } from './test-support.js';
 import { touchedPaths } from './touched-paths.js';
 
@@ -56,6 +57,28 @@ describe.runIf(btrfsAvailable)('send stream of a real pair of snapshots', () => 
     }
     expect(t.oldPaths).toContain('d');
     expect(t.oldPaths).toContain('d/with space');
+
+    // the same stream through a pipe, read as it comes and in pieces of every size
+    const chunks: Buffer[] = [];
+    await btrfs.sendTo(`${c}.ro`, (chunk) => chunks.push(chunk), { parent: `${p}.ro`, noData: true });
+    const piped = Buffer.concat(chunks);
+    expect(piped.equals(await readFile(file))).toBe(true);
+    for (const size of [1, 7, 64, 4096]) {
+      const ops: SendOp[] = [];
+      const reader = new SendStreamReader((op) => ops.push(op));
+      for (let off = 0; off < piped.length; off += size) reader.push(piped.subarray(off, off + size));
+      reader.end();
+      expect(reader.done).toBe(true);
+      expect(ops).toEqual(binary.ops);
+    }
+    // a failing consumer stops the process; so does a signal
+    await expect(
+      btrfs.sendTo(`${c}.ro`, () => {
+        throw new Error('consumer gave up');
+      }, { parent: `${p}.ro`, noData: true }),
+    ).rejects.toThrow('consumer gave up');
+    await expect(btrfs.sendTo(`${c}.ro`, () => {}, { parent: `${p}.ro`, noData: true, signal: AbortSignal.abort() })).rejects.toThrow(/abort/i);
+    await expect(btrfs.sendTo(join(dir, 'missing'), () => {}, { noData: true })).rejects.toBeInstanceOf(ToolError);
   });
 });
 
@@ -101,6 +124,12 @@ describe('send stream reader', () => {
     expect(() => parseSendStream(good.subarray(0, good.length - 1))).toThrow(/truncated/);
     expect(() => parseSendStream(Buffer.concat([header(9)]))).toThrow(/version/);
     expect(() => parseSendStream(Buffer.concat([header(), cmd(SendCommand.Unlink, [[15, Buffer.from([0x66, 0xff])]])]))).toThrow(/UTF-8/);
+    // read in pieces: bad magic is seen early, a cut-short stream at the end
+    expect(() => new SendStreamReader(() => {}).push(Buffer.from('btrfs-x'))).toThrow(/magic/);
+    const reader = new SendStreamReader(() => {});
+    reader.push(good.subarray(0, 20));
+    expect(() => reader.end()).toThrow(/truncated/);
+    expect(() => new SendStreamReader(() => {}).end()).toThrow(/empty/);
   });
 });
 

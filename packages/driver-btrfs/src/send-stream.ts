@@ -95,50 +95,110 @@ function decodePath(buf: Buffer, start: number, end: number): string {
   return s;
 }
 
-/** Parses a whole send stream (one subvolume; stops at END). */
-export function parseSendStream(buf: Buffer): SendStream {
-  if (buf.length < HEADER || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new SendStreamError('bad magic');
+/**
+ * Decodes the command at `off` (its header and payload must be in `buf`). Returns the op and
+ * the offset of the next command.
+ */
+function readCommand(buf: Buffer, off: number, version: number): [SendOp, number] {
+  const len = buf.readUInt32LE(off);
+  const cmd = buf.readUInt16LE(off + 4);
+  const start = off + CMD_HEADER;
+  const end = start + len;
+  const op: SendOp = { cmd };
+  let p = start;
+  while (p < end) {
+    if (p + 4 > end) throw new SendStreamError(`truncated attribute in ${sendCommandName(cmd)}`);
+    const type = buf.readUInt16LE(p);
+    let vlen = buf.readUInt16LE(p + 2);
+    // From protocol 2 on, DATA has no length of its own: it runs to the command's end.
+    if (type === SendAttr.Data && version >= 2) vlen = end - p - 4;
+    const v = p + 4;
+    if (v + vlen > end) throw new SendStreamError(`attribute ${type} overruns ${sendCommandName(cmd)}`);
+    switch (type) {
+      case SendAttr.Path:
+        op.path = decodePath(buf, v, v + vlen);
+        break;
+      case SendAttr.PathTo:
+        op.pathTo = decodePath(buf, v, v + vlen);
+        break;
+      case SendAttr.PathLink:
+        // a symlink's target is bytes, not a name in this tree
+        op.pathLink = cmd === SendCommand.Symlink ? buf.toString('utf8', v, v + vlen) : decodePath(buf, v, v + vlen);
+        break;
+      case SendAttr.Ino:
+        if (vlen === 8) op.ino = buf.readBigUInt64LE(v);
+        break;
+    }
+    p = v + vlen;
+  }
+  return [op, end];
+}
+
+function readVersion(buf: Buffer): number {
+  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new SendStreamError('bad magic');
   const version = buf.readUInt32LE(MAGIC.length);
   if (version < 1 || version > 3) throw new SendStreamError(`unsupported version ${version}`);
-  const ops: SendOp[] = [];
-  let off = HEADER;
-  while (off < buf.length) {
-    if (off + CMD_HEADER > buf.length) throw new SendStreamError('truncated command header');
-    const len = buf.readUInt32LE(off);
-    const cmd = buf.readUInt16LE(off + 4);
-    const start = off + CMD_HEADER;
-    const end = start + len;
-    if (end > buf.length) throw new SendStreamError(`truncated ${sendCommandName(cmd)} command`);
-    const op: SendOp = { cmd };
-    let p = start;
-    while (p < end) {
-      if (p + 4 > end) throw new SendStreamError(`truncated attribute in ${sendCommandName(cmd)}`);
-      const type = buf.readUInt16LE(p);
-      let vlen = buf.readUInt16LE(p + 2);
-      // From protocol 2 on, DATA has no length of its own: it runs to the command's end.
-      if (type === SendAttr.Data && version >= 2) vlen = end - p - 4;
-      const v = p + 4;
-      if (v + vlen > end) throw new SendStreamError(`attribute ${type} overruns ${sendCommandName(cmd)}`);
-      switch (type) {
-        case SendAttr.Path:
-          op.path = decodePath(buf, v, v + vlen);
-          break;
-        case SendAttr.PathTo:
-          op.pathTo = decodePath(buf, v, v + vlen);
-          break;
-        case SendAttr.PathLink:
-          // a symlink's target is bytes, not a name in this tree
-          op.pathLink = cmd === SendCommand.Symlink ? buf.toString('utf8', v, v + vlen) : decodePath(buf, v, v + vlen);
-          break;
-        case SendAttr.Ino:
-          if (vlen === 8) op.ino = buf.readBigUInt64LE(v);
-          break;
+  return version;
+}
+
+/**
+ * Reads a send stream as it arrives, in chunks of any size: each complete command goes to
+ * `onOp` at once, and only an incomplete one is held back (a `--no-data` stream is never
+ * held in memory whole). Stops at END; `end()` says whether the stream was complete.
+ */
+export class SendStreamReader {
+  version = 0;
+  /** True once END was read. */
+  done = false;
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly onOp: (op: SendOp) => void) {}
+
+  push(chunk: Buffer): void {
+    if (this.done) return;
+    let buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    let off = 0;
+    if (this.version === 0) {
+      if (buf.length < HEADER) {
+        if (!MAGIC.subarray(0, Math.min(buf.length, MAGIC.length)).equals(buf.subarray(0, MAGIC.length))) throw new SendStreamError('bad magic');
+        this.pending = buf;
+        return;
       }
-      p = v + vlen;
+      this.version = readVersion(buf);
+      off = HEADER;
     }
-    ops.push(op);
-    off = end;
-    if (cmd === SendCommand.End) break;
+    while (off + CMD_HEADER <= buf.length) {
+      const end = off + CMD_HEADER + buf.readUInt32LE(off);
+      if (end > buf.length) break;
+      const [op, next] = readCommand(buf, off, this.version);
+      off = next;
+      this.onOp(op);
+      if (op.cmd === SendCommand.End) {
+        this.done = true;
+        buf = Buffer.alloc(0);
+        off = 0;
+        break;
+      }
+    }
+    // a copy: the remainder must not keep a big chunk alive
+    this.pending = off === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(off));
   }
-  return { version, ops };
+
+  /** The stream is over: throws if it was cut short (a partial command is left). */
+  end(): void {
+    if (this.version === 0) throw new SendStreamError(this.pending.length ? 'bad magic' : 'empty stream');
+    if (this.pending.length === 0) return;
+    if (this.pending.length < CMD_HEADER) throw new SendStreamError('truncated command header');
+    throw new SendStreamError(`truncated ${sendCommandName(this.pending.readUInt16LE(4))} command`);
+  }
+}
+
+/** Parses a whole send stream (one subvolume; stops at END). */
+export function parseSendStream(buf: Buffer): SendStream {
+  if (buf.length < HEADER) throw new SendStreamError('bad magic');
+  const ops: SendOp[] = [];
+  const reader = new SendStreamReader((op) => ops.push(op));
+  reader.push(buf);
+  reader.end();
+  return { version: reader.version, ops };
 }

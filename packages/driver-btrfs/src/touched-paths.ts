@@ -98,30 +98,42 @@ class NameTree {
   }
 }
 
-/** The paths a stream's operations may have changed, in child and in parent terms. */
-export function touchedPaths(ops: Iterable<SendOp>): TouchedPaths {
-  const tree = new NameTree();
-  const inodes = new Set<bigint>();
-  for (const op of ops) {
+/** Collects the touched paths one operation at a time (as a send stream is read). */
+export class TouchedPathsBuilder {
+  private readonly tree = new NameTree();
+  private readonly inodes = new Set<bigint>();
+
+  add(op: SendOp): void {
+    const tree = this.tree;
     switch (op.cmd) {
       case SendCommand.Subvol:
       case SendCommand.Snapshot:
       case SendCommand.End:
         // their PATH is the subvolume's name, not an entry inside it
-        continue;
+        return;
       case SendCommand.Rename:
         if (op.path !== undefined && op.pathTo !== undefined) tree.rename(op.path, op.pathTo);
-        continue;
+        return;
       case SendCommand.Link:
         if (op.path !== undefined) tree.touch(op.path);
         if (op.pathLink !== undefined) tree.touch(op.pathLink);
-        continue;
+        return;
       default:
-        if (op.ino !== undefined) inodes.add(op.ino);
+        if (op.ino !== undefined) this.inodes.add(op.ino);
         if (op.path !== undefined) tree.touch(op.path);
         // a clone's source (CLONE_PATH) is only read; a symlink's PATH_LINK is its target
-        continue;
+        return;
     }
   }
-  return { newPaths: tree.finalPaths(), oldPaths: tree.oldPaths, inodes };
+
+  result(): TouchedPaths {
+    return { newPaths: this.tree.finalPaths(), oldPaths: this.tree.oldPaths, inodes: this.inodes };
+  }
+}
+
+/** The paths a stream's operations may have changed, in child and in parent terms. */
+export function touchedPaths(ops: Iterable<SendOp>): TouchedPaths {
+  const b = new TouchedPathsBuilder();
+  for (const op of ops) b.add(op);
+  return b.result();
 }
