@@ -1,10 +1,11 @@
 // Docker's btrfs Init: the home (or, before it exists, its nearest existing parent) must be
 // on btrfs, and btrfs-progs must be there; anything else is "prerequisites not satisfied",
 // so that the registry moves on to the next driver.
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   createLayerDriver,
+  makeDirs,
   errPrerequisites,
   fsName,
   FsMagic,
@@ -49,7 +50,7 @@ export async function openBtrfs(
     throw errPrerequisites(name, `the ${btrfs.tool.command} command (btrfs-progs) is not installed`);
   }
   const opts = parseDriverOptions(options);
-  await mkdir(home, { recursive: true, mode: 0o710 });
+  await makeDirs(home, 0o710);
   const backend = new BtrfsBackend({ home, btrfs, options: opts, idMappings });
   try {
     const driver = await createLayerDriver(home, backend, { idMappings });

@@ -1,8 +1,7 @@
 // @graphdriver/driver-vfs: Docker's vfs driver. Every layer is a full copy of its parent
 // in `home/dir/<id>` (reflinked where the filesystem can); works on any filesystem and
 // without root.
-import { mkdir } from 'node:fs/promises';
-import { createLayerDriver, errQuotaNotSupported, register, type Driver, type IdMappings, type InitFunc } from '@graphdriver/core';
+import { createLayerDriver, errQuotaNotSupported, makeDirs, register, type Driver, type IdMappings, type InitFunc } from '@graphdriver/core';
 import { VfsBackend } from './backend.js';
 import { parseVfsOptions } from './options.js';
 import { ProjectQuota } from './project-quota.js';
@@ -11,7 +10,7 @@ export const name = 'vfs';
 
 export const init: InitFunc = async (home: string, options: string[], idMappings?: IdMappings): Promise<Driver> => {
   const opts = parseVfsOptions(options, process.getuid?.() === 0);
-  await mkdir(home, { recursive: true, mode: 0o710 });
+  await makeDirs(home, 0o710);
   const probe = await ProjectQuota.probe(home);
   if (opts.defaultSize > 0 && !probe.supported) throw errQuotaNotSupported(`vfs: size=${opts.defaultSize}: ${probe.reason}`);
   const backend = new VfsBackend(home, {
