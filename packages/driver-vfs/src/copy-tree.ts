@@ -9,7 +9,7 @@
 // driver needs.
 import { constants as fsConstants } from 'node:fs';
 import { copyFile, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { ErrorCode, GraphDriverError, tool, ToolError } from '@graphdriver/core';
 
 const env = { LC_ALL: 'C', LANG: 'C' };
@@ -36,18 +36,34 @@ function noSpace(err: ToolError): GraphDriverError | undefined {
 
 /** Copies the tree `src` to `dst` (created, or an existing empty directory), root included. */
 export async function copyTree(src: string, dst: string, opts: CopyOptions): Promise<void> {
+  // cp names every entry by its path from the working directory and the kernel walks that
+  // path again in each of the ~15 calls per entry: run it from the deepest directory above
+  // both trees, with short relative names (home/dir/<parent> -> home/tmp/new-*: cwd home),
+  // which saves several components per lookup (about 4% of cp's system time on the corpus).
+  const from = resolve(src);
+  const to = resolve(dst);
+  const cwd = commonDir(from, to);
   const args = ['-a', '--reflink=auto', '--no-target-directory'];
   if (opts.strictXattrs) args.push('--preserve=xattr');
-  args.push('--', src, dst);
+  args.push('--', relative(cwd, from) || '.', relative(cwd, to) || '.');
   try {
     if (await (pdeathsig ??= hasPdeathsig())) {
-      await setpriv.run(['--pdeathsig', 'KILL', '--', cp.command, ...args]);
+      await setpriv.run(['--pdeathsig', 'KILL', '--', cp.command, ...args], { cwd });
     } else {
-      await cp.run(args);
+      await cp.run(args, { cwd });
     }
   } catch (err) {
     throw (err instanceof ToolError && noSpace(err)) || err;
   }
+}
+
+/** The deepest directory holding both absolute paths (at least "/"). */
+function commonDir(a: string, b: string): string {
+  const x = a.split(sep);
+  const y = b.split(sep);
+  let n = 0;
+  while (n < x.length - 1 && n < y.length - 1 && x[n] === y[n]) n++;
+  return x.slice(0, n).join(sep) || sep;
 }
 
 /** util-linux's setpriv has --pdeathsig since 2.33; without it cp runs bare. */

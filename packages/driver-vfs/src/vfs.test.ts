@@ -1,7 +1,7 @@
 // What is particular to vfs: exact copies (nanosecond times, sockets), reflinks on btrfs,
 // the home layout, atomic create under a crash, recovery, options, registry, status.
 import { spawn } from 'node:child_process';
-import { link, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -172,8 +172,9 @@ describe('layout and recovery', () => {
       expect(started, `the copy never showed in home/tmp (child said: ${out})`).toBe(true);
       expect(out).not.toContain('created');
 
-      // cp must die with its parent (--pdeathsig): nothing may still write into home/tmp.
-      await waitForNoProcessUsing(join(home, 'tmp'));
+      // cp must die with its parent (--pdeathsig): nothing may still write into home/tmp
+      // (cp runs in home, naming the copy tmp/new-*).
+      await waitForNoProcessUsing(home);
 
       const d2 = await init(home, []);
       expect(await d2.list()).toEqual(['base']);
@@ -190,14 +191,15 @@ describe('layout and recovery', () => {
   }, 300_000);
 });
 
-/** Waits (bounded) until no process has `dir` in its command line. */
+/** Waits (bounded) until no process has `dir` in its command line or works in it. */
 async function waitForNoProcessUsing(dir: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
     const users: string[] = [];
     for (const pid of await readdir('/proc')) {
       if (!/^\d+$/.test(pid)) continue;
       const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (cmd.includes(dir)) users.push(`${pid}: ${cmd.replace(/\0/g, ' ')}`);
+      const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => '');
+      if (cmd.includes(dir) || cwd === dir || cwd.startsWith(`${dir}/`)) users.push(`${pid} (in ${cwd}): ${cmd.replace(/\0/g, ' ')}`);
     }
     if (!users.length) return;
     if (i === 199) throw new Error(`still running on ${dir}:\n${users.join('\n')}`);
