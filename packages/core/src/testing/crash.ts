@@ -204,7 +204,17 @@ async function runChild(
   const env = { ...process.env };
   delete env.GRAPHDRIVER_FAULT_POINT;
   if (fault.point) env.GRAPHDRIVER_FAULT_POINT = fault.point;
-  const child = spawn(process.execPath, [crashChildScript(), cfgPath], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a crash takes the tools it was running with it (`zfs create`,
+  // `cp`...), as systemd kills a daemon's whole cgroup. Otherwise an orphaned tool could finish
+  // its step after the next init has recovered the home, and leave what nobody will sweep.
+  const child = spawn(process.execPath, [crashChildScript(), cfgPath], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // the group is already empty
+    }
+  };
   let stderr = '';
   let killedByTimer = false;
   let hung = false;
@@ -213,6 +223,7 @@ async function runChild(
   const kill = () => {
     if (child.exitCode === null && child.signalCode === null) {
       killedByTimer = child.kill('SIGKILL');
+      killGroup();
     }
   };
   child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-20_000)));
@@ -227,13 +238,15 @@ async function runChild(
   timers.push(
     setTimeout(() => {
       hung = true;
-      child.kill('SIGKILL');
+      killGroup();
     }, timeoutMs),
   );
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (c, s) => resolve([c, s]));
   });
+  // A child that killed itself at a fault point leaves its tools running: they die with it.
+  if (signal === 'SIGKILL' || code !== 0) killGroup();
   const endedAt = Date.now();
   for (const t of timers) clearTimeout(t);
   const text = await readFile(cfg.journal, 'utf8');
