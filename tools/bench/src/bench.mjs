@@ -65,10 +65,10 @@ function sh(cmd, args, opts = {}) {
   return r.stdout;
 }
 
-/** Runs one tool invocation; returns { opMs, wallMs, rssKB, json }. */
+/** Runs one tool invocation; returns { opMs, wallMs, rssKB, cpuMs, opCpuMs, json }. */
 function runTool(argv) {
   const cmd = haveTime ? TIME : argv[0];
-  const args = haveTime ? ['-f', '%M', ...argv] : argv.slice(1);
+  const args = haveTime ? ['-f', '%M %U %S', ...argv] : argv.slice(1);
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -83,12 +83,15 @@ function runTool(argv) {
     }
   }
   let rssKB = null;
+  let cpuMs = null;
   if (haveTime) {
     const errLines = r.stderr.trim().split('\n');
-    rssKB = Number(errLines[errLines.length - 1]);
-    if (!Number.isFinite(rssKB)) rssKB = null;
+    const [rss, user, sys] = errLines[errLines.length - 1].split(' ').map(Number);
+    rssKB = Number.isFinite(rss) ? rss : null;
+    cpuMs = Number.isFinite(user) && Number.isFinite(sys) ? (user + sys) * 1000 : null;
   }
-  return { opMs: json && typeof json.ms === 'number' ? json.ms : null, wallMs, rssKB, json };
+  const opCpuMs = json && typeof json.cpuMs === 'number' ? json.cpuMs : null;
+  return { opMs: json && typeof json.ms === 'number' ? json.ms : null, wallMs, rssKB, cpuMs, opCpuMs, json };
 }
 
 const median = (xs) => {
@@ -127,6 +130,8 @@ function runCase(c) {
       opMs: median(samples[n].map((s) => s.opMs)),
       wallMs: median(samples[n].map((s) => s.wallMs)),
       rssKB: median(samples[n].map((s) => s.rssKB)),
+      cpuMs: median(samples[n].map((s) => s.cpuMs)),
+      opCpuMs: median(samples[n].map((s) => s.opCpuMs)),
       json: outputs[n],
     };
   }
@@ -134,13 +139,15 @@ function runCase(c) {
   process.stdout.write('\n');
   for (const n of names) {
     const s = summary[n];
-    console.log(`  ${n.padEnd(6)} op ${fmt(s.opMs).padStart(9)} ms   wall ${fmt(s.wallMs).padStart(9)} ms   rss ${s.rssKB === null ? '-' : (s.rssKB / 1024).toFixed(1)} MiB   ${JSON.stringify(s.json)}`);
+    const cpu = `cpu ${fmt(s.cpuMs).padStart(7)} ms${s.opCpuMs === null ? '' : ` (op ${fmt(s.opCpuMs)})`}`;
+    console.log(`  ${n.padEnd(6)} op ${fmt(s.opMs).padStart(9)} ms   wall ${fmt(s.wallMs).padStart(9)} ms   ${cpu}   rss ${s.rssKB === null ? '-' : (s.rssKB / 1024).toFixed(1)} MiB   ${JSON.stringify(s.json)}`);
   }
   if (summary.ours && summary.moby) {
     const ro = summary.ours.opMs !== null && summary.moby.opMs ? summary.ours.opMs / summary.moby.opMs : null;
     const rw = summary.ours.wallMs / summary.moby.wallMs;
     const rwarm = summary.warm && summary.warm.opMs !== null && summary.moby.opMs ? ` (warm, in one process: op ${(summary.warm.opMs / summary.moby.opMs).toFixed(2)})` : '';
-    console.log(`  ratio ours/moby: op ${ro === null ? '-' : ro.toFixed(2)}   wall ${rw.toFixed(2)}${rwarm}`);
+    const rc = summary.ours.opCpuMs !== null && summary.moby.cpuMs ? `   cpu ${(summary.ours.opCpuMs / summary.moby.cpuMs).toFixed(2)}` : '';
+    console.log(`  ratio ours/moby: op ${ro === null ? '-' : ro.toFixed(2)}   wall ${rw.toFixed(2)}${rc}${rwarm}`);
   }
   return { name: c.name, what: c.what, rounds, summary };
 }
@@ -304,10 +311,12 @@ lines.push(`Corpus: \`${CORPUS}\` (Debian bookworm minbase as base/, a child lay
   'Times are medians. "op" is the time each tool reports for the operation itself (process start-up and module loading excluded), ' +
   'in a fresh process per operation for both; "ours warm" is the same operation repeated in one Node process (median of runs 2-' +
   `${WARM_REPEAT}), as in a long-running daemon once V8 has compiled the hot code. ` +
-  '"wall" is the whole process. RSS is the median peak resident set (/usr/bin/time %M). Page cache warm; caches are not dropped. ' +
+  '"wall" is the whole process. "CPU" is user + system time of every thread: for ours, of the operation alone (process.cpuUsage ' +
+  'around it, start-up excluded); for moby, of its whole process (/usr/bin/time %U + %S; a Go start-up costs a few ms). ' +
+  'Under load CPU time moves much less than wall time. RSS is the median peak resident set (/usr/bin/time %M). Page cache warm; caches are not dropped. ' +
   'The machine is shared: see the load average above.', '');
-lines.push('| case | what | ours op ms | moby op ms | **ratio op** | ours warm op ms | ratio warm | ours wall ms | moby wall ms | ratio wall | GNU tar wall ms | ours RSS MiB | moby RSS MiB | GNU tar RSS MiB |');
-lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+lines.push('| case | what | ours op ms | moby op ms | **ratio op** | ours warm op ms | ratio warm | ours wall ms | moby wall ms | ratio wall | GNU tar wall ms | ours op CPU ms | moby CPU ms | ratio CPU | ours RSS MiB | moby RSS MiB | GNU tar RSS MiB |');
+lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of done) {
   const o = r.summary.ours;
   const m = r.summary.moby;
@@ -316,7 +325,8 @@ for (const r of done) {
   const ratioW = (o.wallMs / m.wallMs).toFixed(2);
   const w = r.summary.warm;
   const ratioWarm = w && w.opMs !== null && m.opMs ? (w.opMs / m.opMs).toFixed(2) : '-';
-  lines.push(`| ${r.name} | ${r.what}${r.rounds !== ROUNDS ? ` (${r.rounds} rounds)` : ''} | ${f1(o.opMs)} | ${f1(m.opMs)} | **${ratio}** | ${w ? f1(w.opMs) : '-'} | ${ratioWarm} | ${f1(o.wallMs)} | ${f1(m.wallMs)} | ${ratioW} | ${g ? f1(g.wallMs) : '-'} | ${mib(o.rssKB)} | ${mib(m.rssKB)} | ${g ? mib(g.rssKB) : '-'} |`);
+  const ratioCpu = o.opCpuMs !== null && m.cpuMs ? (o.opCpuMs / m.cpuMs).toFixed(2) : '-';
+  lines.push(`| ${r.name} | ${r.what}${r.rounds !== ROUNDS ? ` (${r.rounds} rounds)` : ''} | ${f1(o.opMs)} | ${f1(m.opMs)} | **${ratio}** | ${w ? f1(w.opMs) : '-'} | ${ratioWarm} | ${f1(o.wallMs)} | ${f1(m.wallMs)} | ${ratioW} | ${g ? f1(g.wallMs) : '-'} | ${f1(o.opCpuMs)} | ${f1(m.cpuMs)} | ${ratioCpu} | ${mib(o.rssKB)} | ${mib(m.rssKB)} | ${g ? mib(g.rssKB) : '-'} |`);
 }
 lines.push('');
 lines.push('Outputs of the last round (counts must agree between tools; the bench stops if they do not):', '');
@@ -324,12 +334,15 @@ for (const r of done) lines.push(`- ${r.name}: ours \`${JSON.stringify(r.summary
 lines.push('');
 lines.push('Notes:', '');
 lines.push('- Both sides produce the same bytes: diff/interop.test.ts checks that our whole-tree tar and our layer diff are ' +
-  "Docker's byte for byte on this corpus (but for the file-type bits Docker puts in the mode field and the whiteouts' timestamps).");
+  "Docker's byte for byte on this corpus, mode fields included (but for the whiteouts' timestamps, which are the time of the export).");
 lines.push('- "op" for ours includes V8 compiling the hot code in a process that has just started: on this 2-CPU machine its ' +
   'background compiler threads compete with the work itself. A daemon (dockerd-like) pays that once; the "warm" column shows ' +
   'the steady state. Node start-up plus loading @graphdriver/core (execa and the rest of the package) is in "wall" only.');
-lines.push('- moby-archive-bench is single-process Go; it does not report CPU time per operation, so times are wall-clock and ' +
-  'sensitive to the load of the (shared) machine: compare the ratios, and rerun when the load average is low.');
+lines.push('- moby-archive-bench is single-process Go and reports the wall time of the operation only; its CPU column is its whole ' +
+  'process. Wall times are sensitive to the load of the (shared) machine: compare the ratios, look at the CPU columns, and ' +
+  'rerun when the load average is low.');
+lines.push('- apply-big writes 2 GiB per run: how much of it the kernel is still writing back, or has to reclaim, when a run ' +
+  'starts moves every tool\'s time (and system CPU) by up to 2x from one bench run to the next. Use BENCH_BIG_ROUNDS for more rounds.');
 lines.push('- apply is @graphdriver/core applyLayer (diff/apply.ts), reading the tar with a 1 MiB createReadStream; GNU tar runs ' +
   'as `tar --numeric-owner -xf`. apply-diff has no GNU tar column: GNU tar does not honour whiteouts.');
 lines.push('');

@@ -10,7 +10,7 @@ import type { TarHeader } from '../tar/types.js';
 import { encodeHeader } from '../tar/writer.js';
 import { changesDirs } from './changes.js';
 import { exportChanges, tarDirectory } from './export.js';
-import { encodeUstarInto } from './header-fast.js';
+import { UstarCache, encodeUstarInto } from './header-fast.js';
 import { T0, capV2, capV3, copyTree, dir, file, have, isRoot, mknod, mustRun, rmrf, settle, socketFile, symlink, tmp, xattr } from './test-trees.js';
 
 let work: string;
@@ -283,6 +283,40 @@ describe('tarDirectory', () => {
     expect(Buffer.concat(bytes)).toEqual(Buffer.alloc(1024)); // just the end-of-archive blocks
   });
 
+  it('writes the mode field as Docker does: st_mode with its file-type bits', async () => {
+    const root = join(work, 'tree');
+    file(root, 'd/f', 'x', { mode: 0o644 });
+    file(root, 'd/suid', 'x', { mode: 0o4755 });
+    linkSync(join(root, 'd/f'), join(root, 'd/g'));
+    dir(root, 'sticky', { mode: 0o1777 });
+    symlink(root, 'l', 'd/f');
+    if (isRoot) {
+      mknod(root, 'dev/null', 'c', 1, 3, 0o666);
+      mknod(root, 'dev/sda', 'b', 8, 0, 0o660);
+      mknod(root, 'fifo', 'p', 0, 0, 0o600);
+    }
+    settle(root);
+    const chunks: Buffer[] = [];
+    for await (const c of tarDirectory(root)) chunks.push(c as Buffer);
+    const tar = Buffer.concat(chunks);
+    // Straight from the header blocks: readTar keeps only the permission bits.
+    const modes: Record<string, string> = {};
+    for (let off = 0; off < tar.length && tar[off] !== 0; ) {
+      const field = (o: number, n: number) => tar.toString('latin1', off + o, off + o + n).replace(/\0.*$/s, '');
+      modes[field(0, 100)] = `${field(156, 1)} ${field(100, 8)}`;
+      off += 512 + Math.ceil(parseInt(field(124, 12), 8) / 512) * 512;
+    }
+    expect(modes).toMatchObject({
+      'd/': '5 0040755',
+      'd/f': '0 0100644',
+      'd/g': '1 0100644', // a hardlink carries its inode's mode
+      'd/suid': '0 0104755',
+      'l': '2 0120777',
+      'sticky/': '5 0041777',
+    });
+    if (isRoot) expect(modes).toMatchObject({ 'dev/null': '3 0020666', 'dev/sda': '4 0060660', fifo: '6 0010600' });
+  });
+
   it('keeps the first name of a hardlinked inode and links the later ones to it', async () => {
     const root = join(work, 'tree');
     file(root, 'b/one', 'payload');
@@ -328,17 +362,20 @@ describe('encodeUstarInto', () => {
       'a', 'etc/passwd', 'dir/', 'x'.repeat(100), 'y'.repeat(101), `${'p'.repeat(150)}/${'n'.repeat(99)}`,
       `${'p'.repeat(155)}/n`, `${'p'.repeat(156)}/n`, 'ünï', 'tab\there', '',
     ];
-    const numbers = [0, 1, 0o777, 0o7777777, 0o10000000, 8 ** 11 - 1, 8 ** 11];
+    const numbers = [0, 1, 0o777, 0o7777777, 0o10000000, 8 ** 11 - 1, 8 ** 11, 2 ** 32 + 5, 0.5, -1];
+    // One cache for every header: templates are reused, and rebuilt when the names differ.
+    const cache = new UstarCache();
     let fast = 0;
     let i = 0;
     for (const type of types) {
       for (const name of names) {
         for (const n of numbers) {
           i++;
+          const fileTypeBits = i % 3 !== 2;
           const h: TarHeader = {
             name,
             type,
-            mode: [0o644, 0o4755, 0o1777, 0o100644][i % 4],
+            mode: [0o644, 0o4755, 0o1777, 0o100644, 0o40755, 0o120777, 0o20666, 0o60660, 0o10600][i % 9],
             uid: i % 3 === 0 ? n : 1000,
             gid: i % 3 === 1 ? n : 1000,
             size: n,
@@ -347,17 +384,17 @@ describe('encodeUstarInto', () => {
             gname: i % 6 === 0 ? '' : 'wheel',
             linkname: type === 'symlink' || type === 'hardlink' ? (i % 2 ? 'target' : 't'.repeat(101)) : undefined,
             devmajor: type === 'char' || type === 'block' ? n % 0o10000000 : undefined,
-            devminor: type === 'char' || type === 'block' ? 7 : undefined,
+            devminor: type === 'char' || type === 'block' ? [7, 0, n][i % 3] : undefined,
             xattrs: i % 11 === 0 ? new Map([['user.a', Buffer.from('b')]]) : undefined,
           };
           let want: Buffer | Error;
           try {
-            want = encodeHeader(h);
+            want = encodeHeader(h, { fileTypeBits });
           } catch (err) {
             want = err as Error;
           }
           const buf = Buffer.alloc(1024, 0xaa);
-          const ok = encodeUstarInto(h, buf, 512);
+          const ok = encodeUstarInto(h, buf, 512, false, fileTypeBits, i % 2 ? cache : undefined);
           if (ok) {
             fast++;
             expect(want).toBeInstanceOf(Buffer);

@@ -22,14 +22,17 @@ import {
   type BigIntStats,
 } from 'node:fs';
 import { Readable } from 'node:stream';
-import { getAttributeSync, listAttributesSync } from '@napi-rs/xattr';
 import { ChangeKind, type Change } from '../driver.js';
 import { ErrorCode, GraphDriverError } from '../errors.js';
+import { xattrBinding, type Binding } from '../fs/xattr.js';
 import type { EntryType, TarHeader } from '../tar/types.js';
 import { encodeHeader } from '../tar/writer.js';
-import { encodeUstarInto } from './header-fast.js';
+import { UstarCache, encodeUstarInto } from './header-fast.js';
 import { hostNameLookup, type NameLookup } from './owners.js';
 import { LSTAT_QUIET, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, assertNamesDecodable, devMajor, devMinor, floorSeconds, isErrno, sortByPath, sortBytewise } from './walk-util.js';
+
+/** Headers as Docker writes them: the mode field keeps st_mode's file-type bits. */
+const ENCODE_OPTIONS = { fileTypeBits: true } as const;
 
 /** Size of the buffers pushed downstream. */
 const CHUNK_SIZE = 1 << 20;
@@ -78,6 +81,8 @@ function entryType(mode: number): EntryType | null {
   }
 }
 
+let xattr: Binding | undefined;
+
 /**
  * All extended attributes of `path` (not following symlinks), names sorted. Docker 20.10
  * only archives security.capability; we keep every attribute so nothing is lost, and give
@@ -85,9 +90,10 @@ function entryType(mode: number): EntryType | null {
  * root uid, is rewritten as v2, 20 bytes).
  */
 function readXattrs(path: string): Map<string, Buffer> | undefined {
+  const b = xattr ?? (xattr = xattrBinding()); // (outside the try: a missing binding is an error)
   let names: string[];
   try {
-    names = listAttributesSync(path);
+    names = b.listAttributesSync(path);
   } catch {
     return undefined; // ENOTSUP and friends: no attributes
   }
@@ -97,7 +103,7 @@ function readXattrs(path: string): Map<string, Buffer> | undefined {
   for (const name of names) {
     let value: Buffer | null;
     try {
-      value = getAttributeSync(path, name);
+      value = b.getAttributeSync(path, name);
     } catch {
       continue;
     }
@@ -121,12 +127,11 @@ function dockerCapability(value: Buffer): Buffer {
 }
 
 /**
- * Docker's addTarFile: the entry for `path`, archived as `name` (relative, no leading "/").
- * Returns null when the path vanished (skipped, as Docker logs and skips) or is a socket.
+ * Docker's addTarFile: the entry for `path` (whose lstat is `st`), archived as `name`
+ * (relative, no leading "/"). Returns null when the path vanished (skipped, as Docker logs
+ * and skips) or is a socket.
  */
-function planEntry(path: string, name: string, ctx: AppendContext, st?: BigIntStats | null): Planned | null {
-  if (st === undefined) st = lstatQuiet(path);
-  if (!st) return null;
+function planEntry(path: string, name: string, ctx: AppendContext, st: BigIntStats): Planned | null {
   const mode = Number(st.mode);
   const type = entryType(mode);
   if (type === null) return null;
@@ -135,7 +140,9 @@ function planEntry(path: string, name: string, ctx: AppendContext, st?: BigIntSt
   const header: TarHeader = {
     name: type === 'directory' && !name.endsWith('/') ? name + '/' : name,
     type,
-    mode: mode & 0o7777,
+    // st_mode whole: Docker's FileInfoHeader keeps the file-type bits (0100644, 040755...),
+    // and so does our encoder here (fileTypeBits). A hardlink keeps its inode's bits too.
+    mode,
     uid,
     gid,
     uname: ctx.names.user(uid),
@@ -235,7 +242,9 @@ class ExportPlan implements PlanSource {
       return { header: { name, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime: Math.floor(Date.now() / 1000) } };
     }
     if (p === '/') return null; // Docker would archive "" here; no valid change names the root
-    return planEntry(this.root === '/' ? p : this.root + p, p.slice(1), this.ctx);
+    const path = this.root === '/' ? p : this.root + p;
+    const st = lstatQuiet(path);
+    return st === null ? null : planEntry(path, p.slice(1), this.ctx, st);
   }
 }
 
@@ -293,11 +302,18 @@ class TreePlan implements PlanSource {
       }
       const name = top.names[top.i++];
       const path = top.abs + name;
-      const st = lstatQuiet(path);
-      if (!st) return null;
+      // lstatQuiet, written out: one wrapper less for V8 to compile (see changes.ts).
+      let st: BigIntStats | undefined;
+      try {
+        st = lstatSync(path, LSTAT_QUIET);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT', 'ENOTDIR')) return null;
+        throw err;
+      }
+      if (st === undefined) return null;
       const rel = top.rel + name;
       const planned = planEntry(path, rel, this.ctx, st);
-      if (st.isDirectory()) this.push(rel + '/', path + '/');
+      if ((Number(st.mode) & S_IFMT) === S_IFDIR) this.push(rel + '/', path + '/');
       return planned;
     }
   }
@@ -349,6 +365,7 @@ class TarProducer extends Readable {
   private producing = false;
   private failed = false;
   private readonly openBodies = new Set<Body>();
+  private readonly headerCache = new UstarCache();
 
   constructor(plan: PlanSource) {
     super({ highWaterMark: 2 * CHUNK_SIZE });
@@ -408,27 +425,30 @@ class TarProducer extends Readable {
   private putHeader(h: TarHeader): void {
     const c = this.current();
     // Everything written is whole blocks, so a chunk with room has room for a block.
-    if (encodeUstarInto(h, c.buf, c.used, true)) c.used += BLOCK;
-    else this.copyIn(encodeHeader(h));
+    if (encodeUstarInto(h, c.buf, c.used, true, true, this.headerCache)) c.used += BLOCK;
+    else this.copyIn(encodeHeader(h, ENCODE_OPTIONS));
   }
 
-  /** Reads a small body synchronously into the chunks. */
-  private readSmall(body: Body): void {
-    while (body.pos < body.size) {
-      const c = this.current();
-      const want = Math.min(CHUNK_SIZE - c.used, body.size - body.pos);
-      let n = readSync(body.fd, c.buf, c.used, want, body.pos);
-      if (n === 0) {
-        // The file shrank after its header was written: pad with zeros so the archive
-        // stays well-formed (readers go by the header's size).
-        c.buf.fill(0, c.used, c.used + want);
-        n = want;
+  /** Reads a small body synchronously into the chunks, and closes its descriptor. */
+  private readSmall(fd: number, size: number): void {
+    try {
+      let pos = 0;
+      while (pos < size) {
+        const c = this.current();
+        const want = Math.min(CHUNK_SIZE - c.used, size - pos);
+        let n = readSync(fd, c.buf, c.used, want, pos);
+        if (n === 0) {
+          // The file shrank after its header was written: pad with zeros so the archive
+          // stays well-formed (readers go by the header's size).
+          c.buf.fill(0, c.used, c.used + want);
+          n = want;
+        }
+        c.used += n;
+        pos += n;
       }
-      c.used += n;
-      body.pos += n;
+    } finally {
+      closeSync(fd);
     }
-    body.scheduled = true;
-    this.closeBody(body);
   }
 
   /** Schedules thread-pool reads for the next part of a large body; false when out of chunk budget. */
@@ -533,15 +553,26 @@ class TarProducer extends Readable {
         return;
       }
       if (item === null) continue;
-      this.putHeader(item.header);
-      if (item.fd === undefined) continue;
+      if (item.fd === undefined) {
+        this.putHeader(item.header);
+        continue;
+      }
+      try {
+        this.putHeader(item.header);
+      } catch (err) {
+        closeSync(item.fd);
+        throw err;
+      }
       const size = item.header.size;
-      const body: Body = { fd: item.fd, path: item.bodyPath ?? '', size, pos: 0, inflight: 0, scheduled: false, closed: false };
-      this.openBodies.add(body);
       const rem = size % BLOCK;
       this.padLeft = rem === 0 ? 0 : BLOCK - rem;
-      if (size < ASYNC_MIN) this.readSmall(body);
-      else this.body = body;
+      if (size < ASYNC_MIN) {
+        this.readSmall(item.fd, size);
+        continue;
+      }
+      const body: Body = { fd: item.fd, path: item.bodyPath ?? '', size, pos: 0, inflight: 0, scheduled: false, closed: false };
+      this.openBodies.add(body);
+      this.body = body;
     }
   }
 

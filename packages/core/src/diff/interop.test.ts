@@ -2,8 +2,8 @@
 // /work/shared/peer) and with GNU tar, on generated trees holding every kind of entry and
 // on the Debian corpus when it is there:
 //   - our change count and size equal Docker's;
-//   - our whole-tree tar and our layer diff are Docker's bytes (but for the mode field's
-//     file-type bits, which Docker sets and our writer does not, and whiteout times);
+//   - our whole-tree tar and our layer diff are Docker's bytes, mode fields with their
+//     file-type bits included (but for the whiteouts' times, which are "now");
 //   - our diff applied by Docker, and Docker's diff applied by us, rebuild the upper tree
 //     exactly (0 changes, as both Docker and we count them);
 //   - GNU tar lists and extracts our archives without a word on stderr.
@@ -66,9 +66,9 @@ async function ourTar(dir: string, out: string): Promise<void> {
 }
 
 /**
- * The archive with the fields we knowingly write differently blanked in every entry's
- * header block: the mode field (Docker adds the file-type bits, c_ISREG etc.), the checksum
- * and, for whiteouts, the time (Docker stamps them with "now").
+ * The archive with the one field we knowingly write differently blanked: the time of the
+ * whiteouts (Docker stamps them with "now", rounded to the nearest second; we round down),
+ * and with it their checksum. Every other byte, mode fields included, must be Docker's.
  */
 function normalized(tar: Buffer): Buffer {
   const b = Buffer.from(tar);
@@ -90,9 +90,10 @@ function normalized(tar: Buffer): Buffer {
     const short = b.toString('utf8', off, off + 100).replace(/\0.*$/s, '');
     const name = paxName ?? (prefix ? `${prefix}/${short}` : short);
     paxName = null;
-    b.fill(0, off + 100, off + 108); // mode
-    b.fill(0, off + 148, off + 156); // checksum
-    if (/(^|\/)\.wh\.[^/]*$/.test(name)) b.fill(0, off + 136, off + 148); // whiteout mtime
+    if (/(^|\/)\.wh\.[^/]*$/.test(name)) {
+      b.fill(0, off + 136, off + 148); // whiteout mtime
+      b.fill(0, off + 148, off + 156); // and so its checksum
+    }
     const data = type === '0' || type === '\0' || type === '7' ? size : 0;
     off += 512 + Math.ceil(data / 512) * 512;
   }

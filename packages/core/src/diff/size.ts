@@ -1,7 +1,7 @@
 // Docker's ChangesSize (pkg/archive/changes.go): the bytes a layer adds.
 import { lstatSync, type BigIntStats } from 'node:fs';
 import { ChangeKind, type Change } from '../driver.js';
-import { LSTAT_QUIET, Yielder, yieldToLoop } from './walk-util.js';
+import { LSTAT_QUIET, S_IFDIR, S_IFMT, Yielder, yieldToLoop } from './walk-util.js';
 
 /**
  * Sum of the sizes of the non-directory entries added or modified by `changes`, read from
@@ -22,7 +22,7 @@ export async function changesSize(dir: string, changes: Change[]): Promise<numbe
     } catch {
       st = undefined;
     }
-    if (st === undefined || st.isDirectory()) continue;
+    if (st === undefined || (Number(st.mode) & S_IFMT) === S_IFDIR) continue;
     if (st.nlink > 1n) {
       if (seen.has(st.ino)) continue;
       seen.add(st.ino);

@@ -78,6 +78,7 @@ export function sameFsTimeNs(a: bigint, b: bigint): boolean {
 /** Whole seconds of a nanosecond timestamp, rounded down (Go's Time.Truncate(time.Second)). */
 export function floorSeconds(ns: bigint): number {
   const NS = 1_000_000_000n;
+  if (ns >= 0n) return Number(ns / NS);
   let s = ns / NS;
   if (ns < 0n && s * NS !== ns) s -= 1n;
   return Number(s);

@@ -2,10 +2,16 @@
 // l*xattr family: checked, a symlink's own attributes are read and written). The native
 // module is loaded on first use only, so that code paths that never meet an xattr do not
 // depend on it; failures carry a Node-style `code`/`errno` so callers can branch.
+//
+// It is loaded with require(), not import(): @napi-rs/xattr is CommonJS, and importing
+// CommonJS from ES modules makes Node scan its 23 KB loader with cjs-module-lexer, a hot
+// loop that V8 then compiles on a background thread (~30 ms of CPU) just as the caller
+// starts its first diff.
+import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import { ErrorCode, GraphDriverError } from '../errors.js';
 
-interface Binding {
+export interface Binding {
   setAttributeSync(path: string, name: string, value: Uint8Array | string): void;
   getAttributeSync(path: string, name: string): Buffer | null;
   listAttributesSync(path: string): string[];
@@ -13,25 +19,33 @@ interface Binding {
 }
 
 let binding: Binding | undefined;
-let loading: Promise<Binding> | undefined;
 
-/** Loads the native binding (once). Throws ERR_PREREQUISITES when it cannot be loaded. */
+/**
+ * The native binding, loaded on the first call. Throws ERR_PREREQUISITES when it cannot be
+ * loaded (and tries again on the next call).
+ */
+export function xattrBinding(): Binding {
+  if (binding) return binding;
+  try {
+    // import.meta.url in the ES module build; the CommonJS build has __filename instead.
+    const load = createRequire(import.meta.url ?? __filename);
+    const mod = load('@napi-rs/xattr') as Partial<Binding> & { default?: Binding };
+    binding = (typeof mod.setAttributeSync === 'function' ? mod : mod.default) as Binding;
+  } catch (err) {
+    throw new GraphDriverError(ErrorCode.Prerequisites, 'extended attributes unavailable: @napi-rs/xattr did not load', {
+      cause: err,
+    });
+  }
+  return binding;
+}
+
+/** xattrBinding, for callers that await it. */
 export function loadXattr(): Promise<Binding> {
-  if (binding) return Promise.resolve(binding);
-  loading ??= import('@napi-rs/xattr').then(
-    (m) => {
-      const mod = m as unknown as Partial<Binding> & { default?: Binding };
-      binding = (typeof mod.setAttributeSync === 'function' ? mod : mod.default) as Binding;
-      return binding;
-    },
-    (err: unknown) => {
-      loading = undefined;
-      throw new GraphDriverError(ErrorCode.Prerequisites, 'extended attributes unavailable: @napi-rs/xattr did not load', {
-        cause: err,
-      });
-    },
-  );
-  return loading;
+  try {
+    return Promise.resolve(xattrBinding());
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 const errnoNames = new Map<number, string>();

@@ -7,7 +7,10 @@ export interface TarHeader {
   /** Entry name as stored (no leading "./" stripping here; directories may end in "/"). */
   name: string;
   type: EntryType;
-  /** Permission bits including setuid/setgid/sticky (mode & 0o7777). */
+  /**
+   * Permission bits including setuid/setgid/sticky (mode & 0o7777). The writer stores only
+   * those unless told to keep the file-type bits too (EncodeOptions.fileTypeBits).
+   */
   mode: number;
   uid: number;
   gid: number;

@@ -120,6 +120,15 @@ describe('encodeHeader', () => {
     expect(text(b, F.uname)).toBe('\0'.repeat(32));
   });
 
+  it('keeps the file-type bits of the mode when asked (as Docker writes them)', () => {
+    const h = { name: 'f', type: 'file', mode: 0o104755, uid: 0, gid: 0, size: 0, mtime: 0 } as const;
+    expect(text(encodeHeader(h), F.mode)).toBe('0004755\0');
+    expect(text(encodeHeader(h, { fileTypeBits: true }), F.mode)).toBe('0104755\0');
+    expect(text(encodeHeader({ ...h, name: 'd', type: 'directory', mode: 0o40755 }, { fileTypeBits: true }), F.mode)).toBe('0040755\0');
+    // Bits above the 16 of st_mode never reach the field.
+    expect(text(encodeHeader({ ...h, mode: 0o7100644 }, { fileTypeBits: true }), F.mode)).toBe('0100644\0');
+  });
+
   it('adds the trailing "/" to directory names', () => {
     expect(text(encodeHeader({ name: 'a/b', type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0 }), F.name)).toMatch(/^a\/b\/\0/);
   });

@@ -82,11 +82,26 @@ function checkText(h: TarHeader, what: string, v: string): string {
   return v;
 }
 
+export interface EncodeOptions {
+  /**
+   * Keep the file-type bits of `mode` (S_IFMT, 0o170000: 0o100000 for a regular file,
+   * 0o040000 for a directory...) in the mode field, as Docker's archive.FileInfoHeader
+   * writes them (its fillGo18FileTypeBits): pass the whole st_mode. Without it the field
+   * holds `mode & 0o7777`, as Go's own tar.FileInfoHeader (since Go 1.9) and GNU tar write it.
+   */
+  fileTypeBits?: boolean;
+}
+
+/** The bits of `mode` that go into the header's mode field. */
+export function modeField(mode: number, fileTypeBits: boolean | undefined): number {
+  return mode & (fileTypeBits ? 0o177777 : 0o7777);
+}
+
 /**
  * The header blocks for one entry: a PAX extended header (records + padding) when some
  * field does not fit ustar, then the ustar block. Directory names get their trailing "/".
  */
-export function encodeHeader(h: TarHeader): Buffer {
+export function encodeHeader(h: TarHeader, opts?: EncodeOptions): Buffer {
   const typeflag = TYPEFLAG[h.type];
   if (typeflag === undefined) throw cannot(h, `unknown type ${JSON.stringify(h.type)}`);
   if (typeof h.name !== 'string' || h.name === '') throw cannot(h, 'empty name');
@@ -104,7 +119,7 @@ export function encodeHeader(h: TarHeader): Buffer {
   const size = h.type === 'file' ? checkCount(h, 'size', h.size) : 0;
   const uid = checkCount(h, 'uid', h.uid);
   const gid = checkCount(h, 'gid', h.gid);
-  const mode = checkCount(h, 'mode', h.mode) & 0o7777;
+  const mode = modeField(checkCount(h, 'mode', h.mode), opts?.fileTypeBits);
   const devmajor = checkCount(h, 'devmajor', h.devmajor ?? 0);
   const devminor = checkCount(h, 'devminor', h.devminor ?? 0);
   // Go has no PAX record for device numbers either.
