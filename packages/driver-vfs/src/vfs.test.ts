@@ -270,6 +270,11 @@ describe('registry and status', () => {
     }
   });
 
+  // Node's recursive mkdir never returns there: procfs answers ENOENT for any new name.
+  it('a root the kernel cannot make (below /proc) is refused, not waited on forever', async () => {
+    await expect(getDriver('vfs', { root: '/proc/graphdriver-nope/root' })).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('reports the backing filesystem, reflinks and quota', async () => {
     await withDriver(async (d) => {
       const status = Object.fromEntries(await d.status());
