@@ -55,6 +55,23 @@ function typedSpace(r: Runner): Runner {
   };
 }
 
+/**
+ * zfs-fuse's daemon can deadlock when commands that mount, unmount or change datasets reach
+ * it side by side while its filesystems are busy (seen in the concurrency campaign: every
+ * daemon thread waiting on one lock, the test's stat calls hung in FUSE). On zfs-fuse the
+ * driver therefore sends one command at a time per process; OpenZFS takes them concurrently.
+ */
+let fuseQueue: Promise<unknown> = Promise.resolve();
+function oneAtATime(r: Runner): Runner {
+  return {
+    run: (args, opts) => {
+      const next = fuseQueue.then(() => r.run(args, opts));
+      fuseQueue = next.catch(() => {});
+      return next;
+    },
+  };
+}
+
 export class ZfsCli {
   private readonly tools: ZfsTools;
 
@@ -63,7 +80,8 @@ export class ZfsCli {
     tools: ZfsTools = systemTools(),
   ) {
     // every command can meet a full pool (a snapshot, a property, a mount all write to it)
-    this.tools = { zfs: typedSpace(tools.zfs), zpool: typedSpace(tools.zpool), mount: typedSpace(tools.mount), umount: typedSpace(tools.umount) };
+    const wrap = (r: Runner) => (flavour.kind === 'zfs-fuse' ? oneAtATime(typedSpace(r)) : typedSpace(r));
+    this.tools = { zfs: wrap(tools.zfs), zpool: wrap(tools.zpool), mount: wrap(tools.mount), umount: wrap(tools.umount) };
   }
 
   /** Creation-time properties that keep a layer from being mounted by anyone but the driver. */

@@ -204,10 +204,19 @@ async function runChild(
   const env = { ...process.env };
   delete env.GRAPHDRIVER_FAULT_POINT;
   if (fault.point) env.GRAPHDRIVER_FAULT_POINT = fault.point;
-  // Its own process group: a crash takes the tools it was running with it (`zfs create`,
-  // `cp`...), as systemd kills a daemon's whole cgroup. Otherwise an orphaned tool could finish
-  // its step after the next init has recovered the home, and leave what nobody will sweep.
+  // Its own process group, so that the tools it was running when it died (`zfs create`,
+  // `cp`...) can be found: they finish their step (killing a zfs client mid-request can wedge
+  // zfs-fuse's daemon) before the next init recovers the home, which would otherwise miss
+  // what they make after it looked.
   const child = spawn(process.execPath, [crashChildScript(), cfgPath], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const groupAlive = () => {
+    try {
+      process.kill(-child.pid!, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const killGroup = () => {
     try {
       process.kill(-child.pid!, 'SIGKILL');
@@ -223,7 +232,6 @@ async function runChild(
   const kill = () => {
     if (child.exitCode === null && child.signalCode === null) {
       killedByTimer = child.kill('SIGKILL');
-      killGroup();
     }
   };
   child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-20_000)));
@@ -245,8 +253,9 @@ async function runChild(
     child.on('error', reject);
     child.on('close', (c, s) => resolve([c, s]));
   });
-  // A child that killed itself at a fault point leaves its tools running: they die with it.
-  if (signal === 'SIGKILL' || code !== 0) killGroup();
+  // The dead child's tools finish (bounded; a hung one is killed) before anyone looks.
+  for (const stop = Date.now() + 60_000; groupAlive() && Date.now() < stop; ) await new Promise((r) => setTimeout(r, 20));
+  killGroup();
   const endedAt = Date.now();
   for (const t of timers) clearTimeout(t);
   const text = await readFile(cfg.journal, 'utf8');
