@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian 12 machine (run as root).
 # Idempotent; slow parts are cached under /var/cache/graphdriver so a second run takes seconds.
-#   apt packages   btrfs, xfs, zfs-fuse, qemu + device-mapper tools for the VM, Go + moby sources
+#   apt packages   btrfs, xfs, zfs-fuse, device-mapper tools for the VM, Go + moby sources
 #                  for the reference peer, umoci/skopeo for OCI interop, GNU tar, attr, zstd
 #   pnpm           the version pinned in package.json's packageManager
 #   peer           moby-archive-bench (Docker's own layer-diff code), built from ../shared/peer
 #   corpus         a Debian root filesystem + child layer (../shared/corpus), for interop and bench
-#   vm             the qemu kernel + initramfs for the devicemapper suite (tools/vm/build)
+#   vm             qemu >= 8.1 (bookworm-backports) and the kernel + initramfs of the test VM (tools/vm/build)
 #   openzfs        OpenZFS modules + userland for that VM (tools/vm/openzfs/build; 3-15 min fresh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,7 +20,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 step "apt packages"
-pkgs=(btrfs-progs xfsprogs zfs-fuse golang-go golang-github-docker-docker-dev qemu-system-x86
+pkgs=(btrfs-progs xfsprogs zfs-fuse golang-go golang-github-docker-docker-dev
   busybox-static dmsetup thin-provisioning-tools e2fsprogs cpio zstd attr tar util-linux
   debootstrap umoci skopeo kmod)
 missing=()

@@ -24,6 +24,12 @@ export class DevmapperBackend implements LayerBackend {
   private prefix = '';
   /** The pool's transaction id, read once at open and advanced by each committed device. */
   private transactionId = 0;
+  /**
+   * Serialises what changes the device set: id allocation, the one open transaction (a single
+   * file), the pool's transaction id (each step names the one before it), snapshots (which
+   * suspend their origin) and deletions. Concurrent creates otherwise raced on all of these.
+   */
+  private deviceSetQueue: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly home: string,
@@ -39,10 +45,29 @@ export class DevmapperBackend implements LayerBackend {
     await this.meta.init();
     this.prefix = await devicePrefix(this.home);
     this.pool = await ThinPool.open(this.home, this.prefix, this.opts);
+    await this.resumeSuspendedDevices();
     this.set = await this.meta.deviceSet();
     this.transactionId = (await this.pool.status()).transactionId;
     await this.rollbackOpenTransaction();
     await this.setupBaseDevice();
+  }
+
+  private exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.deviceSetQueue.then(fn, fn);
+    this.deviceSetQueue = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * A process killed between suspending a snapshot's origin and resuming it left the origin
+   * suspended: any I/O to it, and so a mount or unmount of it, would block for good.
+   */
+  private async resumeSuspendedDevices(): Promise<void> {
+    for (const name of await dmsetup.list()) {
+      if (!name.startsWith(`${this.prefix}-`) || name === this.pool.name) continue;
+      const info = await dmsetup.info(name);
+      if (info.exists && info.suspended && info.liveTable) await dmsetup.resume(name);
+    }
   }
 
   private deviceName(id: string): string {
@@ -77,18 +102,21 @@ export class DevmapperBackend implements LayerBackend {
       }
       return;
     }
-    const base: DeviceRecord = { id: '', deviceId: await this.allocateDeviceId(), size: this.opts.baseSize };
-    await this.makeThinDevice(base, async () => this.pool.createThin(base.deviceId));
-    const name = this.deviceName('');
-    await this.activate(base);
-    try {
-      await makeFilesystem(this.opts.fs, `/dev/mapper/${name}`, this.opts.mkfsArgs);
-    } finally {
-      await dmsetup.remove(name);
-    }
-    this.set.base = base;
-    this.set.baseFs = this.opts.fs;
-    await this.meta.saveDeviceSet(this.set);
+    await this.exclusively(async () => {
+      const base: DeviceRecord = { id: '', deviceId: await this.allocateDeviceId(), size: this.opts.baseSize };
+      // The filesystem is made inside the transaction: a crash before the base is recorded
+      // rolls the thin device back (it used to stay in the pool, unformatted and unrecorded).
+      await this.makeThinDevice(base, async () => {
+        await this.pool.createThin(base.deviceId);
+        const name = this.deviceName('');
+        await this.activate(base);
+        try {
+          await makeFilesystem(this.opts.fs, `/dev/mapper/${name}`, this.opts.mkfsArgs);
+        } finally {
+          await dmsetup.remove(name);
+        }
+      });
+    });
   }
 
   private async allocateDeviceId(): Promise<number> {
@@ -109,6 +137,11 @@ export class DevmapperBackend implements LayerBackend {
     await this.meta.openTransaction({ id: rec.id, deviceId: rec.deviceId });
     await make();
     if (rec.id !== '') await this.meta.saveDevice(rec);
+    else {
+      this.set.base = rec;
+      this.set.baseFs = this.opts.fs;
+      await this.meta.saveDeviceSet(this.set);
+    }
     await this.pool.setTransactionId(this.transactionId, this.transactionId + 1);
     this.transactionId++;
     await this.meta.closeTransaction();
@@ -124,25 +157,29 @@ export class DevmapperBackend implements LayerBackend {
   }
 
   async create(id: string, parent: string | null, opts: BackendCreateOpts): Promise<void> {
+    // Any given size is parsed, an empty one too (it used to be taken as "no size" and ignored).
+    const requested = opts.storageOpt.size !== undefined ? parseSize(opts.storageOpt.size) : undefined;
     const origin = await this.record(parent ?? '');
-    const size = opts.storageOpt.size ? parseSize(opts.storageOpt.size) : origin.size;
+    const size = requested ?? origin.size;
     if (size < origin.size) {
       throw errInvalidOption(`devicemapper: layer size ${size} cannot be smaller than its parent's ${origin.size}`);
     }
     await this.checkFreeSpace();
-    const rec: DeviceRecord = { id, deviceId: await this.allocateDeviceId(), size };
-    const originName = this.deviceName(parent ?? '');
-    const originInfo = await dmsetup.info(originName);
-    await this.makeThinDevice(rec, () =>
-      this.pool.createSnapshot(rec.deviceId, origin.deviceId, originInfo.exists && !originInfo.suspended ? originName : undefined),
-    );
+    const rec = await this.exclusively(async () => {
+      const made: DeviceRecord = { id, deviceId: await this.allocateDeviceId(), size };
+      const originName = this.deviceName(parent ?? '');
+      const originInfo = await dmsetup.info(originName);
+      const activeOrigin = originInfo.exists && originInfo.liveTable && !originInfo.suspended ? originName : undefined;
+      await this.makeThinDevice(made, () => this.pool.createSnapshot(made.deviceId, origin.deviceId, activeOrigin));
+      return made;
+    });
     if (size > origin.size) await this.growLayer(rec);
   }
 
   /** A layer asked bigger than its origin: grow the device, then its filesystem (online). */
   private async growLayer(rec: DeviceRecord): Promise<void> {
     const name = this.deviceName(rec.id);
-    const mnt = join(this.mntDir, `.grow-${deviceHash(rec.id)}`);
+    const mnt = this.growMountpoint(rec.id);
     await this.activate(rec);
     await mkdir(mnt, { recursive: true });
     try {
@@ -160,12 +197,20 @@ export class DevmapperBackend implements LayerBackend {
 
   private async activate(rec: DeviceRecord): Promise<void> {
     const name = this.deviceName(rec.id);
+    const table = this.pool.thinTable(rec.deviceId, rec.size);
     const info = await dmsetup.info(name);
     if (info.exists) {
-      if (info.deferredRemove) await dmsetup.cancelDeferredRemove(name);
-      return;
+      if (info.liveTable && sameThinTable(await dmsetup.table(name), table)) {
+        await dmsetup.mknodes(name); // a kill at the end of `dmsetup create` left it without its node
+        if (info.suspended) await dmsetup.resume(name);
+        if (info.deferredRemove) await dmsetup.cancelDeferredRemove(name);
+        return;
+      }
+      // A process killed inside `dmsetup create` left the device without a live table (it
+      // maps nothing, a mount of it fails), or it maps some other thin device: replace it.
+      await dmsetup.remove(name);
     }
-    await dmsetup.create(name, this.pool.thinTable(rec.deviceId, rec.size));
+    await dmsetup.create(name, table);
   }
 
   private async deactivate(id: string): Promise<void> {
@@ -180,33 +225,43 @@ export class DevmapperBackend implements LayerBackend {
   }
 
   async remove(id: string): Promise<void> {
-    const mp = join(this.mntDir, id);
-    for (const m of await mountsUnder(mp)) await unmount(m);
-    await rm(mp, { recursive: true, force: true });
+    // its mount point, and the temporary one of a create that grew it and was cut short
+    for (const mp of [join(this.mntDir, id), this.growMountpoint(id)]) {
+      for (const m of await mountsUnder(mp)) await unmount(m);
+      await rm(mp, { recursive: true, force: true });
+    }
     const rec = await this.meta.device(id);
     if (!rec) return;
     await this.deactivate(id);
-    try {
-      await this.pool.deleteThin(rec.deviceId);
-    } catch (err) {
-      if (!(this.opts.deferredDeletion && isBusy(err))) throw err;
-      // still open somewhere: keep the record, marked, and delete it later
-      await this.meta.saveDevice({ ...rec, deleted: true });
-      return;
-    }
-    await this.meta.deleteDevice(id);
+    await this.exclusively(async () => {
+      try {
+        await this.pool.deleteThin(rec.deviceId);
+      } catch (err) {
+        if (!(this.opts.deferredDeletion && isBusy(err))) throw err;
+        // still open somewhere: keep the record, marked, and delete it later
+        await this.meta.saveDevice({ ...rec, deleted: true });
+        return;
+      }
+      await this.meta.deleteDevice(id);
+    });
+  }
+
+  private growMountpoint(id: string): string {
+    return join(this.mntDir, `.grow-${deviceHash(id)}`);
   }
 
   /** Deletions that were deferred because the device was busy. */
   private async retryDeferredDeletions(): Promise<void> {
     for (const rec of await this.meta.allDevices()) {
       if (!rec.deleted) continue;
-      try {
-        await this.pool.deleteThin(rec.deviceId);
-        await this.meta.deleteDevice(rec.id);
-      } catch (err) {
-        if (!isBusy(err)) throw err;
-      }
+      await this.exclusively(async () => {
+        try {
+          await this.pool.deleteThin(rec.deviceId);
+          await this.meta.deleteDevice(rec.id);
+        } catch (err) {
+          if (!isBusy(err)) throw err;
+        }
+      });
     }
   }
 
@@ -289,12 +344,19 @@ export class DevmapperBackend implements LayerBackend {
 
   async cleanup(): Promise<void> {
     for (const m of await mountsUnder(this.mntDir)) if (m !== this.mntDir) await unmount(m);
-    // every device of this home, then the pool we made
-    const mine = (await dmsetup.list('thin')).filter((n) => n.startsWith(`${this.prefix}-`));
+    // every device of this home (also one a killed `dmsetup create` left without a table), then the pool we made
+    const mine = (await dmsetup.list()).filter((n) => n.startsWith(`${this.prefix}-`) && n !== this.pool.name);
     for (const name of mine) await dmsetup.remove(name).catch(() => dmsetup.remove(name, { deferred: true }));
     await this.retryDeferredDeletions();
     await this.pool.close();
   }
+}
+
+/** True when a live `dmsetup table` line maps the same thin device, at the same length, as `want`. */
+function sameThinTable(live: string, want: string): boolean {
+  const [l, w] = [live.trim().split(/\s+/), want.split(/\s+/)];
+  // the pool is printed as major:minor, so compare start, length, target and device id
+  return l.length === 5 && l[0] === w[0] && l[1] === w[1] && l[2] === 'thin' && l[4] === w[4];
 }
 
 /** Names are unique per home, as Docker's "docker-<maj>:<min>-<inode>" prefix. */

@@ -12,6 +12,11 @@ export interface DeviceInfo {
   minor?: number;
   /** Set when a deferred remove is pending (the device goes away at its last close). */
   deferredRemove: boolean;
+  /**
+   * A live table is loaded. A process killed inside `dmsetup create` can leave a device
+   * without one (created, table not yet loaded or not yet resumed): it maps nothing.
+   */
+  liveTable: boolean;
 }
 
 export interface ThinPoolStatus {
@@ -54,10 +59,11 @@ export const dmsetup = {
         openCount: Number(field('Open count')) || 0,
         suspended: /SUSPENDED/.test(state),
         deferredRemove: /DEFERRED REMOVE/.test(state),
+        liveTable: /LIVE/.test(field('Tables present')),
       };
     } catch (err) {
       if (err instanceof ToolError && /not exist|No such device/i.test(err.stderr)) {
-        return { exists: false, openCount: 0, suspended: false, deferredRemove: false };
+        return { exists: false, openCount: 0, suspended: false, deferredRemove: false, liveTable: false };
       }
       throw err;
     }
@@ -82,6 +88,16 @@ export const dmsetup = {
   /** Removes a device; `deferred` lets a busy device go away at its last close. */
   async remove(name: string, opts: { deferred?: boolean } = {}): Promise<void> {
     await dm.run([...common, 'remove', ...(opts.deferred ? ['--deferred'] : ['--retry']), name]);
+  },
+
+  /**
+   * Makes `/dev/mapper/<name>` match the kernel's device (creates it, or drops a stale one).
+   * Without udev, dmsetup makes the node itself after its ioctls: a process killed at the end
+   * of `dmsetup create` leaves a working device without one, and the paths that name it (a
+   * mount, a thin table's pool, a message to the pool) fail with "No such device".
+   */
+  async mknodes(name: string): Promise<void> {
+    await dm.run(['mknodes', name]);
   },
 
   /** Cancels a pending deferred remove so the device can be used again. */

@@ -41,8 +41,14 @@ export class DeviceMetadata {
     this.devicesDir = join(dir, 'devices');
   }
 
+  /** Makes the directories and sweeps temporaries a killed process left (the home is locked). */
   async init(): Promise<void> {
     await mkdir(this.devicesDir, { recursive: true, mode: 0o700 });
+    for (const dir of [this.dir, this.devicesDir]) {
+      for (const name of await readdir(dir)) {
+        if (name.startsWith('.tmp-')) await unlink(join(dir, name)).catch(() => {});
+      }
+    }
   }
 
   private async readJson<T>(path: string): Promise<T | undefined> {

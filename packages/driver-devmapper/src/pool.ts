@@ -33,6 +33,7 @@ export class ThinPool {
   static async open(home: string, prefix: string, o: DevmapperOptions): Promise<ThinPool> {
     if (o.thinPoolDev) {
       const st = await dmsetup.thinPoolStatus(o.thinPoolDev); // throws when it is not a thin pool
+      await dmsetup.mknodes(o.thinPoolDev); // thin tables and messages name it by its node
       const table = (await dmsetup.table(o.thinPoolDev)).split(/\s+/);
       return new ThinPool(o.thinPoolDev, undefined, table[4], table[3], false, Number(table[5]) || st.lengthSectors);
     }
@@ -54,9 +55,17 @@ export class ThinPool {
     }
     const pool = new ThinPool(name, loop, dataDevice, metadataDevice, true, o.blockSizeSectors);
     const info = await dmsetup.info(name);
-    if (!info.exists) {
+    if (info.exists && !info.liveTable) {
+      // A process killed inside `dmsetup create` left the device without its table: make it again.
+      await dmsetup.remove(name);
+    }
+    if (!info.exists || !info.liveTable) {
       await dmsetup.create(name, await pool.table());
     } else {
+      // A process killed at the end of `dmsetup create` left it without its /dev/mapper node.
+      await dmsetup.mknodes(name);
+      // A process killed inside growIfNeeded left it suspended (the grown table loaded): resume.
+      if (info.suspended) await dmsetup.resume(name);
       await pool.growIfNeeded();
     }
     return pool;

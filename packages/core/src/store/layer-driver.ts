@@ -32,9 +32,13 @@ export async function createLayerDriver(
   let opened = false;
   try {
     await refuseForeignHome(home);
+    // The index (home/layers) is what marks a home as this library's: it is made before the
+    // backend writes anything, so a first init that fails or is killed inside backend.open
+    // (devicemapper formats its base device there, for seconds) leaves a home the next init
+    // recovers, not one it refuses as foreign for good.
+    const index = await LayerIndex.open(home);
     await backend.open?.();
     opened = true;
-    const index = await LayerIndex.open(home);
     const proto = new LayerProtoDriver(home, backend, index, lock, options);
     await proto.recover();
     return withDiff(proto, backend);
