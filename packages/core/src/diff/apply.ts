@@ -29,7 +29,10 @@
 // a small file costs open/write/fchown/futimes/close (+fchmod only when umask or set-id
 // bits require it), verified parent directories are cached so common entries need no
 // lstat at all, and files over 1 MiB are written chunk by chunk with awaited async writes
-// (backpressure, flat memory, the event loop stays responsive).
+// (backpressure, flat memory, the event loop stays responsive). Entries the tar reader
+// already holds whole (header and data in the current source chunk) are applied without a
+// promise each (forEachTarEntry, Applier.apply): in a fresh process the per-entry awaits,
+// and V8 compiling the async code around them, cost more user CPU than the syscalls.
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,8 +49,8 @@ import {
 import { makeDirs } from '../fs/make-dirs.js';
 import { mknod, mknodErrno } from '../fs/mknod.js';
 import { SafeRoot, cleanEntryName, joinRel, splitRel, unsafeEntry } from '../fs/safe-path.js';
-import { loadXattr, lsetxattrSync } from '../fs/xattr.js';
-import { readTar } from '../tar/reader.js';
+import { lsetxattrSync, xattrBinding, type Binding } from '../fs/xattr.js';
+import { forEachTarEntry } from '../tar/reader.js';
 import type { TarEntry, TarHeader } from '../tar/types.js';
 
 export interface ApplyProgress {
@@ -93,14 +96,23 @@ export async function applyLayer(
   const root = await prepareRoot(dest);
   const applier = new Applier(root, opts);
   try {
-    for await (const entry of readTar(layer as AsyncIterable<Uint8Array>)) {
+    // Errors of the archive itself (the reader's) pass as they are; the entries' are translated.
+    const progress = () => opts.onProgress?.({ entries: applier.entries, bytes: applier.size });
+    await forEachTarEntry(layer as AsyncIterable<Uint8Array>, (entry) => {
+      let pending: Promise<void> | undefined;
       try {
-        await applier.apply(entry);
+        pending = applier.apply(entry);
       } catch (err) {
         throw translateError(err, entry.header.name);
       }
-      opts.onProgress?.({ entries: applier.entries, bytes: applier.size });
-    }
+      if (pending === undefined) {
+        progress();
+        return undefined;
+      }
+      return pending.then(progress, (err) => {
+        throw translateError(err, entry.header.name);
+      });
+    });
     try {
       applier.finish();
     } catch (err) {
@@ -241,7 +253,7 @@ class Applier {
   private readonly egid = process.getegid?.() ?? -1;
   private readonly ignoreChown: boolean;
   private readonly maps: IdMappings | undefined;
-  private xattr: Awaited<ReturnType<typeof loadXattr>> | undefined;
+  private xattr: Binding | undefined;
   private plnkDir: string | undefined;
   private readonly plnk = new Map<string, TarHeader>();
   /** Entry name being handled, for messages from callbacks. */
@@ -253,7 +265,14 @@ class Applier {
     this.safe = new SafeRoot(root, (abs) => this.initParentDir(abs));
   }
 
-  async apply(e: TarEntry): Promise<void> {
+  /**
+   * Applies one entry. Most entries (directories, links, files whose data the reader
+   * already holds) are handled synchronously; a promise is returned only for those that
+   * must wait (file data still to come, device nodes, aufs link sources). A layer has
+   * thousands of small entries, and in a process that has just started the awaits (and V8
+   * compiling the async functions that hold them) cost more than the syscalls.
+   */
+  apply(e: TarEntry): Promise<void> | undefined {
     const h = e.header;
     this.entries++;
     this.size += h.size;
@@ -265,45 +284,56 @@ class Applier {
     if (rel.startsWith(WH_META_PREFIX)) {
       const first = rel.split('/', 1)[0];
       if (first === WH_LINK_DIR) {
-        if (rel !== WH_LINK_DIR && h.type === 'file') await this.stashAufsLinkSource(e, base);
-        return;
+        if (rel !== WH_LINK_DIR && h.type === 'file') return this.stashAufsLinkSource(e, base);
+        return undefined;
       }
-      if (rel !== WH_OPAQUE) return;
+      if (rel !== WH_OPAQUE) return undefined;
     }
 
-    if (h.xattrs && h.xattrs.size > 0 && !this.xattr) this.xattr = await loadXattr();
+    if (h.xattrs && h.xattrs.size > 0 && !this.xattr) this.xattr = xattrBinding();
 
-    if (base.startsWith(WH_PREFIX)) return this.whiteout(h, parentRel, base);
+    if (base.startsWith(WH_PREFIX)) {
+      this.whiteout(h, parentRel, base);
+      return undefined;
+    }
 
     const parent = this.safe.resolveDir(parentRel, { create: true, entry: h.name })!;
     const real = joinRel(parent, base);
     if (real === '' && h.type !== 'directory') throw unsafeEntry(h.name, `a ${h.type} cannot replace the root`);
 
+    let pending: Promise<unknown> | undefined;
     switch (h.type) {
       case 'directory':
         this.directory(h, real);
         break;
       case 'file':
-        await this.file(h, real, e.body);
+        pending = this.file(h, real, e.body);
         break;
       case 'symlink':
         this.symlink(h, real);
         break;
       case 'hardlink':
-        await this.hardlink(h, real);
+        pending = this.hardlink(h, real);
         break;
       case 'char':
       case 'block':
       case 'fifo':
-        if (!(await this.special(h, real))) return;
-        break;
+        return this.special(h, real).then((made) => {
+          if (made) this.unpacked.add(real);
+        });
       default:
         throw new GraphDriverError(
           ErrorCode.Unsupported,
           `archive entry ${JSON.stringify(h.name)}: unsupported type ${String((h as TarHeader).type)}`,
         );
     }
-    this.unpacked.add(real);
+    if (pending === undefined) {
+      this.unpacked.add(real);
+      return undefined;
+    }
+    return pending.then(() => {
+      this.unpacked.add(real);
+    });
   }
 
   /** Directory times and deferred modes, after every entry (later entries change them). */
@@ -422,30 +452,50 @@ class Applier {
     this.dirs.push({ rel: real, mtime: mtimeOf(h), mode: deferred });
   }
 
-  private async file(h: TarHeader, real: string, body: AsyncIterable<Buffer>): Promise<void> {
+  /** A regular file; synchronous when the reader already holds all its data (see apply). */
+  private file(h: TarHeader, real: string, body: AsyncIterable<Buffer>): Promise<void> | undefined {
     const abs = this.safe.abs(real);
     const mode = h.mode & 0o7777;
     // Created with its final mode when nothing (umask, chown clearing set-id bits) alters it.
     const direct = (mode & 0o7000) === 0 && (mode & this.umask) === 0;
     const fd = this.replace(real, () => fs.openSync(abs, O_CREATE_NEW, direct ? mode : 0o600));
+    const data = takeBuffered(body);
+    if (data === undefined) return this.streamFile(fd, abs, h, direct, body);
     try {
-      const written = await writeBody(fd, body, h.size);
-      if (written !== h.size) throw invalid(h.name, `${written} data bytes for a size of ${h.size}`);
-      const [uid, gid] = this.ids(h);
-      try {
-        fs.fchownSync(fd, uid, gid);
-      } catch (err) {
-        if (!this.chownTolerated(err)) throw err;
-      }
-      this.setXattrs(abs, h); // after chown, which drops security.capability
-      if (!direct) fs.fchmodSync(fd, mode); // after chown, which drops set-id bits
-      const t = mtimeOf(h);
-      fs.futimesSync(fd, t, t);
+      writeAllSync(fd, data);
+      this.fileMetadata(fd, abs, h, direct, data.length);
     } catch (err) {
       closeQuietly(fd);
       throw err;
     }
     fs.closeSync(fd);
+    return undefined;
+  }
+
+  /** The rest of file() when the data has yet to come. */
+  private async streamFile(fd: number, abs: string, h: TarHeader, direct: boolean, body: AsyncIterable<Buffer>): Promise<void> {
+    try {
+      this.fileMetadata(fd, abs, h, direct, await writeBody(fd, body, h.size));
+    } catch (err) {
+      closeQuietly(fd);
+      throw err;
+    }
+    fs.closeSync(fd);
+  }
+
+  /** Owner, xattrs, mode and times of a file whose `written` data bytes are written. */
+  private fileMetadata(fd: number, abs: string, h: TarHeader, direct: boolean, written: number): void {
+    if (written !== h.size) throw invalid(h.name, `${written} data bytes for a size of ${h.size}`);
+    const [uid, gid] = this.ids(h);
+    try {
+      fs.fchownSync(fd, uid, gid);
+    } catch (err) {
+      if (!this.chownTolerated(err)) throw err;
+    }
+    this.setXattrs(abs, h); // after chown, which drops security.capability
+    if (!direct) fs.fchmodSync(fd, h.mode & 0o7777); // after chown, which drops set-id bits
+    const t = mtimeOf(h);
+    fs.futimesSync(fd, t, t);
   }
 
   private symlink(h: TarHeader, real: string): void {
@@ -460,7 +510,8 @@ class Applier {
     fs.lutimesSync(abs, t, t);
   }
 
-  private async hardlink(h: TarHeader, real: string): Promise<void> {
+  /** Synchronous but for links to aufs link sources. */
+  private hardlink(h: TarHeader, real: string): Promise<void> | undefined {
     const link = h.linkname;
     if (link === undefined || link === '') throw invalid(h.name, 'hardlink without a target');
     let lrel: string;
@@ -490,6 +541,7 @@ class Applier {
       const t = mtimeOf(h);
       fs.lutimesSync(abs, t, t);
     }
+    return undefined;
   }
 
   /** Returns false when the entry was skipped (a device in an unprivileged run). */
@@ -541,7 +593,7 @@ class Applier {
     const key = splitRel(lrel)[1];
     const src = this.plnk.get(key);
     if (!src || !this.plnkDir) throw invalid(h.name, `invalid aufs hardlink to ${JSON.stringify(h.linkname)}`);
-    if (src.xattrs && src.xattrs.size > 0 && !this.xattr) this.xattr = await loadXattr();
+    if (src.xattrs && src.xattrs.size > 0 && !this.xattr) this.xattr = xattrBinding();
     const body = fs.createReadStream(join(this.plnkDir, key), { highWaterMark: 1 << 20 });
     try {
       await this.file({ ...src, name: h.name, type: 'file' }, real, body);
@@ -597,6 +649,12 @@ class Applier {
       }
     }
   }
+}
+
+/** An entry's whole data if the tar reader already holds it (its bodies can say), else undefined. */
+function takeBuffered(body: AsyncIterable<Buffer>): Buffer | undefined {
+  const b = body as AsyncIterable<Buffer> & { takeBuffered?: () => Buffer | undefined };
+  return typeof b.takeBuffered === 'function' ? b.takeBuffered() : undefined;
 }
 
 function mtimeOf(h: TarHeader): number {

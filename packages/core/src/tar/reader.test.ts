@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { BLOCK_SIZE, F } from './constants.js';
-import { readTar } from './reader.js';
+import { forEachTarEntry, readTar } from './reader.js';
 import {
   block,
   chunked,
@@ -75,6 +75,31 @@ describe('readTar: hand-made ustar', () => {
     expect(got[1].data.equals(data)).toBe(true);
     expect(got).toHaveLength(3);
   });
+
+  it.each([1, 511, 513, 4096, 1 << 20])(
+    'forEachTarEntry: same entries as readTar, bodies taken whole when buffered (%i-byte chunks)',
+    async (size) => {
+      const got: { header: TarHeader; data: Buffer; whole: boolean }[] = [];
+      await forEachTarEntry(chunked(archive, size), (e) => {
+        const body = e.body as AsyncIterable<Buffer> & { takeBuffered(): Buffer | undefined };
+        const whole = body.takeBuffered();
+        if (whole !== undefined) {
+          got.push({ header: e.header, data: Buffer.from(whole), whole: true });
+          return undefined;
+        }
+        return (async () => {
+          const parts: Buffer[] = [];
+          for await (const c of body) parts.push(Buffer.from(c));
+          got.push({ header: e.header, data: Buffer.concat(parts), whole: false });
+        })();
+      });
+      const expected = await read(archive);
+      expect(got.map((e) => e.header)).toEqual(expected.map((e) => e.header));
+      expect(got.every((e, i) => e.data.equals(expected[i].data))).toBe(true);
+      // With the whole archive in one chunk nothing has to wait.
+      if (size === 1 << 20) expect(got.every((e) => e.whole)).toBe(true);
+    },
+  );
 
   it('skips bodies the consumer leaves, whole or in part', async () => {
     const names: string[] = [];

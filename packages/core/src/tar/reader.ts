@@ -1,7 +1,7 @@
 // Streaming tar reader: ustar, PAX (binary-safe xattrs), GNU long names and base-256,
 // V7. One header block at a time; bodies are handed out as subarrays of the source's
 // chunks, so memory stays flat whatever the file sizes.
-import { BLOCK_SIZE, DEFAULT_MAX_PAX_BYTES, PAX, T } from './constants.js';
+import { BLOCK_SIZE, DEFAULT_MAX_PAX_BYTES, F, PAX, T } from './constants.js';
 import { invalidArchive, unsupportedEntry, type Where } from './errors.js';
 import { decodeHeader, isZeroBlock, type RawHeader } from './header.js';
 import { parsePaxRecords, parsePaxTime } from './pax.js';
@@ -12,6 +12,8 @@ export interface ReadTarOptions {
   /** Largest PAX / GNU long-name body accepted (default 1 MiB); bigger ones are refused as a "PAX bomb". */
   maxPaxBytes?: number;
 }
+
+const TYPEFLAG_OFFSET = F.typeflag[0];
 
 const padOf = (size: number) => (BLOCK_SIZE - (size % BLOCK_SIZE)) % BLOCK_SIZE;
 
@@ -28,7 +30,7 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, opts: ReadTarO
     for (;;) {
       if (body && !body.finishBuffered()) await body.finish();
       body = undefined;
-      const next = await readEntryHeader(src, maxPax);
+      const next = readPlainHeaderBuffered(src) ?? (await readEntryHeader(src, maxPax));
       if (!next) return; // trailing bytes after the end blocks are ignored
       body = new EntryBody(src, next.dataSize, next.where);
       yield { header: next.header, body };
@@ -36,6 +38,37 @@ export async function* readTar(source: AsyncIterable<Uint8Array>, opts: ReadTarO
   } finally {
     body?.detach();
     // Like leaving a for-await loop; a failure to close must not hide why we stopped.
+    await src.close().catch(() => undefined);
+  }
+}
+
+/**
+ * readTar for a consumer that takes entries as a callback: `onEntry` gets each entry in
+ * turn, and the next is read once the promise it returns (if any) settles. While the
+ * source holds whole entries nothing is awaited at all, so a layer's thousands of small
+ * entries cost no promise each (applyLayer; in a process that has just started, the async
+ * generator's per-entry awaits, and V8 compiling it, cost more than the file system calls).
+ */
+export async function forEachTarEntry(
+  source: AsyncIterable<Uint8Array>,
+  onEntry: (entry: TarEntry) => Promise<unknown> | undefined,
+  opts: ReadTarOptions = {},
+): Promise<void> {
+  const maxPax = opts.maxPaxBytes ?? DEFAULT_MAX_PAX_BYTES;
+  const src = new ByteSource(source);
+  let body: EntryBody | undefined;
+  try {
+    for (;;) {
+      if (body && !body.finishBuffered()) await body.finish();
+      body = undefined;
+      const next = readPlainHeaderBuffered(src) ?? (await readEntryHeader(src, maxPax));
+      if (!next) return;
+      body = new EntryBody(src, next.dataSize, next.where);
+      const pending = onEntry({ header: next.header, body });
+      if (pending !== undefined) await pending;
+    }
+  } finally {
+    body?.detach();
     await src.close().catch(() => undefined);
   }
 }
@@ -64,6 +97,18 @@ class EntryBody implements AsyncIterableIterator<Buffer> {
     const chunk = this.src.take(this.remaining);
     this.remaining -= chunk.length;
     return { done: false, value: chunk };
+  }
+
+  /**
+   * The whole (remaining) body when the source already holds it, as one subarray of its
+   * chunk (no copy, no promise); undefined, with nothing consumed, when it does not. Lets
+   * a consumer handle the many small files of a layer synchronously.
+   */
+  takeBuffered(): Buffer | undefined {
+    if (this.detached) return undefined;
+    const chunk = this.src.readBuffered(this.remaining);
+    if (chunk !== undefined) this.remaining = 0;
+    return chunk;
   }
 
   /** Leaving a for-await early is fine: the reader skips what is left. */
@@ -104,6 +149,22 @@ interface NextEntry {
   /** Bytes of data in the archive (0 for header-only types whatever the size field says). */
   dataSize: number;
   where: Where;
+}
+
+/**
+ * The common case of readEntryHeader without a promise: the next entry's header is one
+ * plain block (no PAX or GNU long-name block before it) that the source already holds.
+ * Returns undefined, having consumed nothing, for anything else.
+ */
+function readPlainHeaderBuffered(src: ByteSource): NextEntry | undefined {
+  const block = src.peekBuffered(BLOCK_SIZE);
+  if (block === undefined || isZeroBlock(block)) return undefined;
+  const flag = block[TYPEFLAG_OFFSET];
+  if (flag === T.paxLocal || flag === T.paxGlobal || flag === T.gnuLongName || flag === T.gnuLongLink) return undefined;
+  const offset = src.position;
+  const raw = decodeHeader(block, offset);
+  src.take(BLOCK_SIZE);
+  return buildEntry(raw, offset, undefined, undefined, undefined);
 }
 
 /** Reads meta headers (PAX, GNU long names) up to the next real entry; null at the end of the archive. */

@@ -57,6 +57,11 @@ export class ByteSource {
     return this.head.length >= n ? this.take(n) : undefined;
   }
 
+  /** The next `n` bytes without consuming them, if already buffered; else undefined. */
+  peekBuffered(n: number): Buffer | undefined {
+    return this.head.length >= n ? this.head.subarray(0, n) : undefined;
+  }
+
   /** Discards `n` bytes if they are already buffered; false (and nothing consumed) otherwise. */
   skipBuffered(n: number): boolean {
     if (this.head.length < n) return false;
