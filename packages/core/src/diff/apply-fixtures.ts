@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadXattr, lgetxattrSync, llistxattrSync } from '../fs/xattr.js';
+import { lgetxattrSync, llistxattrSync, xattrBinding } from '../fs/xattr.js';
 
 const run = promisify(execFile);
 
@@ -124,7 +124,7 @@ export interface SnapshotOptions {
 
 /** Every path under `dir` ("" is the root) with its metadata, content hash and xattrs. */
 export async function snapshot(dir: string, opts: SnapshotOptions = {}): Promise<Map<string, NodeInfo>> {
-  const xb = await loadXattr();
+  const xb = xattrBinding();
   const out = new Map<string, NodeInfo>();
   const exclude = new Set(opts.exclude ?? []);
   const visit = (abs: string, rel: string) => {

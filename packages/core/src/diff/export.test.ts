@@ -394,7 +394,7 @@ describe('encodeUstarInto', () => {
             want = err as Error;
           }
           const buf = Buffer.alloc(1024, 0xaa);
-          const ok = encodeUstarInto(h, buf, 512, false, fileTypeBits, i % 2 ? cache : undefined);
+          const ok = encodeUstarInto(h, buf, 512, fileTypeBits, i % 2 ? cache : undefined);
           if (ok) {
             fast++;
             expect(want).toBeInstanceOf(Buffer);

@@ -376,8 +376,8 @@ class TarProducer extends Readable {
   private current(): Chunk {
     let c = this.chunks.length > 0 ? this.chunks[this.chunks.length - 1] : undefined;
     if (c === undefined || c.used === CHUNK_SIZE) {
-      // Zeroed memory (calloc: fresh pages cost nothing to clear), so header blocks and
-      // padding need no clearing of their own.
+      // Zeroed memory (calloc: fresh pages cost nothing to clear), so padding and the
+      // end-of-archive blocks need no clearing of their own.
       c = { buf: Buffer.alloc(CHUNK_SIZE), used: 0, pending: 0 };
       this.chunks.push(c);
     }
@@ -425,7 +425,7 @@ class TarProducer extends Readable {
   private putHeader(h: TarHeader): void {
     const c = this.current();
     // Everything written is whole blocks, so a chunk with room has room for a block.
-    if (encodeUstarInto(h, c.buf, c.used, true, true, this.headerCache)) c.used += BLOCK;
+    if (encodeUstarInto(h, c.buf, c.used, true, this.headerCache)) c.used += BLOCK;
     else this.copyIn(encodeHeader(h, ENCODE_OPTIONS));
   }
 

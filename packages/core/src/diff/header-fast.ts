@@ -128,17 +128,10 @@ function makeTemplate(uid: number, gid: number, uname: string, gname: string): T
  * Writes the single 512-byte ustar block for `h` at buf[off..off+512) and returns true, or
  * returns false (writing nothing) when `h` needs a PAX header or is not valid; the caller
  * then uses encodeHeader. `fileTypeBits` is encodeHeader's option of that name (keep
- * S_IFMT bits in the mode field). `cache` keeps the owner templates from call to call.
- * (`_zeroed` is accepted for compatibility: the block is written whole either way.)
+ * S_IFMT bits in the mode field). `cache` keeps the owner templates from call to call. The
+ * block is written whole: the buffer need not be zeroed.
  */
-export function encodeUstarInto(
-  h: TarHeader,
-  buf: Buffer,
-  off: number,
-  _zeroed = false,
-  fileTypeBits = false,
-  cache?: UstarCache,
-): boolean {
+export function encodeUstarInto(h: TarHeader, buf: Buffer, off: number, fileTypeBits = false, cache?: UstarCache): boolean {
   const type = h.type;
   const typeflag = TYPEFLAG[type];
   if (typeflag === undefined) return false;

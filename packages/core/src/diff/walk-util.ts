@@ -79,8 +79,8 @@ export function sameFsTimeNs(a: bigint, b: bigint): boolean {
 export function floorSeconds(ns: bigint): number {
   const NS = 1_000_000_000n;
   if (ns >= 0n) return Number(ns / NS);
-  let s = ns / NS;
-  if (ns < 0n && s * NS !== ns) s -= 1n;
+  let s = ns / NS; // BigInt division truncates toward zero: one less for the floor
+  if (s * NS !== ns) s -= 1n;
   return Number(s);
 }
 

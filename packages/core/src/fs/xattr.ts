@@ -39,15 +39,6 @@ export function xattrBinding(): Binding {
   return binding;
 }
 
-/** xattrBinding, for callers that await it. */
-export function loadXattr(): Promise<Binding> {
-  try {
-    return Promise.resolve(xattrBinding());
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}
-
 const errnoNames = new Map<number, string>();
 for (const [name, num] of Object.entries(constants.errno)) if (!errnoNames.has(num)) errnoNames.set(num, name);
 errnoNames.set(constants.errno.ENOTSUP, 'ENOTSUP'); // == EOPNOTSUPP on Linux

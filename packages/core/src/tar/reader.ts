@@ -25,20 +25,12 @@ const padOf = (size: number) => (BLOCK_SIZE - (size % BLOCK_SIZE)) % BLOCK_SIZE;
 export async function* readTar(source: AsyncIterable<Uint8Array>, opts: ReadTarOptions = {}): AsyncGenerator<TarEntry> {
   const maxPax = opts.maxPaxBytes ?? DEFAULT_MAX_PAX_BYTES;
   const src = new ByteSource(source);
-  let body: EntryBody | undefined;
+  let entry: ReadEntry | null = null;
   try {
-    for (;;) {
-      if (body && !body.finishBuffered()) await body.finish();
-      body = undefined;
-      const next = readPlainHeaderBuffered(src) ?? (await readEntryHeader(src, maxPax));
-      if (!next) return; // trailing bytes after the end blocks are ignored
-      body = new EntryBody(src, next.dataSize, next.where);
-      yield { header: next.header, body };
-    }
+    // trailing bytes after the end blocks are ignored
+    while ((entry = await nextEntry(src, maxPax, entry?.body)) !== null) yield entry;
   } finally {
-    body?.detach();
-    // Like leaving a for-await loop; a failure to close must not hide why we stopped.
-    await src.close().catch(() => undefined);
+    await stopReading(src, entry?.body);
   }
 }
 
@@ -56,21 +48,46 @@ export async function forEachTarEntry(
 ): Promise<void> {
   const maxPax = opts.maxPaxBytes ?? DEFAULT_MAX_PAX_BYTES;
   const src = new ByteSource(source);
-  let body: EntryBody | undefined;
+  let entry: ReadEntry | null = null;
   try {
     for (;;) {
-      if (body && !body.finishBuffered()) await body.finish();
-      body = undefined;
-      const next = readPlainHeaderBuffered(src) ?? (await readEntryHeader(src, maxPax));
-      if (!next) return;
-      body = new EntryBody(src, next.dataSize, next.where);
-      const pending = onEntry({ header: next.header, body });
+      const next = nextEntry(src, maxPax, entry?.body);
+      entry = next instanceof Promise ? await next : next;
+      if (entry === null) return;
+      const pending = onEntry(entry);
       if (pending !== undefined) await pending;
     }
   } finally {
-    body?.detach();
-    await src.close().catch(() => undefined);
+    await stopReading(src, entry?.body);
   }
+}
+
+/** An entry as the readers hand it out: its body is this module's. */
+interface ReadEntry extends TarEntry {
+  body: EntryBody;
+}
+
+/**
+ * The step both readers take: skips what is left of the previous entry's body, then reads
+ * the next entry; null at the end of the archive. Returns without a promise when the source
+ * already holds all it needs (the common case for the small entries of a layer).
+ */
+function nextEntry(src: ByteSource, maxPax: number, prev: EntryBody | undefined): ReadEntry | null | Promise<ReadEntry | null> {
+  if (prev && !prev.finishBuffered()) return prev.finish().then(() => nextEntry(src, maxPax, undefined));
+  const plain = readPlainHeaderBuffered(src);
+  if (plain) return entryOf(src, plain);
+  return readEntryHeader(src, maxPax).then((next) => next && entryOf(src, next));
+}
+
+function entryOf(src: ByteSource, next: NextEntry): ReadEntry {
+  return { header: next.header, body: new EntryBody(src, next.dataSize, next.where) };
+}
+
+/** Reading stopped (the end, an error, or the consumer left): the body can no longer be read. */
+async function stopReading(src: ByteSource, body: EntryBody | undefined): Promise<void> {
+  body?.detach();
+  // Like leaving a for-await loop; a failure to close must not hide why we stopped.
+  await src.close().catch(() => undefined);
 }
 
 /** The body of the current entry: a one-shot async iterator over the source's chunks. */

@@ -8,7 +8,7 @@ import type { BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tool } from '../exec.js';
 import { mknod } from '../fs/mknod.js';
-import { llistxattrSync, lgetxattrSync, lsetxattrSync, loadXattr } from '../fs/xattr.js';
+import { llistxattrSync, lgetxattrSync, lsetxattrSync, xattrBinding } from '../fs/xattr.js';
 
 export interface Owner {
   uid: number;
@@ -103,7 +103,7 @@ export async function buildTree(root: string, entries: readonly EntrySpec[]): Pr
     if (e.owner) await lchown(p, e.owner.uid, e.owner.gid);
     if (e.type !== 'symlink') await chmod(p, e.mode ?? (e.type === 'dir' ? 0o755 : 0o644));
     if (e.xattrs) {
-      const b = await loadXattr();
+      const b = xattrBinding();
       for (const [name, value] of Object.entries(e.xattrs)) lsetxattrSync(b, p, name, Buffer.from(value));
     }
     if (e.mtimeNs !== undefined) timed.push({ path: p, ns: e.mtimeNs, dir: e.type === 'dir' });
@@ -164,7 +164,7 @@ function devString(rdev: bigint): string {
  * the top is left out: ext4 and xfs make one and it is not layer content.
  */
 export async function snapshotTree(root: string): Promise<TreeSnapshot> {
-  const b = await loadXattr();
+  const b = xattrBinding();
   const out: TreeSnapshot = new Map();
   const inodes = new Map<string, string[]>();
   const visit = async (abs: string, rel: string): Promise<void> => {
