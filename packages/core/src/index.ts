@@ -15,6 +15,6 @@ export { naiveDiffDriver, naiveDiffDriverWithApply, type ApplyDiffProtoDriver } 
 export { changesDirs, entryModified } from './diff/changes.js';
 export { compareBytewise } from './diff/walk-util.js';
 export { changesSize } from './diff/size.js';
-export { exportChanges, tarDirectory } from './diff/export.js';
+export { exportChanges, exportChangesToFile, tarDirectory, tarDirectoryToFile } from './diff/export.js';
 export { applyLayer, type ApplyOptions } from './diff/apply.js';
 export { makeDirs } from './fs/make-dirs.js';

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // Our side of the benchmark: the same operations and the same one-line JSON output as
 // moby-archive-bench, run in a process of its own so that time and peak RSS compare.
-//   node ours.mjs [--repeat N] changes NEW OLD | size NEW OLD | export NEW OLD OUT.tar | tar DIR OUT.tar | apply DEST IN.tar
+//   node ours.mjs [--repeat N] changes NEW OLD | size NEW OLD | export[-stream] NEW OLD OUT.tar | tar[-stream] DIR OUT.tar | apply DEST IN.tar
+// export and tar use the file API (exportChangesToFile, tarDirectoryToFile); the -stream
+// forms pipe the Readable (exportChanges, tarDirectory) into fs.createWriteStream.
 // With --repeat N the operation runs N times in this one process (as in a long-running
 // daemon, once the JIT has warmed up): "ms" is then the median of runs 2..N and "firstMs"
 // the first run; otherwise "cpuMs" is the operation's CPU time (user + system, all threads).
 // Uses the built package (packages/core/dist): run `pnpm build` first.
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { applyLayer, changesDirs, changesSize, exportChanges, tarDirectory } from '../../../packages/core/dist/index.js';
+import { applyLayer, changesDirs, changesSize, exportChanges, exportChangesToFile, tarDirectory, tarDirectoryToFile } from '../../../packages/core/dist/index.js';
 
 const argv = process.argv.slice(2);
 let repeat = 1;
@@ -33,6 +35,12 @@ async function once() {
     }
     case 'export': {
       const ch = await changesDirs(a, b);
+      out.changes = ch.length;
+      out.bytes = await exportChangesToFile(a, ch, c);
+      break;
+    }
+    case 'export-stream': {
+      const ch = await changesDirs(a, b);
       const ws = createWriteStream(c);
       await pipeline(exportChanges(a, ch), ws);
       out.changes = ch.length;
@@ -40,6 +48,10 @@ async function once() {
       break;
     }
     case 'tar': {
+      out.bytes = await tarDirectoryToFile(a, b);
+      break;
+    }
+    case 'tar-stream': {
       const ws = createWriteStream(b);
       await pipeline(tarDirectory(a), ws);
       out.bytes = ws.bytesWritten;
@@ -51,7 +63,7 @@ async function once() {
       break;
     }
     default:
-      console.error(`usage: ours.mjs [--repeat N] changes|size|export|tar|apply ARGS (unknown op ${op})`);
+      console.error(`usage: ours.mjs [--repeat N] changes|size|export[-stream]|tar[-stream]|apply ARGS (unknown op ${op})`);
       process.exit(2);
   }
   return out;
@@ -61,8 +73,8 @@ const times = [];
 const cpus = [];
 let out;
 for (let i = 0; i < repeat; i++) {
-  if (i > 0 && op === 'export') rmSync(c, { force: true });
-  if (i > 0 && op === 'tar') rmSync(b, { force: true });
+  if (i > 0 && op.startsWith('export')) rmSync(c, { force: true });
+  if (i > 0 && op.startsWith('tar')) rmSync(b, { force: true });
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   out = await once();

@@ -20,7 +20,7 @@
 // ChangesDirs. (Keep entryModified below in step with the loop.)
 import { lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
 import { ChangeKind, type Change } from '../driver.js';
-import { xattrBinding, type Binding } from '../fs/xattr.js';
+import { securityCapability as capability } from '../fs/xattr.js';
 import { LSTAT_QUIET, S_IFDIR, S_IFMT, Yielder, assertNamesDecodable, joinRel, sortByPath, statDifferent, yieldToLoop } from './walk-util.js';
 
 /** A directory of the new tree, used to insert the "parent changed" Modify entries. */
@@ -36,21 +36,6 @@ interface Task {
   newAbs: string;
   /** The directory at the same path in the old tree; null when there is none. */
   oldAbs: string | null;
-}
-
-const CAPABILITY = 'security.capability';
-
-let xattr: Binding | undefined;
-
-function capability(path: string): Buffer | null {
-  const b = xattr ?? (xattr = xattrBinding()); // (outside the try: a missing binding is an error)
-  try {
-    const v = b.getAttributeSync(path, CAPABILITY);
-    return v && v.length > 0 ? v : null;
-  } catch {
-    // Docker ignores lgetxattr errors here (ENOTSUP and friends): no capability.
-    return null;
-  }
 }
 
 function sameCapability(a: string, b: string): boolean {

@@ -3,57 +3,24 @@
 // (pkg/archive/archive.go); the byte encoding is src/tar/writer.ts's, with plain ustar
 // headers written in place by header-fast.ts (same bytes, checked by the tests).
 //
-// Performance: the archive is assembled inside Readable._read into 1 MiB output chunks.
-// Header blocks are encoded straight into the chunk and file contents are read straight
-// into it, so nothing is copied twice and each chunk is one big write downstream. Small
-// files are read synchronously (cheaper than a trip through the thread pool); big ones are
-// read by the libuv thread pool while this thread goes on with the next entries. Production
-// stops when the stream's buffer is full or too many chunks wait for reads (backpressure),
-// so memory stays bounded whatever the file sizes.
-import {
-  closeSync,
-  lstatSync,
-  openSync,
-  read,
-  readSync,
-  readdirSync,
-  readlinkSync,
-  constants as fsConstants,
-  type BigIntStats,
-} from 'node:fs';
-import { Readable } from 'node:stream';
+// This module plans the entries (what Docker's addTarFile puts in each header, and which
+// file's data follows); tar-assembler.ts turns them into bytes and tar-output.ts delivers
+// them, as a Readable or straight into a file.
+import { lstatSync, openSync, readdirSync, readlinkSync, constants as fsConstants, type BigIntStats } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { ChangeKind, type Change } from '../driver.js';
 import { ErrorCode, GraphDriverError } from '../errors.js';
-import { xattrBinding, type Binding } from '../fs/xattr.js';
+import { securityCapability } from '../fs/xattr.js';
 import type { EntryType, TarHeader } from '../tar/types.js';
-import { encodeHeader } from '../tar/writer.js';
-import { UstarCache, encodeUstarInto } from './header-fast.js';
 import { hostNameLookup, type NameLookup } from './owners.js';
+import type { PlanSource, Planned } from './tar-assembler.js';
+import { tarReadable, writeTarTo } from './tar-output.js';
 import { LSTAT_QUIET, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, assertNamesDecodable, devMajor, devMinor, floorSeconds, isErrno, sortByPath, sortBytewise } from './walk-util.js';
 
-/** Headers as Docker writes them: the mode field keeps st_mode's file-type bits. */
-const ENCODE_OPTIONS = { fileTypeBits: true } as const;
-
-/** Size of the buffers pushed downstream. */
-const CHUNK_SIZE = 1 << 20;
-/** Chunks in hand at most (being filled, or waiting for thread-pool reads). */
-const MAX_CHUNKS = 8;
-/** Bodies at least this big are read by the thread pool, in parallel with the walk. */
-const ASYNC_MIN = 64 << 10;
-const BLOCK = 512;
 const WHITEOUT_PREFIX = '.wh.';
 const CAPABILITY = 'security.capability';
 // O_NONBLOCK: a file swapped for a FIFO after its lstat must not hang the open.
 const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
-
-/** One entry to write: its header and, for regular files with data, where to read it. */
-interface Planned {
-  header: TarHeader;
-  /** Absolute path of the file whose `header.size` bytes follow the header. */
-  bodyPath?: string;
-  /** Already-open descriptor of bodyPath. */
-  fd?: number;
-}
 
 /** What addTarFile needs to know across entries. */
 interface AppendContext {
@@ -79,39 +46,6 @@ function entryType(mode: number): EntryType | null {
     default:
       return null; // sockets (and anything unknown): Go's FileInfoHeader refuses them
   }
-}
-
-let xattr: Binding | undefined;
-
-/**
- * All extended attributes of `path` (not following symlinks), names sorted. Docker 20.10
- * only archives security.capability; we keep every attribute so nothing is lost, and give
- * security.capability Docker's exact bytes (a v3 capability, which names a namespace
- * root uid, is rewritten as v2, 20 bytes).
- */
-function readXattrs(path: string): Map<string, Buffer> | undefined {
-  const b = xattr ?? (xattr = xattrBinding()); // (outside the try: a missing binding is an error)
-  let names: string[];
-  try {
-    names = b.listAttributesSync(path);
-  } catch {
-    return undefined; // ENOTSUP and friends: no attributes
-  }
-  if (names.length === 0) return undefined;
-  sortBytewise(names);
-  let out: Map<string, Buffer> | undefined;
-  for (const name of names) {
-    let value: Buffer | null;
-    try {
-      value = b.getAttributeSync(path, name);
-    } catch {
-      continue;
-    }
-    if (value === null) continue;
-    if (name === CAPABILITY) value = dockerCapability(value);
-    (out ??= new Map()).set(name, value);
-  }
-  return out;
 }
 
 /** Docker's ReadSecurityXattrToTarHeader: VFS_CAP_REVISION_3 -> _2, cut to 20 bytes. */
@@ -161,8 +95,11 @@ function planEntry(path: string, name: string, ctx: AppendContext, st: BigIntSta
     header.devmajor = devMajor(st.rdev);
     header.devminor = devMinor(st.rdev);
   }
-  const xattrs = readXattrs(path);
-  if (xattrs) header.xattrs = xattrs;
+  // Docker archives this one extended attribute and no other (ReadSecurityXattrToTarHeader),
+  // and it is the only one its ChangesDirs compares: a layer carries neither SELinux labels
+  // nor user.* attributes of the host it was made on.
+  const capability = securityCapability(path);
+  if (capability !== null) header.xattrs = new Map([[CAPABILITY, dockerCapability(capability)]]);
 
   if (type !== 'directory' && st.nlink > 1n) {
     const first = ctx.seen.get(st.ino);
@@ -203,15 +140,6 @@ function lstatQuiet(path: string): BigIntStats | null {
 
 function trimDir(dir: string): string {
   return dir.length > 1 && dir.endsWith('/') ? dir.replace(/\/+$/, '') || '/' : dir;
-}
-
-/**
- * Where the producer gets its entries from, one at a time: a planned entry, null for a
- * path to pass over, or undefined at the end. (Plain objects rather than generators: this
- * runs once per file, and nested generators cost a frame per directory level per entry.)
- */
-interface PlanSource {
-  next(): Planned | null | undefined;
 }
 
 /** Entries of ExportChanges: changes by path; Deletes as `.wh.` whiteout files. */
@@ -319,288 +247,18 @@ class TreePlan implements PlanSource {
   }
 }
 
-/** One output buffer: filled in order, pushed once every read into it has landed. */
-interface Chunk {
-  buf: Buffer;
-  used: number;
-  /** Asynchronous reads still writing into buf. */
-  pending: number;
-}
-
-/** A file body being copied: the descriptor is closed when the last read into it is done. */
-interface Body {
-  fd: number;
-  path: string;
-  size: number;
-  /** Next byte to schedule. */
-  pos: number;
-  /** Reads scheduled but not finished. */
-  inflight: number;
-  /** All bytes scheduled. */
-  scheduled: boolean;
-  closed: boolean;
-}
-
-/**
- * A Readable that writes planned entries as tar: headers (plain ustar ones encoded in
- * place), bodies, padding, then the two zero blocks ending the archive.
- *
- * Small files are read synchronously into the current chunk. Bodies of ASYNC_MIN bytes or
- * more are read by the libuv thread pool straight into their place in the chunks, while
- * this thread goes on with the next entries' metadata: chunks are pushed in order as their
- * reads complete. At most MAX_CHUNKS chunks are in hand (being filled or waiting for reads)
- * and production pauses whenever the stream's buffer is full, so memory stays bounded
- * whatever the file sizes.
- */
-class TarProducer extends Readable {
-  private readonly plan: PlanSource;
-  /** Chunks not yet pushed, oldest first; the last one is being filled. */
-  private readonly chunks: Chunk[] = [];
-  private body: Body | null = null;
-  private padLeft = 0;
-  private planDone = false;
-  private ended = false;
-  /** Downstream wants data (set by _read, cleared when push() says stop). */
-  private wanted = false;
-  private producing = false;
-  private failed = false;
-  private readonly openBodies = new Set<Body>();
-  private readonly headerCache = new UstarCache();
-
-  constructor(plan: PlanSource) {
-    super({ highWaterMark: 2 * CHUNK_SIZE });
-    this.plan = plan;
-  }
-
-  /** The chunk being filled, with room for at least one byte. */
-  private current(): Chunk {
-    let c = this.chunks.length > 0 ? this.chunks[this.chunks.length - 1] : undefined;
-    if (c === undefined || c.used === CHUNK_SIZE) {
-      // Zeroed memory (calloc: fresh pages cost nothing to clear), so padding and the
-      // end-of-archive blocks need no clearing of their own.
-      c = { buf: Buffer.alloc(CHUNK_SIZE), used: 0, pending: 0 };
-      this.chunks.push(c);
-    }
-    return c;
-  }
-
-  /** Pushes the finished chunks at the head of the queue, in order. */
-  private pushReady(): void {
-    while (this.chunks.length > 0) {
-      const c = this.chunks[0];
-      if (c.pending > 0) return;
-      const last = this.chunks.length === 1;
-      if (c.used < CHUNK_SIZE && !(last && this.planDone && this.body === null && this.padLeft === 0)) return;
-      this.chunks.shift();
-      if (c.used > 0 && !this.push(c.used === CHUNK_SIZE ? c.buf : c.buf.subarray(0, c.used))) this.wanted = false;
-    }
-    if (this.planDone && !this.ended && this.chunks.length === 0 && this.body === null && this.openBodies.size === 0) {
-      this.ended = true;
-      this.push(null);
-    }
-  }
-
-  private copyIn(b: Buffer): void {
-    let off = 0;
-    while (off < b.length) {
-      const c = this.current();
-      const n = Math.min(CHUNK_SIZE - c.used, b.length - off);
-      b.copy(c.buf, c.used, off, off + n);
-      c.used += n;
-      off += n;
-    }
-  }
-
-  /** Skips `n` bytes of the (zeroed) chunks: padding and the end-of-archive blocks. */
-  private zeros(n: number): void {
-    while (n > 0) {
-      const c = this.current();
-      const k = Math.min(CHUNK_SIZE - c.used, n);
-      c.used += k;
-      n -= k;
-    }
-  }
-
-  /** Writes the header blocks of `h`: straight into the chunk when plain ustar will do. */
-  private putHeader(h: TarHeader): void {
-    const c = this.current();
-    // Everything written is whole blocks, so a chunk with room has room for a block.
-    if (encodeUstarInto(h, c.buf, c.used, true, this.headerCache)) c.used += BLOCK;
-    else this.copyIn(encodeHeader(h, ENCODE_OPTIONS));
-  }
-
-  /** Reads a small body synchronously into the chunks, and closes its descriptor. */
-  private readSmall(fd: number, size: number): void {
-    try {
-      let pos = 0;
-      while (pos < size) {
-        const c = this.current();
-        const want = Math.min(CHUNK_SIZE - c.used, size - pos);
-        let n = readSync(fd, c.buf, c.used, want, pos);
-        if (n === 0) {
-          // The file shrank after its header was written: pad with zeros so the archive
-          // stays well-formed (readers go by the header's size).
-          c.buf.fill(0, c.used, c.used + want);
-          n = want;
-        }
-        c.used += n;
-        pos += n;
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
-
-  /** Schedules thread-pool reads for the next part of a large body; false when out of chunk budget. */
-  private scheduleLarge(body: Body): boolean {
-    while (body.pos < body.size) {
-      if (this.chunks.length >= MAX_CHUNKS && this.chunks[this.chunks.length - 1].used === CHUNK_SIZE) return false;
-      const c = this.current();
-      const want = Math.min(CHUNK_SIZE - c.used, body.size - body.pos);
-      this.readInto(body, c, c.used, want, body.pos);
-      c.used += want;
-      body.pos += want;
-    }
-    body.scheduled = true;
-    return true;
-  }
-
-  private readInto(body: Body, c: Chunk, off: number, len: number, pos: number): void {
-    c.pending++;
-    body.inflight++;
-    read(body.fd, c.buf, off, len, pos, (err, n) => {
-      if (this.failed) {
-        // Torn down meanwhile: the descriptor is ours to close once no read uses it.
-        if (--body.inflight === 0) this.closeBody(body);
-        return;
-      }
-      if (err) {
-        this.fail(Object.assign(err, { path: body.path }));
-        return;
-      }
-      if (n === 0) {
-        c.buf.fill(0, off, off + len); // shrank meanwhile: zeros, as above
-      } else if (n < len) {
-        body.inflight--;
-        c.pending--;
-        this.readInto(body, c, off + n, len - n, pos + n);
-        return;
-      }
-      body.inflight--;
-      c.pending--;
-      if (body.scheduled && body.inflight === 0) this.closeBody(body);
-      this.pushReady();
-      if (this.wanted) this.produce();
-    });
-  }
-
-  private closeBody(body: Body): void {
-    if (body.closed) return;
-    body.closed = true;
-    this.openBodies.delete(body);
-    closeSync(body.fd);
-  }
-
-  private fail(err: Error): void {
-    if (this.failed) return;
-    this.failed = true;
-    this.destroy(err);
-  }
-
-  override _read(): void {
-    this.wanted = true;
-    this.produce();
-  }
-
-  private produce(): void {
-    if (this.producing || this.failed) return;
-    this.producing = true;
-    try {
-      this.produceLoop();
-      this.pushReady();
-    } catch (err) {
-      this.fail(err as Error);
-    } finally {
-      this.producing = false;
-    }
-  }
-
-  private produceLoop(): void {
-    while (this.wanted && !this.planDone) {
-      if (this.body !== null) {
-        const body = this.body;
-        if (!this.scheduleLarge(body)) {
-          // Out of chunks: wait for reads to land (their callbacks call produce again).
-          this.pushReady();
-          if (this.chunks.length >= MAX_CHUNKS) return;
-          continue;
-        }
-        this.body = null;
-        if (body.inflight === 0) this.closeBody(body);
-      }
-      if (this.padLeft > 0) {
-        this.zeros(this.padLeft);
-        this.padLeft = 0;
-      }
-      if (this.chunks.length > 1) {
-        this.pushReady();
-        if (!this.wanted || this.chunks.length >= MAX_CHUNKS) return;
-      }
-      const item = this.plan.next();
-      if (item === undefined) {
-        this.zeros(2 * BLOCK); // end of archive
-        this.planDone = true;
-        return;
-      }
-      if (item === null) continue;
-      if (item.fd === undefined) {
-        this.putHeader(item.header);
-        continue;
-      }
-      try {
-        this.putHeader(item.header);
-      } catch (err) {
-        closeSync(item.fd);
-        throw err;
-      }
-      const size = item.header.size;
-      const rem = size % BLOCK;
-      this.padLeft = rem === 0 ? 0 : BLOCK - rem;
-      if (size < ASYNC_MIN) {
-        this.readSmall(item.fd, size);
-        continue;
-      }
-      const body: Body = { fd: item.fd, path: item.bodyPath ?? '', size, pos: 0, inflight: 0, scheduled: false, closed: false };
-      this.openBodies.add(body);
-      this.body = body;
-    }
-  }
-
-  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
-    this.failed = true;
-    // Descriptors with no read in flight are closed now; the others by the last read's
-    // callback (closing under a running read could hand its number to another open).
-    for (const b of [...this.openBodies]) {
-      if (b.inflight > 0) continue;
-      try {
-        this.closeBody(b);
-      } catch {
-        // ignore: tearing down
-      }
-    }
-    cb(err);
-  }
+function newContext(): AppendContext {
+  return { names: hostNameLookup(), seen: new Map() };
 }
 
 /**
  * Docker's ExportChanges: the layer tar of `changes` read from `dir`. Changes are written
  * in path order; a Delete becomes an empty `.wh.<name>` file in its directory; other paths
  * are archived as Docker's addTarFile does (numeric and named owners, whole-second mtimes,
- * xattrs, hardlinks to the first archived path of an inode).
+ * security.capability, hardlinks to the first archived path of an inode).
  */
 export function exportChanges(dir: string, changes: Change[]): Readable {
-  const ctx: AppendContext = { names: hostNameLookup(), seen: new Map() };
-  return new TarProducer(new ExportPlan(dir, changes, ctx));
+  return tarReadable(new ExportPlan(dir, changes, newContext()));
 }
 
 /**
@@ -609,6 +267,21 @@ export function exportChanges(dir: string, changes: Change[]): Readable {
  * entry, as in Docker.
  */
 export function tarDirectory(dir: string): Readable {
-  const ctx: AppendContext = { names: hostNameLookup(), seen: new Map() };
-  return new TarProducer(new TreePlan(dir, ctx));
+  return tarReadable(new TreePlan(dir, newContext()));
+}
+
+/**
+ * exportChanges written straight into a file: `dest` is a path or a descriptor open for
+ * writing (written from its current offset and left open). A path is replaced whole when
+ * the archive is complete, never left half-written (see writeTarTo). Resolves to the
+ * archive's size in bytes. Faster than piping exportChanges into a file stream: the output
+ * buffers are reused instead of allocated for every megabyte.
+ */
+export function exportChangesToFile(dir: string, changes: Change[], dest: string | number): Promise<number> {
+  return writeTarTo(() => new ExportPlan(dir, changes, newContext()), dest);
+}
+
+/** tarDirectory written straight into a file, as exportChangesToFile. */
+export function tarDirectoryToFile(dir: string, dest: string | number): Promise<number> {
+  return writeTarTo(() => new TreePlan(dir, newContext()), dest);
 }

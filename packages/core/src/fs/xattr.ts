@@ -85,3 +85,22 @@ export function lgetxattrSync(b: Binding, path: string, name: string): Buffer | 
 export function llistxattrSync(b: Binding, path: string): string[] {
   return call('llistxattr', path, '', () => b.listAttributesSync(path));
 }
+
+const CAPABILITY = 'security.capability';
+let capabilityBinding: Binding | undefined;
+
+/**
+ * Docker's `Lgetxattr(path, "security.capability")` as its diff code uses it: the raw value,
+ * or null when there is none (an empty value counts as none) or it cannot be read (ENOTSUP
+ * and friends are ignored, as Docker does). The one extended attribute Docker compares in
+ * ChangesDirs and archives in a layer. A missing native binding still throws.
+ */
+export function securityCapability(path: string): Buffer | null {
+  const b = capabilityBinding ?? (capabilityBinding = xattrBinding());
+  try {
+    const v = b.getAttributeSync(path, CAPABILITY);
+    return v !== null && v.length > 0 ? v : null;
+  } catch {
+    return null;
+  }
+}

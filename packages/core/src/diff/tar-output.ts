@@ -1,0 +1,185 @@
+// Where an assembled tar goes: a Readable stream (exportChanges, tarDirectory), or straight
+// into a file (exportChangesToFile, tarDirectoryToFile).
+//
+// Why two: a Readable must hand every chunk over for good (its consumer may keep it), so
+// each chunk is new memory, and on a 170 MB tree the kernel faulting those fresh pages in
+// costs about as much as the file reads themselves. Writing to a file ourselves, a chunk
+// comes back as soon as its write is done, so the same dozen chunks carry the whole
+// archive. The file is written under a temporary name and renamed into place when
+// complete, so a crash or an error never leaves a half-written layer at the path.
+import { close, open, write, type Stats } from 'node:fs';
+import { lstat, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { CHUNK_SIZE, MAX_CHUNKS, TarAssembler, type ChunkOutput, type PlanSource } from './tar-assembler.js';
+
+/** A Readable of the archive's bytes. */
+class TarReadable extends Readable {
+  private readonly assembler: TarAssembler;
+
+  constructor(plan: PlanSource) {
+    super({ highWaterMark: 2 * CHUNK_SIZE });
+    const output: ChunkOutput = {
+      // Uninitialized memory: the assembler writes every byte it hands over.
+      alloc: () => Buffer.allocUnsafeSlow(CHUNK_SIZE),
+      put: (chunk, length) => this.push(length === chunk.length ? chunk : chunk.subarray(0, length)),
+      end: () => this.push(null),
+      fail: (err) => this.destroy(err),
+    };
+    this.assembler = new TarAssembler(plan, output);
+  }
+
+  override _read(): void {
+    this.assembler.resume();
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.assembler.abort();
+    cb(err);
+  }
+}
+
+export function tarReadable(plan: PlanSource): Readable {
+  return new TarReadable(plan);
+}
+
+/** Writes still queued or running before the assembler is asked to pause. */
+const MAX_QUEUED_WRITES = 2;
+
+/**
+ * Writes the whole archive to `fd` at its current offset, one write at a time, reusing
+ * each chunk once its write is done. Resolves to the number of bytes written, and never
+ * before the last write on `fd` has returned (the caller may then close it).
+ */
+function writeArchive(createPlan: () => PlanSource, fd: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const free: Buffer[] = [];
+    const queue: { buf: Buffer; length: number }[] = [];
+    let writing = false;
+    let ended = false;
+    let failure: Error | null = null;
+    let settled = false;
+    let bytes = 0;
+
+    /** Settles once no write is running: with the first error, or the byte count at the end. */
+    const settleIfIdle = (): void => {
+      if (settled || writing) return;
+      if (failure !== null) {
+        settled = true;
+        reject(failure);
+      } else if (ended && queue.length === 0) {
+        settled = true;
+        resolve(bytes);
+      }
+    };
+
+    const fail = (err: Error): void => {
+      failure ??= err;
+      settleIfIdle();
+    };
+
+    const writeNext = (): void => {
+      if (writing || failure !== null) return settleIfIdle();
+      const next = queue.shift();
+      if (next === undefined) return settleIfIdle();
+      writing = true;
+      let off = 0;
+      const step = (): void => {
+        write(fd, next.buf, off, next.length - off, null, (err, n) => {
+          if (!err && n === 0) err = Object.assign(new Error(`write returned 0 bytes of ${next.length - off}`), { code: 'EIO' });
+          if (!err && off + n < next.length && failure === null) {
+            off += n;
+            step(); // a short write (a full disk reports ENOSPC on the next one)
+            return;
+          }
+          writing = false;
+          if (err) {
+            assembler.abort();
+            fail(err);
+            return;
+          }
+          bytes += next.length;
+          free.push(next.buf);
+          writeNext();
+          if (failure === null && !ended && queue.length < MAX_QUEUED_WRITES) assembler.resume();
+        });
+      };
+      step();
+    };
+
+    let assembler: TarAssembler;
+    try {
+      assembler = new TarAssembler(createPlan(), {
+        alloc: () => free.pop() ?? Buffer.allocUnsafeSlow(CHUNK_SIZE),
+        put: (buf, length) => {
+          queue.push({ buf, length });
+          writeNext();
+          return queue.length < MAX_QUEUED_WRITES;
+        },
+        end: () => {
+          ended = true;
+          writeNext();
+        },
+        fail,
+      });
+    } catch (err) {
+      fail(err as Error);
+      return;
+    }
+    assembler.resume();
+  });
+}
+
+/** Chunks in use at most by writeArchive: in the assembler's hands, queued, and being written. */
+export const FILE_WRITER_CHUNKS = MAX_CHUNKS + MAX_QUEUED_WRITES + 1;
+
+function openAsync(path: string, flags: string, mode?: number): Promise<number> {
+  return new Promise((resolve, reject) => open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+function closeAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => close(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+/**
+ * Writes the archive of `createPlan()` to `dest`: a path, or a descriptor open for writing
+ * (written from its current offset, left open). A path that names nothing yet, or a
+ * regular file, gets the archive under a temporary name beside it, renamed into place when
+ * complete (a new file: mode 0666 less the umask); on failure the temporary file is
+ * removed and `dest` is as it was. Any other path (/dev/null, a FIFO, a symlink) is opened
+ * and written as it is.
+ */
+export async function writeTarTo(createPlan: () => PlanSource, dest: string | number): Promise<number> {
+  if (typeof dest === 'number') return writeArchive(createPlan, dest);
+
+  let st: Stats | undefined;
+  try {
+    st = await lstat(dest);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (st !== undefined && !st.isFile()) {
+    const fd = await openAsync(dest, 'w'); // a directory fails here, with EISDIR
+    try {
+      return await writeArchive(createPlan, fd);
+    } finally {
+      await closeAsync(fd);
+    }
+  }
+
+  const tmp = join(dirname(dest), `.${basename(dest)}.${process.pid}-${Math.random().toString(36).slice(2, 10)}.tmp`);
+  const fd = await openAsync(tmp, 'wx', 0o666);
+  try {
+    let bytes: number;
+    try {
+      bytes = await writeArchive(createPlan, fd);
+    } finally {
+      await closeAsync(fd);
+    }
+    await rename(tmp, dest);
+    return bytes;
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
