@@ -417,7 +417,15 @@ class Applier {
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
     }
-    this.remove(rel);
+    // Most names in the way are files: unlink without looking first (a layer diff replaces
+    // thousands), and only a directory, which unlink refuses, is looked at and removed whole.
+    try {
+      fs.unlinkSync(this.safe.abs(rel));
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'EISDIR' || code === 'EPERM') this.remove(rel);
+      else if (code !== 'ENOENT') throw err;
+    }
     return make();
   }
 
