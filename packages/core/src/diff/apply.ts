@@ -214,12 +214,11 @@ function readUmask(): number {
 const WRITE_PIECE = 256 << 10;
 
 /**
- * Writes all of `buf`, at most WRITE_PIECE bytes per call. One huge write lets the kernel ask
- * for page-cache folios as large as the write (large folios, we believe), and when free memory
- * is fragmented finding
- * them costs more than the copy: on this machine a 2 GiB file written 1 MiB at a time
- * took 0.6 s or 2 s from run to run (512 KiB: the same), 256 KiB at a time a steady 0.66 s, as
- * Go's 32 KiB writes do.
+ * Writes all of `buf`, at most WRITE_PIECE bytes per call. One huge write lets the kernel
+ * ask for page-cache folios as large as the write (large folios, we believe), and when free
+ * memory is fragmented finding them costs more than the copy: on this machine a 2 GiB file
+ * written 1 MiB at a time took 0.6 s or 2 s from run to run (512 KiB: the same), 256 KiB at
+ * a time a steady 0.66 s, as Go's 32 KiB writes do.
  */
 function writeAllSync(fd: number, buf: Uint8Array): void {
   let off = 0;
