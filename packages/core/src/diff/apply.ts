@@ -87,6 +87,10 @@ const O_CREATE_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants
  * the sum of the entries' sizes. Entries that would touch anything outside `dest` fail with
  * ERR_UNSAFE_ENTRY; a corrupt tar with the reader's ERR_INVALID_ARCHIVE; a full disk with
  * ERR_NO_SPACE. On failure `dest` is left partly applied (the caller discards the layer).
+ *
+ * Reading a file, give its stream 1 MiB chunks (`createReadStream(path, { highWaterMark:
+ * 1 << 20 })`): with the default 64 KiB, each chunk is a thread-pool round trip that the
+ * applier waits for, and a 512 MiB file takes ~500 ms instead of ~200 ms.
  */
 export async function applyLayer(
   dest: string,
