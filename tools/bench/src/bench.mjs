@@ -15,13 +15,14 @@
 //   BENCH_WARM=1                   also time ours warmed up in one process (0 to skip)
 //   BENCH_BIG=1                    run the big-file apply case (0 to skip)
 //   BENCH_BIG_SIZE=2147483648      its file size in bytes
-//   BENCH_BIG_ROUNDS=5             its counted rounds
+//   BENCH_BIG_ROUNDS=7             its counted rounds
 //   BENCH_ONLY=changes,size,...    run only these cases
 //   BENCH_RESULTS=tools/bench/RESULTS.md   where to write the report ("" to skip)
+//   BENCH_VERBOSE=1                print every run's times
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -34,9 +35,10 @@ const BIG = (env.BENCH_BIG ?? '1') !== '0';
 const WARM = (env.BENCH_WARM ?? '1') !== '0';
 const WARM_REPEAT = 5;
 const BIG_SIZE = Number(env.BENCH_BIG_SIZE ?? 2 ** 31);
-const BIG_ROUNDS = Math.max(1, Number(env.BENCH_BIG_ROUNDS ?? 5));
+const BIG_ROUNDS = Math.max(1, Number(env.BENCH_BIG_ROUNDS ?? 7));
 const ONLY = env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
 // A partial run (BENCH_ONLY) prints its report instead of replacing RESULTS.md, unless told where to write.
+const VERBOSE = env.BENCH_VERBOSE === '1';
 const RESULTS = env.BENCH_RESULTS ?? (ONLY ? '' : join(repo, 'tools/bench/RESULTS.md'));
 const OURS = join(here, 'ours.mjs');
 const TIME = '/usr/bin/time';
@@ -91,7 +93,9 @@ function runTool(argv) {
     cpuMs = Number.isFinite(user) && Number.isFinite(sys) ? (user + sys) * 1000 : null;
   }
   const opCpuMs = json && typeof json.cpuMs === 'number' ? json.cpuMs : null;
-  return { opMs: json && typeof json.ms === 'number' ? json.ms : null, wallMs, rssKB, cpuMs, opCpuMs, json };
+  const res = { opMs: json && typeof json.ms === 'number' ? json.ms : null, wallMs, rssKB, cpuMs, opCpuMs, json };
+  if (VERBOSE) console.error(`\n  ${basename(argv[0]) === 'node' ? 'ours' : basename(argv[0])} ${argv.slice(1).filter((a) => !a.startsWith('/')).join(' ')}: op ${res.opMs} ms, wall ${wallMs.toFixed(1)} ms, cpu ${cpuMs === null ? "-" : cpuMs.toFixed(0)} ms`);
+  return res;
 }
 
 const median = (xs) => {
@@ -109,20 +113,32 @@ function runCase(c) {
   if (ONLY && !ONLY.has(c.name)) return null;
   const rounds = c.rounds ?? ROUNDS;
   const names = Object.keys(c.tools);
+  // GNU tar is a reference, not a contender: it runs after the others' rounds, so that it
+  // never sits between them (a run right after GNU tar's 2 GiB unpack was measured up to
+  // twice as slow, and a three-way rotation put it before one tool more often than the other).
+  const contenders = names.filter((n) => n !== 'gnutar');
   const samples = Object.fromEntries(names.map((n) => [n, []]));
   const outputs = {};
+  const once = (tool, counted) => {
+    const ctx = c.setup?.(tool) ?? {};
+    const res = runTool(c.tools[tool](ctx));
+    c.check?.(tool, res, ctx);
+    outputs[tool] = res.json;
+    c.cleanup?.(tool, ctx);
+    if (counted) samples[tool].push(res);
+  };
   process.stdout.write(`${c.name}: `);
   for (let r = -1; r < rounds; r++) {
-    const order = names.map((_, i) => names[(i + Math.max(r, 0)) % names.length]);
-    for (const tool of order) {
-      const ctx = c.setup?.(tool) ?? {};
-      const res = runTool(c.tools[tool](ctx));
-      c.check?.(tool, res, ctx);
-      outputs[tool] = res.json;
-      c.cleanup?.(tool, ctx);
-      if (r >= 0) samples[tool].push(res);
-    }
+    const order = contenders.map((_, i) => contenders[(i + Math.max(r, 0)) % contenders.length]);
+    for (const tool of order) once(tool, r >= 0);
     process.stdout.write(r < 0 ? 'w' : '.');
+  }
+  if (c.tools.gnutar) {
+    process.stdout.write(' gnutar: ');
+    for (let r = 0; r < rounds; r++) {
+      once('gnutar', true);
+      process.stdout.write('.');
+    }
   }
   const summary = {};
   for (const n of names) {
@@ -332,7 +348,7 @@ lines.push(`| load average before / after | ${machine.loadBefore} / ${machine.lo
 lines.push('');
 lines.push(`Corpus: \`${CORPUS}\` (Debian bookworm minbase as base/, a child layer as upper/; see /work/shared/corpus/make-corpus.sh). ` +
   `${ROUNDS} counted rounds after one warm-up round; tools alternate and take turns going first. ` +
-  'Times are medians. "op" is the time each tool reports for the operation itself (process start-up and module loading excluded), ' +
+  'Times are medians. GNU tar, where it is a reference, runs its rounds after the others. "op" is the time each tool reports for the operation itself (process start-up and module loading excluded), ' +
   'in a fresh process per operation for both; "ours warm" is the same operation repeated in one Node process (median of runs 2-' +
   `${WARM_REPEAT}), as in a long-running daemon once V8 has compiled the hot code. ` +
   '"wall" is the whole process. "CPU" is user + system time of every thread: for ours, of the operation alone (process.cpuUsage ' +
