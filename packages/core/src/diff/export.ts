@@ -10,7 +10,7 @@ import { lstatSync, openSync, readdirSync, readlinkSync, constants as fsConstant
 import type { Readable } from 'node:stream';
 import { ChangeKind, type Change } from '../driver.js';
 import { ErrorCode, GraphDriverError } from '../errors.js';
-import { securityCapability } from '../fs/xattr.js';
+import { xattrBinding, type Binding } from '../fs/xattr.js';
 import type { EntryType, TarHeader } from '../tar/types.js';
 import { hostNameLookup, type NameLookup } from './owners.js';
 import type { PlanSource, Planned } from './tar-assembler.js';
@@ -46,6 +46,39 @@ function entryType(mode: number): EntryType | null {
     default:
       return null; // sockets (and anything unknown): Go's FileInfoHeader refuses them
   }
+}
+
+let xattr: Binding | undefined;
+
+/**
+ * All extended attributes of `path` (not following symlinks), names sorted. Docker 20.10
+ * only archives security.capability; we keep every attribute so nothing is lost, and give
+ * security.capability Docker's exact bytes (a v3 capability, which names a namespace
+ * root uid, is rewritten as v2, 20 bytes).
+ */
+function readXattrs(path: string): Map<string, Buffer> | undefined {
+  const b = xattr ?? (xattr = xattrBinding()); // (outside the try: a missing binding is an error)
+  let names: string[];
+  try {
+    names = b.listAttributesSync(path);
+  } catch {
+    return undefined; // ENOTSUP and friends: no attributes
+  }
+  if (names.length === 0) return undefined;
+  sortBytewise(names);
+  let out: Map<string, Buffer> | undefined;
+  for (const name of names) {
+    let value: Buffer | null;
+    try {
+      value = b.getAttributeSync(path, name);
+    } catch {
+      continue;
+    }
+    if (value === null) continue;
+    if (name === CAPABILITY) value = dockerCapability(value);
+    (out ??= new Map()).set(name, value);
+  }
+  return out;
 }
 
 /** Docker's ReadSecurityXattrToTarHeader: VFS_CAP_REVISION_3 -> _2, cut to 20 bytes. */
@@ -95,11 +128,8 @@ function planEntry(path: string, name: string, ctx: AppendContext, st: BigIntSta
     header.devmajor = devMajor(st.rdev);
     header.devminor = devMinor(st.rdev);
   }
-  // Docker archives this one extended attribute and no other (ReadSecurityXattrToTarHeader),
-  // and it is the only one its ChangesDirs compares: a layer carries neither SELinux labels
-  // nor user.* attributes of the host it was made on.
-  const capability = securityCapability(path);
-  if (capability !== null) header.xattrs = new Map([[CAPABILITY, dockerCapability(capability)]]);
+  const xattrs = readXattrs(path);
+  if (xattrs) header.xattrs = xattrs;
 
   if (type !== 'directory' && st.nlink > 1n) {
     const first = ctx.seen.get(st.ino);
@@ -255,7 +285,7 @@ function newContext(): AppendContext {
  * Docker's ExportChanges: the layer tar of `changes` read from `dir`. Changes are written
  * in path order; a Delete becomes an empty `.wh.<name>` file in its directory; other paths
  * are archived as Docker's addTarFile does (numeric and named owners, whole-second mtimes,
- * security.capability, hardlinks to the first archived path of an inode).
+ * xattrs, hardlinks to the first archived path of an inode).
  */
 export function exportChanges(dir: string, changes: Change[]): Readable {
   return tarReadable(new ExportPlan(dir, changes, newContext()));
