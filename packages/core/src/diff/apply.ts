@@ -25,11 +25,11 @@
 // - aufs hardlink sources are stashed in a private mkdtemp dir under os.tmpdir() (as
 //   Docker does), removed when the call ends; nothing else is written outside dest.
 //
-// Performance: metadata calls are synchronous (a few µs each, no threadpool round trip),
-// a small file costs open/write/fchown/futimes/close (+fchmod only when umask or set-id
-// bits require it), verified parent directories are cached so common entries need no
-// lstat at all, and files over 1 MiB are written chunk by chunk with awaited async writes
-// (backpressure, flat memory, the event loop stays responsive). Entries the tar reader
+// Performance: filesystem calls are synchronous (a few µs each, no threadpool round
+// trip), a small file costs open/write/fchown/futimes/close (+fchmod only when umask or
+// set-id bits require it), verified parent directories are cached so common entries need
+// no lstat at all, and files over 1 MiB are written chunk by chunk as the data comes, each
+// chunk before the next is asked for (backpressure, flat memory). Entries the tar reader
 // already holds whole (header and data in the current source chunk) are applied without a
 // promise each (forEachTarEntry, Applier.apply): in a fresh process the per-entry awaits,
 // and V8 compiling the async code around them, cost more user CPU than the syscalls.

@@ -87,7 +87,6 @@ export function llistxattrSync(b: Binding, path: string): string[] {
 }
 
 const CAPABILITY = 'security.capability';
-let capabilityBinding: Binding | undefined;
 
 /**
  * Docker's `Lgetxattr(path, "security.capability")` as its diff code uses it: the raw value,
@@ -96,7 +95,7 @@ let capabilityBinding: Binding | undefined;
  * ChangesDirs and archives in a layer. A missing native binding still throws.
  */
 export function securityCapability(path: string): Buffer | null {
-  const b = capabilityBinding ?? (capabilityBinding = xattrBinding());
+  const b = xattrBinding(); // (outside the try: a missing binding is an error)
   try {
     const v = b.getAttributeSync(path, CAPABILITY);
     return v !== null && v.length > 0 ? v : null;
