@@ -2,7 +2,8 @@
 # Installs everything the test suite needs on a fresh Debian 12 machine (run as root).
 # Idempotent; slow parts are cached under /var/cache/graphdriver so a second run takes seconds.
 #   apt packages   btrfs, xfs, zfs-fuse, device-mapper tools for the VM, Go + moby sources
-#                  for the reference peer, umoci/skopeo for OCI interop, GNU tar, attr, zstd
+#                  for the reference peer, umoci/skopeo for OCI interop, GNU tar, attr, zstd,
+#                  docker-registry + htpasswd for registry tests, fuse-overlayfs, pigz/igzip
 #   pnpm           the version pinned in package.json's packageManager
 #   peer           moby-archive-bench (Docker's own layer-diff code), built from ../shared/peer
 #   corpus         a Debian root filesystem + child layer (../shared/corpus), for interop and bench
@@ -22,7 +23,8 @@ fi
 step "apt packages"
 pkgs=(btrfs-progs xfsprogs zfs-fuse golang-go golang-github-docker-docker-dev
   busybox-static dmsetup thin-provisioning-tools e2fsprogs cpio zstd attr tar util-linux
-  debootstrap umoci skopeo kmod)
+  debootstrap umoci skopeo kmod
+  docker-registry apache2-utils openssl fuse-overlayfs fuse3 pigz isal containers-storage)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
