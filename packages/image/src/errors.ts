@@ -1,0 +1,23 @@
+// Typed errors of image transfer. They are GraphDriverErrors (core's brand), so callers and the
+// CLI branch on `code` the same way as for storage errors.
+import { GraphDriverError } from '@graphdriver/core';
+
+export const ImageErrorCode = {
+  /** 401/403 from a registry, or credentials it refused. */
+  RegistryAuth: 'ERR_REGISTRY_AUTH',
+  /** The registry's certificate is not trusted (or TLS failed otherwise). */
+  RegistryTls: 'ERR_REGISTRY_TLS',
+  /** Unknown tag, digest, repository, or a platform the index lacks. */
+  ImageNotFound: 'ERR_IMAGE_NOT_FOUND',
+  /** Bytes that do not match the digest (or diff ID) that names them. */
+  DigestMismatch: 'ERR_DIGEST_MISMATCH',
+  /** Schema 1 manifests, unknown media types, unsupported compression. */
+  UnsupportedImage: 'ERR_UNSUPPORTED_IMAGE',
+  /** Anything else once retries are spent: unreachable, 5xx, protocol errors. */
+  Registry: 'ERR_REGISTRY',
+} as const;
+export type ImageErrorCode = (typeof ImageErrorCode)[keyof typeof ImageErrorCode];
+
+export function imageError(code: ImageErrorCode, message: string, cause?: unknown): GraphDriverError {
+  return new GraphDriverError(code, message, cause === undefined ? undefined : { cause });
+}
