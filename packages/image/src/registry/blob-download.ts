@@ -9,7 +9,6 @@ import { GraphDriverError } from '@graphdriver/core';
 import { ImageErrorCode, imageError } from '../errors.js';
 import type { RegistryClient } from './client.js';
 import { pullScope } from './client.js';
-import { drain } from './http.js';
 import { backoffMs, sleep, type RetryPolicy } from './retry.js';
 
 export interface DownloadOptions {
@@ -42,12 +41,15 @@ export async function downloadBlob(client: Client, repository: string, digest: s
       throw imageError(ImageErrorCode.Registry, `GET ${subject}: asked for bytes from ${pos}, got Content-Range ${JSON.stringify(res.headers['content-range'])}`);
     }
     if (res.statusCode === 416 && pos === opts.size) {
-      await drain(res);
+      // nothing left; distribution 2.8 sends a 416 that promises the whole blob as its body
+      // and never sends it, so the connection is dropped rather than read
+      res.destroy();
       return { res: Readable.from([]) as unknown as IncomingMessage, skip: 0 };
     }
     throw await client.failure(res, `GET ${subject}`, subject);
   };
 
+  if (start === opts.size) return Readable.from([]);
   const first = await open(start);
   const hash = opts.verify ? createHash('sha256') : undefined;
 

@@ -141,9 +141,36 @@ export class RegistryClient {
   }
 
   private async fetchToken(url: URL, authorization: string | undefined, signal?: AbortSignal) {
-    const res = await this.call({ method: 'GET', target: url.href, scopes: [], headers: authorization ? { authorization } : {}, signal, noAuth: true });
-    const body = await readBounded(res, MAX_TOKEN_BYTES, `token from ${url.origin}`);
-    return { status: res.statusCode ?? 0, body };
+    const { res, bytes } = await this.fetchSmall(
+      { method: 'GET', target: url.href, scopes: [], headers: authorization ? { authorization } : {}, signal, noAuth: true },
+      async () => {},
+      MAX_TOKEN_BYTES, `token from ${url.origin}`, ImageErrorCode.Registry,
+    );
+    return { status: res.statusCode ?? 0, body: bytes };
+  }
+
+  /**
+   * A small body read whole (a manifest, a token), bounded by `limit`; a connection dropped
+   * while reading it is retried like one dropped before the headers. `check` judges the status.
+   */
+  private async fetchSmall(
+    c: RegistryCall & { noAuth?: boolean },
+    check: (res: IncomingMessage) => Promise<void>,
+    limit: number,
+    what: string,
+    code: ImageErrorCode,
+  ): Promise<{ res: IncomingMessage; bytes: Buffer }> {
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.call(c);
+      await check(res);
+      try {
+        return { res, bytes: await readBounded(res, limit, what, code) };
+      } catch (err) {
+        if (!(err instanceof NetworkError)) throw err;
+        if (attempt >= this.policy.attempts) throw imageError(ImageErrorCode.Registry, `${what}: ${err.message} (after ${attempt} tries)`, err);
+        await sleep(backoffMs(attempt, this.policy), c.signal);
+      }
+    }
   }
 
   /**
@@ -229,7 +256,7 @@ export class RegistryClient {
     const detail = text ? ` (${text})` : '';
     if (res.statusCode === 404) return imageError(ImageErrorCode.ImageNotFound, `${subject} not found in ${this.registry}${detail}`);
     if (/DIGEST_INVALID/.test(text)) return imageError(ImageErrorCode.DigestMismatch, `${what}: ${this.registry} says the digest does not match the bytes${detail}`);
-    if (/NAME_UNKNOWN|MANIFEST_UNKNOWN|BLOB_UNKNOWN/.test(text)) return imageError(ImageErrorCode.ImageNotFound, `${subject} not found in ${this.registry}${detail}`);
+    if (/\b(?:NAME_UNKNOWN|MANIFEST_UNKNOWN|BLOB_UNKNOWN)\b/.test(text)) return imageError(ImageErrorCode.ImageNotFound, `${subject} not found in ${this.registry}${detail}`);
     return imageError(ImageErrorCode.Registry, `${what} on ${this.registry}: unexpected HTTP ${res.statusCode}${detail}`);
   }
 
@@ -240,13 +267,17 @@ export class RegistryClient {
    */
   async getManifest(repository: string, reference: string, signal?: AbortSignal): Promise<ManifestBytes> {
     const subject = `manifest ${repository}${isDigest(reference) ? '@' : ':'}${reference}`;
-    const res = await this.call({
-      method: 'GET', target: `/v2/${repository}/manifests/${reference}`, scopes: [pullScope(repository)],
-      headers: { accept: MANIFEST_ACCEPT.join(', ') }, signal,
-    });
-    if (res.statusCode !== 200) throw await this.failure(res, `GET ${subject}`, subject);
     const limit = this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES;
-    const bytes = await readBounded(res, limit, `${subject} on ${this.registry}`, ImageErrorCode.UnsupportedImage);
+    const { res, bytes } = await this.fetchSmall(
+      {
+        method: 'GET', target: `/v2/${repository}/manifests/${reference}`, scopes: [pullScope(repository)],
+        headers: { accept: MANIFEST_ACCEPT.join(', ') }, signal,
+      },
+      async (r) => {
+        if (r.statusCode !== 200) throw await this.failure(r, `GET ${subject}`, subject);
+      },
+      limit, `${subject} on ${this.registry}`, ImageErrorCode.UnsupportedImage,
+    );
     const digest = sha256(bytes);
     const claimed = res.headers['docker-content-digest'];
     const expected = isDigest(reference) ? reference : typeof claimed === 'string' && claimed.startsWith('sha256:') ? claimed : undefined;

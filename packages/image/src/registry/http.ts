@@ -79,7 +79,7 @@ export function exchange(x: Exchange): Promise<IncomingMessage> {
 }
 
 /** Reads a whole response body, refusing more than `limit` bytes (`what` names it in the error). */
-export async function readBounded(res: IncomingMessage, limit: number, what: string, code: typeof ImageErrorCode[keyof typeof ImageErrorCode] = ImageErrorCode.Registry): Promise<Buffer> {
+export async function readBounded(res: IncomingMessage, limit: number, what: string, code: ImageErrorCode = ImageErrorCode.Registry): Promise<Buffer> {
   const declared = Number(res.headers['content-length']);
   const tooBig = (): GraphDriverError => imageError(code, `${what} is larger than the ${limit}-byte limit`);
   if (Number.isFinite(declared) && declared > limit) {

@@ -137,6 +137,10 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
       closeSync(fd);
       const started = child;
       child.on('error', () => {});
+      // a test process that dies without its afterAll still takes its registry with it
+      const reap = () => started.kill('SIGKILL');
+      process.once('exit', reap);
+      started.once('exit', () => process.removeListener('exit', reap));
       try {
         await waitForApi(url, started, 15_000);
       } catch (err) {
