@@ -85,10 +85,17 @@ export async function downloadBlob(client: Client, repository: string, digest: s
           if (err instanceof GraphDriverError || (err as Error).name === 'AbortError') throw err;
           current.res.destroy();
           if (++fails >= opts.policy.attempts) {
-            throw imageError(ImageErrorCode.Registry, `GET ${subject}: connection dropped at byte ${pos} (${(err as Error).message}), ${fails} times in a row`, err);
+            throw imageError(ImageErrorCode.Registry, `GET ${subject}: dropped at byte ${pos} (${(err as Error).message}), ${fails} times in a row`, err);
           }
           await sleep(backoffMs(fails, opts.policy), opts.signal);
-          current = await open(pos);
+          try {
+            current = await open(pos);
+          } catch (reopen) {
+            if (reopen instanceof GraphDriverError && reopen.code === ImageErrorCode.Registry) {
+              throw imageError(ImageErrorCode.Registry, `GET ${subject}: dropped at byte ${pos}, and resuming failed: ${reopen.message}`, reopen);
+            }
+            throw reopen;
+          }
         }
       }
     } finally {

@@ -13,7 +13,7 @@ export type FaultAction =
   | { kind: 'status'; status: number; headers?: Record<string, string>; body?: string | Buffer }
   /** Answer 3xx with Location = to(path), e.g. the same path on another host name. */
   | { kind: 'redirect'; status?: number; to: (path: string) => string }
-  /** Forward, then cut the connection after this many response body bytes. */
+  /** Forward, then cut the connection after this many response body bytes (0: before any answer). */
   | { kind: 'drop'; afterBytes: number }
   /** Forward, sending the response body `chunkBytes` at a time every `intervalMs`. */
   | { kind: 'slow'; chunkBytes: number; intervalMs: number };
@@ -73,6 +73,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       record.responseBytes = body.length;
       res.writeHead(action.status, { 'content-length': String(body.length), ...action.headers });
       res.end(body);
+      return;
+    }
+    if (action?.kind === 'drop' && action.afterBytes === 0) {
+      req.resume();
+      req.socket.destroy();
       return;
     }
     if (action?.kind === 'redirect') {
