@@ -127,6 +127,27 @@ describe.skipIf(skip)('registry client under faults', () => {
     expect(proxyA.log.at(-1)!.responseBytes).toBeLessThan(size / 2);
   });
 
+  it('a token the registry refuses (401) is fetched afresh once, then the request succeeds', async () => {
+    await client.getManifest('test/app', 'latest');
+    proxyA.clearLog();
+    const before = regA.tokenServer!.requests.length;
+    const challenge = `Bearer realm="${regA.tokenServer!.realm}",service="graphdriver-test-registry",scope="repository:test/app:pull",error="invalid_token"`;
+    proxyA.addRule({ method: 'GET', path: MANIFEST, times: 1, action: { kind: 'status', status: 401, headers: { 'www-authenticate': challenge } } });
+    expect((await client.getManifest('test/app', 'latest')).digest).toBe(layout.images[0].manifest.digest);
+    expect(regA.tokenServer!.requests.slice(before).map((r) => r.scopes)).toEqual([['repository:test/app:pull']]);
+    expect(proxyA.log.filter((r) => MANIFEST.test(r.path)).map((r) => r.status)).toEqual([401, 200]);
+    // refused twice in a row: ERR_REGISTRY_AUTH, not a loop
+    proxyA.addRule({ method: 'GET', path: MANIFEST, times: 2, action: { kind: 'status', status: 401, headers: { 'www-authenticate': challenge } } });
+    await expect(client.getManifest('test/app', 'latest')).rejects.toMatchObject({ code: 'ERR_REGISTRY_AUTH', message: expect.stringContaining('user "tester"') });
+  });
+
+  it('403 is ERR_REGISTRY_AUTH saying who was denied', async () => {
+    proxyA.addRule({ method: 'GET', path: MANIFEST, times: 1, action: { kind: 'status', status: 403, body: '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}' } });
+    await expect(client.getManifest('test/app', 'latest')).rejects.toMatchObject({
+      code: 'ERR_REGISTRY_AUTH', message: expect.stringContaining('denied repository:test/app:pull to user "tester": DENIED: requested access'),
+    });
+  });
+
   it('a redirect to another host is followed without the Authorization header', async () => {
     const { digest, size } = layer();
     proxyA.addRule({ method: 'GET', path: BLOB, times: 1, action: { kind: 'redirect', to: (path) => `http://localhost:${proxyB.port}${path}` } });
