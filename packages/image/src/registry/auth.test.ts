@@ -98,6 +98,14 @@ describe.skipIf(skip)('registry auth', () => {
       ]);
     });
 
+    it('a cross-repository mount asks one token for both scopes (push on the target, pull on the source)', async () => {
+      const c = client(token, { creds: token.creds });
+      const before = token.tokenServer!.requests.length;
+      expect(await c.mountBlob('private/mounted', layout.images[0].layers[0].digest, 'private/app')).toBe(true);
+      expect(token.tokenServer!.requests.slice(before).map((r) => [...r.scopes].sort())).toEqual([['repository:private/app:pull', 'repository:private/mounted:pull,push']]);
+      expect(await c.blobSize('private/mounted', layout.images[0].layers[0].digest)).toBe(layout.images[0].layers[0].size);
+    });
+
     it('a push asks for pull,push on the repository and gets it with credentials', async () => {
       const c = client(token, { creds: token.creds });
       const { Readable } = await import('node:stream');

@@ -347,10 +347,17 @@ export class RegistryClient {
    */
   async mountBlob(repository: string, digest: string, from: string, signal?: AbortSignal): Promise<boolean> {
     const q = new URLSearchParams({ mount: digest, from });
-    const res = await this.call({
-      method: 'POST', target: `/v2/${repository}/blobs/uploads/?${q}`, scopes: [pushScope(repository), pullScope(from)],
-      headers: { 'content-length': 0 }, signal,
-    });
+    let res: IncomingMessage;
+    try {
+      res = await this.call({
+        method: 'POST', target: `/v2/${repository}/blobs/uploads/?${q}`, scopes: [pushScope(repository), pullScope(from)],
+        headers: { 'content-length': 0 }, signal,
+      });
+    } catch (err) {
+      // no pull access to `from` only means no mount: the blob is then checked or sent as usual
+      if ((err as GraphDriverError).code === ImageErrorCode.RegistryAuth) return false;
+      throw err;
+    }
     await drain(res);
     if (res.statusCode === 201) return true;
     if (res.statusCode === 202) {
