@@ -62,10 +62,16 @@ async function expect(client: Client, res: IncomingMessage, ok: number[], what: 
   throw await client.failure(res, what, `repository ${repository}`);
 }
 
-async function startUpload(client: Client, repository: string, signal?: AbortSignal): Promise<URL> {
-  const res = await client.call({ method: 'POST', target: `/v2/${repository}/blobs/uploads/`, scopes: [pushScope(repository)], headers: { 'content-length': 0 }, signal });
-  await expect(client, res, [202], `POST /v2/${repository}/blobs/uploads/`, repository);
-  return nextLocation(client, res);
+/** Opens an upload session (POST); the source is released if that fails. */
+async function startUpload(client: Client, repository: string, source: Readable, signal?: AbortSignal): Promise<URL> {
+  try {
+    const res = await client.call({ method: 'POST', target: `/v2/${repository}/blobs/uploads/`, scopes: [pushScope(repository)], headers: { 'content-length': 0 }, signal });
+    await expect(client, res, [202], `POST /v2/${repository}/blobs/uploads/`, repository);
+    return nextLocation(client, res);
+  } catch (err) {
+    source.destroy();
+    throw err;
+  }
 }
 
 function nextLocation(client: Client, res: IncomingMessage): URL {
@@ -74,30 +80,21 @@ function nextLocation(client: Client, res: IncomingMessage): URL {
   return new URL(location, client.baseUrl);
 }
 
-/** Hashes and counts the bytes passing through. */
-function meter(): Transform & { digest(): string; bytes: number } {
-  const hash = createHash('sha256');
+/** Counts the bytes passing through (the registry checks the digest of a monolithic PUT). */
+function meter(): Transform & { bytes: number } {
   const t = new Transform({
     transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
       t.bytes += chunk.length;
       done(null, chunk);
     },
-  }) as Transform & { digest(): string; bytes: number };
+  }) as Transform & { bytes: number };
   t.bytes = 0;
-  t.digest = () => `sha256:${hash.digest('hex')}`;
   return t;
 }
 
 async function monolithicOnce(client: Client, repository: string, source: Readable, opts: UploadOptions): Promise<{ digest: string; size: number }> {
   const digest = opts.digest!;
-  let location: URL;
-  try {
-    location = await startUpload(client, repository, opts.signal);
-  } catch (err) {
-    source.destroy();
-    throw err;
-  }
+  const location = await startUpload(client, repository, source, opts.signal);
   location.searchParams.set('digest', digest);
   const m = meter();
   source.on('error', (err) => m.destroy(err));
@@ -136,13 +133,7 @@ async function* rechunk(source: Readable, size: number): AsyncGenerator<Buffer> 
 
 async function chunkedOnce(client: Client, repository: string, source: Readable, opts: UploadOptions): Promise<{ digest: string; size: number }> {
   const scopes = [pushScope(repository)];
-  let location: URL;
-  try {
-    location = await startUpload(client, repository, opts.signal);
-  } catch (err) {
-    source.destroy();
-    throw err;
-  }
+  let location = await startUpload(client, repository, source, opts.signal);
   const hash = createHash('sha256');
   let offset = 0;
   try {

@@ -2,27 +2,19 @@
 // (OCI and Docker schema 2), digest checks against tampered storage, schema 1 and oversized
 // manifests refused, blobs read whole and from an offset, uploads monolithic and chunked,
 // cross-repository mounts, manifest PUT read back by skopeo.
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  blobDataPath, buildTestLayout, noise, pushTestLayout, skipWithout, skopeo, startFaultProxy, startRegistry, tamperBlob,
+  blobDataPath, buildTestLayout, readAll, sha256, noise, pushTestLayout, skipWithout, skopeo, startFaultProxy, startRegistry, tamperBlob,
   type FaultProxy, type RunningRegistry, type TestLayout,
 } from '../test-support/index.js';
 import { RegistryClient } from './client.js';
 import { MediaType } from './media-types.js';
 
 const skip = skipWithout('the registry client suite');
-const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 describe.skipIf(skip)('registry client on docker-registry content', () => {
   let work: string;
@@ -105,9 +97,9 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
     it('whole with the digest checked, and from an offset', async () => {
       const layer = single.images[0].layers[0];
       const bytes = single.blobs.get(layer.digest)!;
-      expect(await collect(await client.getBlob('test/oci', layer.digest, { size: layer.size, verify: true }))).toEqual(bytes);
-      expect(await collect(await client.getBlob('test/oci', layer.digest, { offset: 1000, size: layer.size }))).toEqual(bytes.subarray(1000));
-      expect(await collect(await client.getBlob('test/oci', layer.digest, { offset: layer.size, size: layer.size }))).toEqual(Buffer.alloc(0));
+      expect(await readAll(await client.getBlob('test/oci', layer.digest, { size: layer.size, verify: true }))).toEqual(bytes);
+      expect(await readAll(await client.getBlob('test/oci', layer.digest, { offset: 1000, size: layer.size }))).toEqual(bytes.subarray(1000));
+      expect(await readAll(await client.getBlob('test/oci', layer.digest, { offset: layer.size, size: layer.size }))).toEqual(Buffer.alloc(0));
     });
 
     it('HEAD: the size when present, undefined when not; an unknown blob GET is ERR_IMAGE_NOT_FOUND', async () => {
@@ -121,12 +113,12 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
       const layer = tampered.images[0].layers[0];
       await tamperBlob(reg.storage, layer.digest);
       const stream = await client.getBlob('test/tampered', layer.digest, { size: layer.size, verify: true });
-      await expect(collect(stream)).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH', message: expect.stringContaining(layer.digest) });
+      await expect(readAll(stream)).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH', message: expect.stringContaining(layer.digest) });
     });
 
     it('more bytes than the descriptor says: ERR_DIGEST_MISMATCH', async () => {
       const layer = single.images[0].layers[1];
-      await expect(collect(await client.getBlob('test/oci', layer.digest, { size: layer.size - 1 }))).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
+      await expect(readAll(await client.getBlob('test/oci', layer.digest, { size: layer.size - 1 }))).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
     });
   });
 
@@ -139,7 +131,7 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
       expect(await client.uploadBlob('test/up-mono', () => Readable.from([data]), { digest, size: data.length })).toEqual({ digest, size: data.length });
       const calls = proxy.log.filter((r) => r.path.includes('/blobs/uploads/')).map((r) => [r.method, r.status, r.requestBytes]);
       expect(calls).toEqual([['POST', 202, 0], ['PUT', 201, data.length]]);
-      expect(await collect(await client.getBlob('test/up-mono', digest, { verify: true }))).toEqual(data);
+      expect(await readAll(await client.getBlob('test/up-mono', digest, { verify: true }))).toEqual(data);
     });
 
     it('chunked: PATCH per chunk with Content-Range, then PUT ?digest=', async () => {
@@ -155,7 +147,7 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
       ]);
       const put = proxy.log.find((r) => r.method === 'PUT')!;
       expect(put.path).toContain(`digest=${encodeURIComponent(digest)}`);
-      expect(await collect(await client.getBlob('test/up-chunked', digest, { verify: true }))).toEqual(data);
+      expect(await readAll(await client.getBlob('test/up-chunked', digest, { verify: true }))).toEqual(data);
     });
 
     it('bytes that do not match the digest given: ERR_DIGEST_MISMATCH, monolithic (registry-checked) and chunked', async () => {

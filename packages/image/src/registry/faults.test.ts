@@ -2,28 +2,20 @@
 // (resumed with Range, the bytes counted by the proxy), 503s and 429s (retried, Retry-After
 // honoured), retries that run out (ERR_REGISTRY), slow bodies, aborts, redirects to another
 // host (no Authorization sent there) and uploads retried from a fresh source.
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  buildTestLayout, noise, pushTestLayout, skipWithout, startFaultProxy, startRegistry,
+  buildTestLayout, readAll, sha256, noise, pushTestLayout, skipWithout, startFaultProxy, startRegistry,
   type FaultProxy, type RunningRegistry, type TestLayout,
 } from '../test-support/index.js';
 import { RegistryClient } from './client.js';
 
 const skip = skipWithout('the registry fault suite');
-const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const BLOB = /\/v2\/test\/app\/blobs\/sha256:/;
 const MANIFEST = /\/v2\/test\/app\/manifests\//;
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 describe.skipIf(skip)('registry client under faults', () => {
   let work: string;
@@ -59,7 +51,7 @@ describe.skipIf(skip)('registry client under faults', () => {
   it('a blob download dropped mid-way resumes with Range: about the blob size crosses the wire, not twice', async () => {
     const { digest, size } = layer();
     proxyA.addRule({ method: 'GET', path: BLOB, times: 1, action: { kind: 'drop', afterBytes: 700_000 } });
-    const bytes = await collect(await client.getBlob('test/app', digest, { size, verify: true }));
+    const bytes = await readAll(await client.getBlob('test/app', digest, { size, verify: true }));
     expect(sha256(bytes)).toBe(digest);
     const gets = proxyA.log.filter((r) => r.method === 'GET' && BLOB.test(r.path));
     expect(gets.map((r) => [r.headers.range ?? null, r.responseBytes])).toEqual([
@@ -72,7 +64,7 @@ describe.skipIf(skip)('registry client under faults', () => {
   it('three drops in a row still finish, each resuming where the last stopped', async () => {
     const { digest, size } = layer();
     proxyA.addRule({ method: 'GET', path: BLOB, times: 3, action: { kind: 'drop', afterBytes: 300_000 } });
-    expect(sha256(await collect(await client.getBlob('test/app', digest, { size, verify: true })))).toBe(digest);
+    expect(sha256(await readAll(await client.getBlob('test/app', digest, { size, verify: true })))).toBe(digest);
     const gets = proxyA.log.filter((r) => r.method === 'GET' && BLOB.test(r.path));
     expect(gets.map((r) => r.headers.range ?? null)).toEqual([null, 'bytes=300000-', 'bytes=600000-', 'bytes=900000-']);
     expect(gets.reduce((n, r) => n + r.responseBytes, 0)).toBe(size);
@@ -82,7 +74,7 @@ describe.skipIf(skip)('registry client under faults', () => {
     const { digest, size } = layer();
     proxyA.addRule({ method: 'GET', path: BLOB, times: 1, action: { kind: 'drop', afterBytes: 1000 } });
     proxyA.addRule({ method: 'GET', path: BLOB, action: { kind: 'drop', afterBytes: 0 } });
-    await expect(collect(await client.getBlob('test/app', digest, { size }))).rejects.toMatchObject({ code: 'ERR_REGISTRY', message: expect.stringContaining('dropped at byte 1000') });
+    await expect(readAll(await client.getBlob('test/app', digest, { size }))).rejects.toMatchObject({ code: 'ERR_REGISTRY', message: expect.stringContaining('dropped at byte 1000') });
   });
 
   it('503 twice, then the manifest: three requests, success', async () => {
@@ -118,12 +110,12 @@ describe.skipIf(skip)('registry client under faults', () => {
   it('a slow body arrives whole; an abort stops it at once with AbortError', async () => {
     const { digest, size } = layer();
     proxyA.addRule({ method: 'GET', path: BLOB, times: 1, action: { kind: 'slow', chunkBytes: 256 << 10, intervalMs: 30 } });
-    expect(sha256(await collect(await client.getBlob('test/app', digest, { size, verify: true })))).toBe(digest);
+    expect(sha256(await readAll(await client.getBlob('test/app', digest, { size, verify: true })))).toBe(digest);
     proxyA.addRule({ method: 'GET', path: BLOB, times: 1, action: { kind: 'slow', chunkBytes: 16 << 10, intervalMs: 50 } });
     const ac = new AbortController();
     const stream = await client.getBlob('test/app', digest, { size, signal: ac.signal });
     setTimeout(() => ac.abort(), 200);
-    await expect(collect(stream)).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(readAll(stream)).rejects.toMatchObject({ name: 'AbortError' });
     expect(proxyA.log.at(-1)!.responseBytes).toBeLessThan(size / 2);
   });
 
@@ -151,7 +143,7 @@ describe.skipIf(skip)('registry client under faults', () => {
   it('a redirect to another host is followed without the Authorization header', async () => {
     const { digest, size } = layer();
     proxyA.addRule({ method: 'GET', path: BLOB, times: 1, action: { kind: 'redirect', to: (path) => `http://localhost:${proxyB.port}${path}` } });
-    expect(sha256(await collect(await client.getBlob('test/app', digest, { size, verify: true })))).toBe(digest);
+    expect(sha256(await readAll(await client.getBlob('test/app', digest, { size, verify: true })))).toBe(digest);
     expect(proxyA.log.map((r) => [r.status, r.headers.authorization?.split(' ')[0]])).toEqual([[307, 'Bearer']]);
     expect(proxyB.log.map((r) => [r.status, r.headers.authorization ?? null, r.responseBytes])).toEqual([[200, null, size]]);
   });

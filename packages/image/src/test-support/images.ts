@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { packEntries } from '@graphdriver/core';
 import type { Descriptor, Platform } from '../transports/types.js';
@@ -46,7 +47,15 @@ export interface TestLayoutOptions {
   tag?: string;
 }
 
-const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+/** `sha256:<hex>` of some bytes. */
+export const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** A whole stream's bytes (test blobs are small). */
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
 
 /** Deterministic incompressible bytes. */
 export function noise(bytes: number, seed: string): Buffer {

@@ -2,7 +2,6 @@
 // manifest list to the platform asked for and says where its blobs came from; the destination
 // mounts blobs from another repository of the same registry (no byte sent), uploads to another
 // registry, and writes a manifest that skopeo reads back.
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,14 +9,13 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaType } from '../registry/media-types.js';
 import {
-  buildTestLayout, pushTestLayout, skipWithout, skopeo, startFaultProxy, startRegistry,
+  buildTestLayout, readAll, sha256, pushTestLayout, skipWithout, skopeo, startFaultProxy, startRegistry,
   type FaultProxy, type RunningRegistry, type TestLayout,
 } from '../test-support/index.js';
 import { DockerDestination, DockerSource } from './docker.js';
 import type { ImageSource } from './types.js';
 
 const skip = skipWithout('the docker:// transport suite');
-const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 describe.skipIf(skip)('docker:// transport', () => {
   let work: string;
@@ -46,9 +44,7 @@ describe.skipIf(skip)('docker:// transport', () => {
     const sent: string[] = [];
     for (const desc of [body.config, ...body.layers]) {
       if (await dest.hasBlob(desc, src.origin)) continue;
-      const chunks: Buffer[] = [];
-      for await (const c of await src.blob(desc)) chunks.push(c as Buffer);
-      const bytes = Buffer.concat(chunks);
+      const bytes = await readAll(await src.blob(desc));
       expect(sha256(bytes)).toBe(desc.digest);
       const stored = await dest.putBlob(() => Readable.from([bytes]), { mediaType: desc.mediaType, digest: desc.digest, size: desc.size });
       expect(stored).toEqual({ mediaType: desc.mediaType, digest: desc.digest, size: desc.size });
@@ -106,9 +102,7 @@ describe.skipIf(skip)('docker:// transport', () => {
 
   it('blob(desc, { offset }) returns the rest of the blob', async () => {
     const layer = multi.images[0].layers[0];
-    const chunks: Buffer[] = [];
-    for await (const c of await source(proxyA.host, 'test/multi').blob(layer, { offset: 100 })) chunks.push(c as Buffer);
-    expect(Buffer.concat(chunks)).toEqual(multi.blobs.get(layer.digest)!.subarray(100));
+    expect(await readAll(await source(proxyA.host, 'test/multi').blob(layer, { offset: 100 }))).toEqual(multi.blobs.get(layer.digest)!.subarray(100));
   });
 
   it('within one registry, hasBlob mounts from the origin repository: no blob byte moves', async () => {

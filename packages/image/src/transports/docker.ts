@@ -16,12 +16,27 @@ export interface DockerTransportOptions extends RegistryClientOptions {
   client?: RegistryClient;
 }
 
-function clientFor(ref: RegistryReference, opts: DockerTransportOptions): { client: RegistryClient; owned: boolean } {
-  if (opts.client) {
-    if (!sameRegistry(opts.client.registry, ref.registry)) throw new TypeError(`client for ${opts.client.registry} given for ${ref.registry}`);
-    return { client: opts.client, owned: false };
+/** What both ends share: the reference, its name, and a client (owned unless one was given). */
+abstract class DockerEndpoint {
+  readonly name: string;
+  protected readonly client: RegistryClient;
+  private readonly owned: boolean;
+
+  constructor(
+    readonly ref: RegistryReference,
+    opts: DockerTransportOptions,
+  ) {
+    this.name = formatReference(ref);
+    if (opts.client && !sameRegistry(opts.client.registry, ref.registry)) {
+      throw new TypeError(`client for ${opts.client.registry} given for ${ref.registry}`);
+    }
+    this.owned = !opts.client;
+    this.client = opts.client ?? new RegistryClient(ref.registry, opts);
   }
-  return { client: new RegistryClient(ref.registry, opts), owned: true };
+
+  async close(): Promise<void> {
+    if (this.owned) this.client.close();
+  }
 }
 
 /** The descriptors of an index, each checked enough to be fetched safely. */
@@ -37,19 +52,12 @@ function indexEntries(m: ManifestBytes, subject: string): Descriptor[] {
   });
 }
 
-export class DockerSource implements ImageSource {
-  readonly name: string;
+export class DockerSource extends DockerEndpoint implements ImageSource {
   readonly origin: BlobOrigin;
-  private readonly client: RegistryClient;
-  private readonly owned: boolean;
 
-  constructor(
-    readonly ref: RegistryReference,
-    opts: DockerTransportOptions = {},
-  ) {
-    this.name = formatReference(ref);
+  constructor(ref: RegistryReference, opts: DockerTransportOptions = {}) {
+    super(ref, opts);
     this.origin = { registry: apiHost(ref.registry), repository: ref.repository };
-    ({ client: this.client, owned: this.owned } = clientFor(ref, opts));
   }
 
   async manifest(platform: Platform, signal?: AbortSignal): Promise<ManifestBytes> {
@@ -71,23 +79,11 @@ export class DockerSource implements ImageSource {
     // the caller digests the blob: no second hash here
     return this.client.getBlob(this.ref.repository, desc.digest, { offset: opts.offset, size: desc.size, signal: opts.signal });
   }
-
-  async close(): Promise<void> {
-    if (this.owned) this.client.close();
-  }
 }
 
-export class DockerDestination implements ImageDestination {
-  readonly name: string;
-  private readonly client: RegistryClient;
-  private readonly owned: boolean;
-
-  constructor(
-    readonly ref: RegistryReference,
-    opts: DockerTransportOptions = {},
-  ) {
-    this.name = formatReference(ref);
-    ({ client: this.client, owned: this.owned } = clientFor(ref, opts));
+export class DockerDestination extends DockerEndpoint implements ImageDestination {
+  constructor(ref: RegistryReference, opts: DockerTransportOptions = {}) {
+    super(ref, opts);
   }
 
   async hasBlob(desc: Descriptor, from?: BlobOrigin, signal?: AbortSignal): Promise<boolean> {
@@ -112,8 +108,4 @@ export class DockerDestination implements ImageDestination {
 
   /** A registry makes an image visible with its manifest PUT: nothing left to do. */
   async commit(): Promise<void> {}
-
-  async close(): Promise<void> {
-    if (this.owned) this.client.close();
-  }
 }
