@@ -9,7 +9,8 @@ import { CliErrorCode, errorCode, errorMessage, exitStatus } from './cli-errors.
 import * as layers from './commands/layers.js';
 import * as diffs from './commands/diff.js';
 import { drivers } from './commands/drivers.js';
-import { exportCommand, importCommand } from './commands/image.js';
+import * as image from './commands/image.js';
+import { transferOptions } from './commands/image.js';
 import { Output } from './output.js';
 import type { GlobalOptions } from './session.js';
 import { version } from './version.js';
@@ -18,7 +19,7 @@ const collect = (value: string, previous: string[] | undefined) => [...(previous
 
 function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>) => Promise<void>): Command {
   const program = new Command('graphdriver')
-    .description('Docker-compatible copy-on-write layer storage: layers, diffs, and OCI image import/export')
+    .description('Docker-compatible copy-on-write layer storage: layers, diffs, and images pulled, pushed, imported and exported')
     .version(version, '-V, --version')
     .option('--root <dir>', 'store root (default /var/lib/graphdriver for root, ./.graphdriver otherwise)')
     .option('--driver <name>', 'storage driver (default: $GRAPHDRIVER, else the first that works here)')
@@ -81,17 +82,31 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     .addOption(p())
     .action((id, o) => run((g, out) => layers.size(g, out, id, o)));
   program.command('drivers').description('registered drivers and whether each can run here').action(() => run((g, out) => drivers(g, out)));
-  program
-    .command('import')
-    .description('import an OCI image layout as a chain of layers named by chain ID')
-    .argument('<image>', 'oci:DIR[:TAG]')
-    .action((ref) => run((g, out) => importCommand(g, out, ref)));
-  program
-    .command('export')
-    .description('export the chain of layers ending at ID as an OCI image layout')
-    .argument('<id>')
-    .argument('<image>', 'oci:DIR[:TAG]')
-    .action((id, ref) => run((g, out) => exportCommand(g, out, id, ref)));
+  transferOptions(
+    program
+      .command('import')
+      .description('import an image (any transport) as a chain of layers named by chain ID')
+      .argument('<image>', 'oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF] or docker://REF'),
+  ).action((ref, o) => run((g, out) => image.importCommand(g, out, ref, o)));
+  transferOptions(
+    program
+      .command('export')
+      .description('export the chain of layers ending at ID as an image (any transport)')
+      .argument('<id>')
+      .argument('<image>', 'oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF] or docker://REF'),
+    { compression: true },
+  ).action((id, ref, o) => run((g, out) => image.exportCommand(g, out, id, ref, o)));
+  transferOptions(
+    program.command('pull').description('pull an image from a registry (import docker://REF)').argument('<ref>', '[docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]'),
+  ).action((ref, o) => run((g, out) => image.pullCommand(g, out, ref, o)));
+  transferOptions(
+    program
+      .command('push')
+      .description('push the chain of layers ending at ID to a registry (export ID docker://REF)')
+      .argument('<id>')
+      .argument('<ref>', '[docker://]HOST[:PORT]/REPO[:TAG]'),
+    { compression: true },
+  ).action((id, ref, o) => run((g, out) => image.pushCommand(g, out, id, ref, o)));
   return program;
 }
 

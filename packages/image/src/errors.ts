@@ -15,9 +15,22 @@ export const ImageErrorCode = {
   UnsupportedImage: 'ERR_UNSUPPORTED_IMAGE',
   /** Anything else once retries are spent: unreachable, 5xx, protocol errors. */
   Registry: 'ERR_REGISTRY',
+  /**
+   * A malformed image: a layout, archive, manifest, index or config that is not what its
+   * format says (bad JSON, wrong shape, too big, a missing blob, a path outside the archive).
+   */
+  InvalidImage: 'ERR_IMAGE_INVALID',
+  /** A transport reference that cannot be parsed (`oci:`, `docker://`...). */
+  InvalidReference: 'ERR_INVALID_REFERENCE',
 } as const;
 export type ImageErrorCode = (typeof ImageErrorCode)[keyof typeof ImageErrorCode];
 
 export function imageError(code: ImageErrorCode, message: string, cause?: unknown): GraphDriverError {
   return new GraphDriverError(code, message, cause === undefined ? undefined : { cause });
 }
+
+export const invalidImage = (where: string, why: string, cause?: unknown) =>
+  imageError(ImageErrorCode.InvalidImage, `${where}: ${why}`, cause);
+
+export const digestMismatch = (what: string, expected: string, actual: string) =>
+  imageError(ImageErrorCode.DigestMismatch, `${what}: digest mismatch: expected ${expected}, got ${actual}`);

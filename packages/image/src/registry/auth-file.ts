@@ -6,7 +6,8 @@ import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '@graphdriver/core';
 import { ImageErrorCode, imageError } from '../errors.js';
-import { canonicalRegistry, DOCKER_HUB } from './reference.js';
+import { DOCKER_HUB } from '../reference.js';
+import { canonicalRegistry } from './reference.js';
 
 export interface Credentials {
   username: string;
@@ -25,6 +26,13 @@ export interface AuthFileOptions {
 /** Where Docker writes Docker Hub's entry. */
 const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
 const MAX_AUTH_FILE = 4 << 20;
+
+/** `USER:PASS` as --creds spells it (the password may hold colons; the user may not be empty). */
+export function parseCredentials(text: string): Credentials {
+  const colon = text.indexOf(':');
+  if (colon <= 0) throw imageError(ImageErrorCode.RegistryAuth, 'credentials must be given as USER:PASS');
+  return { username: text.slice(0, colon), password: text.slice(colon + 1) };
+}
 
 /** The files searched for credentials, in order (podman's order). */
 export function authFileCandidates(opts: AuthFileOptions = {}): string[] {

@@ -10,7 +10,7 @@ import { ImageErrorCode, imageError } from '../errors.js';
 import type { RegistryClient } from './client.js';
 import { pushScope } from './client.js';
 import { drain, NetworkError } from './http.js';
-import { isDigest } from './reference.js';
+import { isDigest } from '../model/digest.js';
 import { backoffMs, sleep, type RetryPolicy } from './retry.js';
 
 export interface UploadOptions {

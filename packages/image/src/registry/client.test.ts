@@ -12,7 +12,7 @@ import {
   type FaultProxy, type RunningRegistry, type TestLayout,
 } from '../test-support/index.js';
 import { RegistryClient } from './client.js';
-import { MediaType } from './media-types.js';
+import { MediaType } from '../model/media-types.js';
 
 const skip = skipWithout('the registry client suite');
 
@@ -47,7 +47,7 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
       const want = single.images[0].manifest;
       for (const ref of ['latest', want.digest]) {
         const m = await client.getManifest('test/oci', ref);
-        expect(m).toEqual({ bytes: single.blobs.get(want.digest), mediaType: MediaType.OciManifest, digest: want.digest });
+        expect(m).toEqual({ bytes: single.blobs.get(want.digest), mediaType: MediaType.Manifest, digest: want.digest });
       }
     });
 
@@ -86,8 +86,8 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
     });
 
     it('a manifest over 4 MiB is refused without reading it all; unknown media types are refused', async () => {
-      proxy.addRule({ path: /\/manifests\/huge$/, times: 1, action: { kind: 'status', status: 200, headers: { 'content-type': MediaType.OciManifest }, body: Buffer.alloc((4 << 20) + 1, 0x20) } });
-      await expect(client.getManifest('test/oci', 'huge')).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_IMAGE', message: expect.stringContaining('larger than the 4194304-byte limit') });
+      proxy.addRule({ path: /\/manifests\/huge$/, times: 1, action: { kind: 'status', status: 200, headers: { 'content-type': MediaType.Manifest }, body: Buffer.alloc((4 << 20) + 1, 0x20) } });
+      await expect(client.getManifest('test/oci', 'huge')).rejects.toMatchObject({ code: 'ERR_IMAGE_INVALID', message: expect.stringContaining('larger than the 4194304-byte limit') });
       proxy.addRule({ path: /\/manifests\/weird$/, times: 1, action: { kind: 'status', status: 200, headers: { 'content-type': 'application/vnd.example+json' }, body: '{"schemaVersion":2}' } });
       await expect(client.getManifest('test/oci', 'weird')).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_IMAGE', message: expect.stringContaining('application/vnd.example+json') });
     });
@@ -167,7 +167,7 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
       expect(mounts.map((r) => [r.status, r.requestBytes, new URL(r.path, 'http://x').searchParams.get('from')])).toEqual(Array(3).fill([201, 0, 'test/oci']));
       expect(proxy.log.filter((r) => r.method === 'PUT' || r.method === 'PATCH')).toEqual([]);
       const bytes = single.blobs.get(img.manifest.digest)!;
-      expect(await client.putManifest('test/mounted', 'v1', bytes, MediaType.OciManifest)).toBe(img.manifest.digest);
+      expect(await client.putManifest('test/mounted', 'v1', bytes, MediaType.Manifest)).toBe(img.manifest.digest);
       const raw = await skopeo.inspectRaw(`docker://${reg.host}/test/mounted:v1`, ['--tls-verify=false']);
       expect(Buffer.from(raw)).toEqual(bytes);
     });
@@ -180,7 +180,7 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
 
     it('PUT of a manifest whose blobs the repository lacks: a typed one-line error', async () => {
       const bytes = single.blobs.get(single.images[0].manifest.digest)!;
-      await expect(client.putManifest('test/empty-repo', 'v1', bytes, MediaType.OciManifest)).rejects.toMatchObject({ code: 'ERR_REGISTRY', message: expect.stringMatching(/MANIFEST_BLOB_UNKNOWN/) });
+      await expect(client.putManifest('test/empty-repo', 'v1', bytes, MediaType.Manifest)).rejects.toMatchObject({ code: 'ERR_REGISTRY', message: expect.stringMatching(/MANIFEST_BLOB_UNKNOWN/) });
     });
   });
 });

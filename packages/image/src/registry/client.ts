@@ -2,7 +2,6 @@
 // (./auth.ts), retries (./retry.ts), manifests, blobs (./blob-download.ts, ./blob-upload.ts),
 // cross-repository mounts. Every request takes an AbortSignal; every buffered body is bounded;
 // every manifest is checked against its digest.
-import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
@@ -14,12 +13,13 @@ import { findCredentials, type AuthFileOptions, type Credentials } from './auth-
 import { downloadBlob } from './blob-download.js';
 import { uploadBlob, type UploadOptions } from './blob-upload.js';
 import { drain, exchange, NetworkError, readBounded, registryErrorText } from './http.js';
-import { isImageManifestType, isIndexType, isSchema1Type, MANIFEST_ACCEPT } from './media-types.js';
-import { apiHost, canonicalRegistry, isDigest } from './reference.js';
+import { isDigest, sha256 } from '../model/digest.js';
+import { ACCEPTED_MANIFEST_TYPES, MediaType } from '../model/media-types.js';
+import { manifestKind, MAX_MANIFEST_BYTES, parseJsonBlob } from '../model/parse.js';
+import { apiHost, canonicalRegistry } from './reference.js';
 import { backoffMs, DEFAULT_RETRY, retryAfterMs, sleep, type RetryPolicy } from './retry.js';
 import { loadTlsSettings, type TlsOptions } from './tls.js';
 
-export const MAX_MANIFEST_BYTES = 4 << 20;
 const MAX_TOKEN_BYTES = 1 << 20;
 const MAX_REDIRECTS = 5;
 
@@ -57,7 +57,6 @@ export interface RegistryCall {
 export const pullScope = (repository: string) => `repository:${repository}:pull`;
 export const pushScope = (repository: string) => `repository:${repository}:pull,push`;
 
-const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const contentType = (res: IncomingMessage) => (res.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
 
 export class RegistryClient {
@@ -271,33 +270,26 @@ export class RegistryClient {
     const { res, bytes } = await this.fetchSmall(
       {
         method: 'GET', target: `/v2/${repository}/manifests/${reference}`, scopes: [pullScope(repository)],
-        headers: { accept: MANIFEST_ACCEPT.join(', ') }, signal,
+        headers: { accept: ACCEPTED_MANIFEST_TYPES.join(', ') }, signal,
       },
       async (r) => {
         if (r.statusCode !== 200) throw await this.failure(r, `GET ${subject}`, subject);
       },
-      limit, `${subject} on ${this.registry}`, ImageErrorCode.UnsupportedImage,
+      limit, `${subject} on ${this.registry}`, ImageErrorCode.InvalidImage,
     );
     const digest = sha256(bytes);
     const claimed = res.headers['docker-content-digest'];
-    const expected = isDigest(reference) ? reference : typeof claimed === 'string' && claimed.startsWith('sha256:') ? claimed : undefined;
+    const expected = isDigest(reference) ? reference : isDigest(claimed) ? claimed : undefined;
     if (expected && expected !== digest) {
       throw imageError(ImageErrorCode.DigestMismatch, `${subject} from ${this.registry}: expected ${expected}, the bytes are ${digest}`);
     }
-    let body: { schemaVersion?: unknown; mediaType?: unknown };
-    try {
-      body = JSON.parse(bytes.toString('utf8')) as typeof body;
-    } catch {
-      throw imageError(ImageErrorCode.UnsupportedImage, `${subject} from ${this.registry} is not JSON`);
-    }
-    const header = contentType(res);
-    const mediaType = header && header !== 'application/json' && header !== 'text/plain' ? header : typeof body.mediaType === 'string' ? body.mediaType : '';
-    if (body.schemaVersion === 1 || isSchema1Type(mediaType)) {
-      throw imageError(ImageErrorCode.UnsupportedImage, `${subject} on ${this.registry} is a Docker schema 1 manifest, which is not supported (push the image again with a current client)`);
-    }
-    if (!isImageManifestType(mediaType) && !isIndexType(mediaType)) {
-      throw imageError(ImageErrorCode.UnsupportedImage, `${subject} on ${this.registry} has unsupported media type ${JSON.stringify(mediaType)}`);
-    }
+    // schema 1 and unknown media types are refused here
+    const what = `${subject} on ${this.registry}`;
+    const header = contentType(res) || undefined;
+    const doc = parseJsonBlob(bytes, what, { max: limit });
+    const kind = manifestKind(doc, header, what);
+    const own = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
+    const mediaType = own ?? (header && header !== 'application/json' ? header : kind === 'index' ? MediaType.Index : MediaType.Manifest);
     return { bytes, mediaType, digest };
   }
 

@@ -1,111 +1,33 @@
-// The docker:// transport: an image in a registry, read as an ImageSource and written as an
-// ImageDestination, on top of the registry client (../registry/). The source resolves an
-// index to the platform asked for and records where its blobs came from (`origin`), so a
-// later push to the same registry can mount them instead of sending them again.
-import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { ImageErrorCode, imageError } from '../errors.js';
-import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
-import { isImageManifestType, isIndexType } from '../registry/media-types.js';
-import { selectPlatform } from '../registry/platform.js';
-import { apiHost, formatReference, isDigest, sameRegistry, type RegistryReference } from '../registry/reference.js';
-import type { BlobOrigin, Descriptor, ImageDestination, ImageSource, ManifestBytes, Platform } from './types.js';
+// `docker://REF`: the registry transport. The client and both ends live in ../registry
+// (DockerSource, DockerDestination); this is where the operations reach them.
+import { parseCredentials } from '../registry/auth-file.js';
+import { DockerDestination, DockerSource, type DockerTransportOptions } from '../registry/docker-transport.js';
+import type { DockerReference } from '../reference.js';
+import type { ImageDestination, ImageSource } from './types.js';
 
-export interface DockerTransportOptions extends RegistryClientOptions {
-  /** A client to share (e.g. one per registry for a whole copy); closed by its owner, not here. */
-  client?: RegistryClient;
+/** How to reach and authenticate to a registry (the CLI's --creds, --authfile, --cert-dir, --tls-verify). */
+export interface RegistryOptions {
+  /** `USER:PASS`. */
+  creds?: string;
+  authFile?: string;
+  certDir?: string;
+  /** false: plain http and unverified TLS are allowed. */
+  tlsVerify?: boolean;
 }
 
-/** What both ends share: the reference, its name, and a client (owned unless one was given). */
-abstract class DockerEndpoint {
-  readonly name: string;
-  protected readonly client: RegistryClient;
-  private readonly owned: boolean;
-
-  constructor(
-    readonly ref: RegistryReference,
-    opts: DockerTransportOptions,
-  ) {
-    this.name = formatReference(ref);
-    if (opts.client && !sameRegistry(opts.client.registry, ref.registry)) {
-      throw new TypeError(`client for ${opts.client.registry} given for ${ref.registry}`);
-    }
-    this.owned = !opts.client;
-    this.client = opts.client ?? new RegistryClient(ref.registry, opts);
-  }
-
-  async close(): Promise<void> {
-    if (this.owned) this.client.close();
-  }
+function clientOptions(opts: RegistryOptions): DockerTransportOptions {
+  return {
+    ...(opts.creds !== undefined ? { creds: parseCredentials(opts.creds) } : {}),
+    authFile: opts.authFile,
+    certDir: opts.certDir,
+    tlsVerify: opts.tlsVerify,
+  };
 }
 
-/** The descriptors of an index, each checked enough to be fetched safely. */
-function indexEntries(m: ManifestBytes, subject: string): Descriptor[] {
-  const bad = (why: string) => imageError(ImageErrorCode.UnsupportedImage, `${subject}: invalid index (${why})`);
-  const body = JSON.parse(m.bytes.toString('utf8')) as { manifests?: unknown };
-  if (!Array.isArray(body.manifests)) throw bad('no manifests array');
-  return body.manifests.map((d: Partial<Descriptor>) => {
-    if (!d || typeof d.mediaType !== 'string' || typeof d.digest !== 'string' || !isDigest(d.digest) || !Number.isSafeInteger(d.size)) {
-      throw bad(`entry ${JSON.stringify(d).slice(0, 200)}`);
-    }
-    return d as Descriptor;
-  });
+export async function openDockerSource(ref: DockerReference, opts: RegistryOptions): Promise<ImageSource> {
+  return new DockerSource(ref, clientOptions(opts));
 }
 
-export class DockerSource extends DockerEndpoint implements ImageSource {
-  readonly origin: BlobOrigin;
-
-  constructor(ref: RegistryReference, opts: DockerTransportOptions = {}) {
-    super(ref, opts);
-    this.origin = { registry: apiHost(ref.registry), repository: ref.repository };
-  }
-
-  async manifest(platform: Platform, signal?: AbortSignal): Promise<ManifestBytes> {
-    const { repository } = this.ref;
-    const top = await this.client.getManifest(repository, this.ref.digest ?? this.ref.tag ?? 'latest', signal);
-    if (isImageManifestType(top.mediaType)) return top;
-    const chosen = selectPlatform(indexEntries(top, this.name), platform, this.name);
-    if (!isImageManifestType(chosen.mediaType)) {
-      throw imageError(ImageErrorCode.UnsupportedImage, `${this.name}: the index entry for ${platform.os}/${platform.architecture} is a ${chosen.mediaType}, not an image manifest`);
-    }
-    const image = await this.client.getManifest(repository, chosen.digest, signal);
-    if (!isImageManifestType(image.mediaType)) {
-      throw imageError(ImageErrorCode.UnsupportedImage, `${this.name}: ${chosen.digest} is a ${image.mediaType}, not an image manifest`);
-    }
-    return image;
-  }
-
-  blob(desc: Descriptor, opts: { offset?: number; signal?: AbortSignal } = {}): Promise<Readable> {
-    // the caller digests the blob: no second hash here
-    return this.client.getBlob(this.ref.repository, desc.digest, { offset: opts.offset, size: desc.size, signal: opts.signal });
-  }
-}
-
-export class DockerDestination extends DockerEndpoint implements ImageDestination {
-  constructor(ref: RegistryReference, opts: DockerTransportOptions = {}) {
-    super(ref, opts);
-  }
-
-  async hasBlob(desc: Descriptor, from?: BlobOrigin, signal?: AbortSignal): Promise<boolean> {
-    const { repository } = this.ref;
-    if (from && from.repository !== repository && sameRegistry(from.registry, this.ref.registry)) {
-      if (await this.client.mountBlob(repository, desc.digest, from.repository, signal)) return true;
-    }
-    const size = await this.client.blobSize(repository, desc.digest, signal);
-    return size !== undefined;
-  }
-
-  async putBlob(open: () => Readable, info: { mediaType: string; digest?: string; size?: number }, signal?: AbortSignal): Promise<Descriptor> {
-    const { digest, size } = await this.client.uploadBlob(this.ref.repository, open, { digest: info.digest, size: info.size, signal });
-    return { mediaType: info.mediaType, digest, size };
-  }
-
-  /** PUT under the reference's tag; without one, by digest (which must equal the reference's, if it names one). */
-  putManifest(bytes: Buffer, mediaType: string, signal?: AbortSignal): Promise<string> {
-    const reference = this.ref.tag ?? this.ref.digest ?? `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    return this.client.putManifest(this.ref.repository, reference, bytes, mediaType, signal);
-  }
-
-  /** A registry makes an image visible with its manifest PUT: nothing left to do. */
-  async commit(): Promise<void> {}
+export async function openDockerDestination(ref: DockerReference, opts: RegistryOptions): Promise<ImageDestination> {
+  return new DockerDestination(ref, clientOptions(opts));
 }

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createZstdDecompress, decompressAuto, detectCompression } from './compression.js';
+import { createZstdDecompress, decompressAuto, detectCompression } from './decompress.js';
 
 const hasZstd = (() => {
   try {
@@ -124,7 +124,8 @@ describe('decompressAuto', () => {
     // truncated stream when it flushes, after pipeline() has stopped listening
     // (small, so that zlib takes all of it without anyone reading)
     const small = execFileSync('gzip', ['-c'], { input: data.subarray(0, 20_000) });
-    const { stream } = await decompressAuto(chunked(small.subarray(0, small.length >> 1), 65536));
+    process.env.GRAPHDRIVER_GZIP = 'zlib';
+    const { stream } = await decompressAuto(chunked(small.subarray(0, small.length >> 1), 65536)).finally(() => delete process.env.GRAPHDRIVER_GZIP);
     await new Promise((r) => setTimeout(r, 200));
     await expect(collect(stream)).rejects.toMatchObject({ code: 'Z_BUF_ERROR' });
     const bad = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(64, 0xee)]);
@@ -140,4 +141,21 @@ describe('decompressAuto', () => {
     const garbage = Buffer.concat([z.subarray(0, 8), Buffer.alloc(4096, 0xee)]);
     await expect(collect(chunked(garbage, 4096).pipe(createZstdDecompress()))).rejects.toMatchObject({ code: 'ERR_INVALID_ARCHIVE' });
   });
+
+  for (const inflater of ['igzip', 'unpigz', 'zlib']) {
+    it(`inflates gzip with ${inflater} (GRAPHDRIVER_GZIP=${inflater}), and reports corrupt data as an invalid archive`, async () => {
+      process.env.GRAPHDRIVER_GZIP = inflater;
+      try {
+        const gz = execFileSync('gzip', ['-c'], { input: data, maxBuffer: 64 << 20 });
+        const ok = await decompressAuto(chunked(gz, 65536));
+        expect(sha(await collect(ok.stream))).toBe(sha(data));
+        const truncated = await decompressAuto(chunked(gz.subarray(0, gz.length >> 1), 65536));
+        const err = await collect(truncated.stream).then(() => undefined, (e: unknown) => e);
+        expect(err, 'truncated gzip').toBeDefined();
+        if (inflater !== 'zlib') expect(err).toMatchObject({ code: 'ERR_INVALID_ARCHIVE' });
+      } finally {
+        delete process.env.GRAPHDRIVER_GZIP;
+      }
+    });
+  }
 });

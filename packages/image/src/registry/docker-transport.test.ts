@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MediaType } from '../registry/media-types.js';
+import { MediaType } from '../model/media-types.js';
 import {
   buildTestLayout, readAll, sha256, pushTestLayout, skipWithout, skopeo, startFaultProxy, startRegistry,
   type FaultProxy, type RunningRegistry, type TestLayout,
 } from '../test-support/index.js';
-import { DockerDestination, DockerSource } from './docker.js';
-import type { ImageSource } from './types.js';
+import { DockerDestination, DockerSource } from './docker-transport.js';
+import type { ImageSource } from '../transports/types.js';
 
 const skip = skipWithout('the docker:// transport suite');
 
@@ -82,7 +82,7 @@ describe.skipIf(skip)('docker:// transport', () => {
     expect((await src.manifest({ os: 'linux', architecture: 'arm64' })).digest).toBe(arm64.manifest.digest);
     expect((await src.manifest({ os: 'linux', architecture: 'arm64', variant: 'v8' })).digest).toBe(arm64.manifest.digest);
     const m = await src.manifest({ os: 'linux', architecture: 'arm', variant: 'v7' });
-    expect(m).toEqual({ bytes: multi.blobs.get(armv7.manifest.digest), mediaType: MediaType.OciManifest, digest: armv7.manifest.digest });
+    expect(m).toEqual({ bytes: multi.blobs.get(armv7.manifest.digest), mediaType: MediaType.Manifest, digest: armv7.manifest.digest });
     await expect(src.manifest({ os: 'linux', architecture: 's390x' })).rejects.toMatchObject({
       code: 'ERR_IMAGE_NOT_FOUND', message: expect.stringContaining('has no image for linux/s390x (it has linux/amd64, linux/arm64/v8, linux/arm/v7)'),
     });
@@ -138,6 +138,6 @@ describe.skipIf(skip)('docker:// transport', () => {
     expect(await dest.putBlob(() => Readable.from([data]), { mediaType: 'application/octet-stream' })).toEqual({
       mediaType: 'application/octet-stream', digest: sha256(data), size: data.length,
     });
-    await expect(dest.putManifest(multi.blobs.get(multi.images[1].manifest.digest)!, MediaType.OciManifest)).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
+    await expect(dest.putManifest(multi.blobs.get(multi.images[1].manifest.digest)!, MediaType.Manifest)).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
   });
 });
