@@ -18,7 +18,7 @@ export interface ImageFixture {
 }
 
 /** Deterministic incompressible bytes, so gzip cannot make a large layer small. */
-function noise(bytes: number, seed: string): Buffer {
+export function noise(bytes: number, seed: string): Buffer {
   const out = Buffer.alloc(bytes);
   let block = createHash('sha256').update(seed).digest();
   for (let off = 0; off < bytes; off += block.length) {
