@@ -76,6 +76,9 @@ async function waitForApi(url: string, child: ChildProcess, timeoutMs: number): 
   throw new Error(`docker-registry did not answer at ${url}/v2/ within ${timeoutMs} ms`);
 }
 
+// exec keeps the pid: the watcher's $$ is the registry itself, checked before it is killed
+const REAPER = `exec 3<&0; (read _ <&3; grep -q docker-registry /proc/$$/cmdline 2>/dev/null && kill $$) & exec docker-registry serve "$1" </dev/null`;
+
 const USER: TestCredentials = { username: 'tester', password: 'registry-pass-1' };
 
 /** Starts a registry on a free loopback port; see StartRegistryOptions. */
@@ -89,7 +92,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
   const stop = async () => {
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
+      child.stdin?.end();
       const timer = setTimeout(() => child!.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(timer);
@@ -133,17 +136,17 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
       await writeFile(file, JSON.stringify({ ...config, http: { ...http, addr: `127.0.0.1:${port}` } }, null, 2));
       const logFile = join(work, `registry-${attempt}.log`);
       const fd = openSync(logFile, 'w');
-      child = spawn('docker-registry', ['serve', file], { stdio: ['ignore', fd, fd] });
+      // The registry's stdin is a pipe from this process, watched by a small shell: when it
+      // closes (stop(), or this process dying however it dies) the registry is terminated,
+      // so a killed test run leaves no registry behind on the shared machine.
+      child = spawn('sh', ['-c', REAPER, 'sh', file], { stdio: ['pipe', fd, fd] });
       closeSync(fd);
       const started = child;
       child.on('error', () => {});
-      // a test process that dies without its afterAll still takes its registry with it
-      const reap = () => started.kill('SIGKILL');
-      process.once('exit', reap);
-      started.once('exit', () => process.removeListener('exit', reap));
       try {
         await waitForApi(url, started, 15_000);
       } catch (err) {
+        started.stdin?.end();
         started.kill('SIGKILL');
         const log = await readFile(logFile, 'utf8').catch(() => '');
         if (attempt < 3 && /address already in use/.test(log)) continue;
