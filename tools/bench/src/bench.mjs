@@ -270,7 +270,7 @@ results.push(runCase({
     quiesce();
     return { dest };
   },
-  cleanup: (tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
+  cleanup: (_tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
 }));
 
 // The layer diff, as moby exports it, applied onto a copy of base.
@@ -292,7 +292,7 @@ results.push(runCase({
     quiesce();
     return { dest };
   },
-  cleanup: (tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
+  cleanup: (_tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
   check: expectSame('size'),
 }));
 
@@ -320,11 +320,11 @@ if (BIG && (!ONLY || ONLY.has('apply-big'))) {
       quiesce();
       return { dest };
     },
-    check: (tool, res, ctx) => {
+    check: (tool, _res, ctx) => {
       const st = statSync(join(ctx.dest, 'big.bin'));
       if (st.size !== BIG_SIZE) die(`${tool} unpacked ${st.size} bytes, expected ${BIG_SIZE}`);
     },
-    cleanup: (tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
+    cleanup: (_tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
   }));
   rmSync(bigTar, { force: true });
 }
