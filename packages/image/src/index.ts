@@ -32,3 +32,15 @@ export { importImage, readImage, type ImportOptions, type ImportResult, type Imp
 export { exportImage, layerChain, sourceDateEpoch, type ExportOptions, type ExportResult, type ExportedLayer } from './operations/export.js';
 export { exportTo, importFrom, pull, push } from './operations/transfer.js';
 export type { ImageProgressEvent, ProgressListener, TransferOptions } from './operations/progress.js';
+// registries (OCI distribution): the client, credentials, TLS trust, and the docker:// transport's ends
+export { RegistryClient, type RegistryClientOptions, type RegistryCall } from './registry/client.js';
+export type { UploadOptions } from './registry/blob-upload.js';
+export { apiHost, canonicalRegistry, sameRegistry } from './registry/reference.js';
+export { login, logout, type LoginOptions } from './registry/login.js';
+export {
+  authFileCandidates, authFileForWrite, findCredentials, parseCredentials, removeCredentials, storeCredentials,
+  type AuthFileOptions, type Credentials,
+} from './registry/auth-file.js';
+export { DEFAULT_CERTS_DIRS, loadTlsSettings, type TlsOptions, type TlsSettings } from './registry/tls.js';
+export type { RetryPolicy } from './registry/retry.js';
+export { DockerDestination, DockerSource, type DockerTransportOptions } from './registry/docker-transport.js';

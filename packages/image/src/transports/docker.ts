@@ -1,6 +1,7 @@
-// `docker://REF`: the registry transport. The client lives in ../registry (DockerSource,
-// DockerDestination); this is where the operations reach it.
-import { ImageErrorCode, imageError } from '../errors.js';
+// `docker://REF`: the registry transport. The client and both ends live in ../registry
+// (DockerSource, DockerDestination); this is where the operations reach them.
+import { parseCredentials } from '../registry/auth-file.js';
+import { DockerDestination, DockerSource, type DockerTransportOptions } from '../registry/docker-transport.js';
 import type { DockerReference } from '../reference.js';
 import type { ImageDestination, ImageSource } from './types.js';
 
@@ -14,10 +15,19 @@ export interface RegistryOptions {
   tlsVerify?: boolean;
 }
 
-export async function openDockerSource(_ref: DockerReference, _opts: RegistryOptions): Promise<ImageSource> {
-  throw imageError(ImageErrorCode.UnsupportedImage, 'the docker:// transport is not built yet');
+function clientOptions(opts: RegistryOptions): DockerTransportOptions {
+  return {
+    ...(opts.creds !== undefined ? { creds: parseCredentials(opts.creds) } : {}),
+    authFile: opts.authFile,
+    certDir: opts.certDir,
+    tlsVerify: opts.tlsVerify,
+  };
 }
 
-export async function openDockerDestination(_ref: DockerReference, _opts: RegistryOptions): Promise<ImageDestination> {
-  throw imageError(ImageErrorCode.UnsupportedImage, 'the docker:// transport is not built yet');
+export async function openDockerSource(ref: DockerReference, opts: RegistryOptions): Promise<ImageSource> {
+  return new DockerSource(ref, clientOptions(opts));
+}
+
+export async function openDockerDestination(ref: DockerReference, opts: RegistryOptions): Promise<ImageDestination> {
+  return new DockerDestination(ref, clientOptions(opts));
 }
