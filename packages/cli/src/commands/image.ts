@@ -8,6 +8,8 @@ import { GraphDriverError } from '@graphdriver/core';
 import {
   exportTo,
   importFrom,
+  login,
+  logout,
   parseDockerReference,
   parseImageReference,
   parsePlatform,
@@ -136,3 +138,43 @@ export const pullCommand = (g: GlobalOptions, out: Output, refText: string, f: T
 
 export const pushCommand = (g: GlobalOptions, out: Output, id: string, refText: string, f: TransferFlags) =>
   runExport(g, out, id, { transport: 'docker', ref: parseDockerReference(refText) }, refText, f);
+
+export interface LoginFlags {
+  username?: string;
+  password?: string;
+  passwordStdin?: boolean;
+  authfile?: string;
+  certDir?: string;
+  tlsVerify?: string | boolean;
+}
+
+async function readStdin(): Promise<string> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of process.stdin) {
+    parts.push(chunk as Buffer);
+    if ((n += (chunk as Buffer).length) > 64 << 10) throw usage('--password-stdin: more than 64 KiB on stdin');
+  }
+  return Buffer.concat(parts).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** `login HOST`: checks the credentials against the registry, then stores them in the auth file. */
+export async function loginCommand(_g: GlobalOptions, out: Output, host: string, f: LoginFlags) {
+  if (f.password !== undefined && f.passwordStdin) throw usage('give the password with -p or --password-stdin, not both');
+  if (!f.username) throw usage('login needs -u USER (non-interactive)');
+  const password = f.passwordStdin ? await readStdin() : f.password;
+  if (password === undefined || password === '') throw usage('login needs a password: -p PASS or --password-stdin');
+  const { tlsVerify } = registryOptions({ tlsVerify: f.tlsVerify });
+  const { authFile } = await login(host, { username: f.username, password }, {
+    ...(f.authfile !== undefined ? { authFile: f.authfile } : {}),
+    ...(f.certDir !== undefined ? { certDir: f.certDir } : {}),
+    ...(tlsVerify !== undefined ? { tlsVerify } : {}),
+  });
+  out.result({ registry: host, authFile }, `Login Succeeded (${host}, credentials in ${authFile})`, authFile);
+}
+
+/** `logout HOST`: removes the registry's entry from the auth file. */
+export async function logoutCommand(_g: GlobalOptions, out: Output, host: string, f: { authfile?: string }) {
+  const { authFile, removed } = await logout(host, f.authfile !== undefined ? { authFile: f.authfile } : {});
+  out.result({ registry: host, authFile, removed }, removed ? `Removed login credentials for ${host} from ${authFile}` : `Not logged in to ${host}`, authFile);
+}
