@@ -107,6 +107,23 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
       .argument('<ref>', '[docker://]HOST[:PORT]/REPO[:TAG]'),
     { compression: true },
   ).action((id, ref, o) => run((g, out) => image.pushCommand(g, out, id, ref, o)));
+  program
+    .command('login')
+    .description('check credentials against a registry and store them in the auth file')
+    .argument('<host>', 'HOST[:PORT]')
+    .option('-u, --username <user>', 'user name')
+    .option('-p, --password <pass>', 'password (visible to other users: prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from stdin')
+    .option('--authfile <file>', 'auth file to write (default: as podman, $REGISTRY_AUTH_FILE or ${XDG_RUNTIME_DIR}/containers/auth.json)')
+    .option('--cert-dir <dir>', 'directory with ca.crt, client.cert and client.key for the registry')
+    .addOption(new Option('--tls-verify [bool]', 'verify TLS; --tls-verify=false allows http and unverified TLS'))
+    .action((host, o) => run((g, out) => image.loginCommand(g, out, host, o)));
+  program
+    .command('logout')
+    .description("remove a registry's credentials from the auth file")
+    .argument('<host>', 'HOST[:PORT]')
+    .option('--authfile <file>', 'auth file to change')
+    .action((host, o) => run((g, out) => image.logoutCommand(g, out, host, o)));
   return program;
 }
 

@@ -8,6 +8,8 @@ import { GraphDriverError } from '@graphdriver/core';
 import {
   exportTo,
   importFrom,
+  login,
+  logout,
   parseDockerReference,
   parseImageReference,
   parsePlatform,
@@ -91,12 +93,7 @@ async function runImport(g: GlobalOptions, out: Output, ref: ImageReference, sho
   const opts = { ...registryOptions(f), jobs: jobsOf(f), ...(f.platform ? { platform: parsePlatform(f.platform) } : {}) };
   await withDriver(g, async (driver, s) => {
     const p = progressOf(out);
-    let result: ImportResult;
-    try {
-      result = await importFrom(driver, ref, { ...opts, stateDir: stateDir(s.root), onProgress: p.listener });
-    } finally {
-      p.done();
-    }
+    const result: ImportResult = await importFrom(driver, ref, { ...opts, stateDir: stateDir(s.root), onProgress: p.listener }).finally(p.done);
     const added = result.layers.filter((l) => !l.skipped).length;
     const text = [
       ...result.layers.map((l) => `${l.skipped ? 'present' : 'applied'} ${l.id}  (${l.digest})`),
@@ -111,12 +108,7 @@ async function runExport(g: GlobalOptions, out: Output, id: string, ref: ImageRe
   if (f.platform) parsePlatform(f.platform); // checked; an export is of this host's platform
   await withDriver(g, async (driver, s) => {
     const p = progressOf(out);
-    let result: ExportResult;
-    try {
-      result = await exportTo(driver, id, ref, { ...opts, stateDir: stateDir(s.root), onProgress: p.listener });
-    } finally {
-      p.done();
-    }
+    const result: ExportResult = await exportTo(driver, id, ref, { ...opts, stateDir: stateDir(s.root), onProgress: p.listener }).finally(p.done);
     const text = [
       ...result.layers.map((l) => `${l.skipped ? 'exists' : 'layer '} ${l.id}  ${l.digest}  ${l.size} bytes`),
       `exported ${id} to ${shown}: manifest ${result.manifest}`,
@@ -136,3 +128,43 @@ export const pullCommand = (g: GlobalOptions, out: Output, refText: string, f: T
 
 export const pushCommand = (g: GlobalOptions, out: Output, id: string, refText: string, f: TransferFlags) =>
   runExport(g, out, id, { transport: 'docker', ref: parseDockerReference(refText) }, refText, f);
+
+export interface LoginFlags {
+  username?: string;
+  password?: string;
+  passwordStdin?: boolean;
+  authfile?: string;
+  certDir?: string;
+  tlsVerify?: string | boolean;
+}
+
+async function readStdin(): Promise<string> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of process.stdin) {
+    parts.push(chunk as Buffer);
+    if ((n += (chunk as Buffer).length) > 64 << 10) throw usage('--password-stdin: more than 64 KiB on stdin');
+  }
+  return Buffer.concat(parts).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** `login HOST`: checks the credentials against the registry, then stores them in the auth file. */
+export async function loginCommand(_g: GlobalOptions, out: Output, host: string, f: LoginFlags) {
+  if (f.password !== undefined && f.passwordStdin) throw usage('give the password with -p or --password-stdin, not both');
+  if (!f.username) throw usage('login needs -u USER (non-interactive)');
+  const password = f.passwordStdin ? await readStdin() : f.password;
+  if (password === undefined || password === '') throw usage('login needs a password: -p PASS or --password-stdin');
+  const { tlsVerify } = registryOptions({ tlsVerify: f.tlsVerify });
+  const { authFile } = await login(host, { username: f.username, password }, {
+    ...(f.authfile !== undefined ? { authFile: f.authfile } : {}),
+    ...(f.certDir !== undefined ? { certDir: f.certDir } : {}),
+    ...(tlsVerify !== undefined ? { tlsVerify } : {}),
+  });
+  out.result({ registry: host, authFile }, `Login Succeeded (${host}, credentials in ${authFile})`, authFile);
+}
+
+/** `logout HOST`: removes the registry's entry from the auth file. */
+export async function logoutCommand(_g: GlobalOptions, out: Output, host: string, f: { authfile?: string }) {
+  const { authFile, removed } = await logout(host, f.authfile !== undefined ? { authFile: f.authfile } : {});
+  out.result({ registry: host, authFile, removed }, removed ? `Removed login credentials for ${host} from ${authFile}` : `Not logged in to ${host}`, authFile);
+}

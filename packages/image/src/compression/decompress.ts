@@ -58,7 +58,12 @@ export async function decompressAuto(source: Readable): Promise<Decompressed> {
 }
 
 // a failing inflater means corrupt gzip data, whichever program it was
-const corrupt = (err: ToolError) => new GraphDriverError(ErrorCode.InvalidArchive, `invalid gzip data: ${err.stderr.trim() || err.message}`, { cause: err });
+// (the inflaters' words for a stream cut short are put as zlib puts them, one message for all)
+const corrupt = (err: ToolError) => {
+  const said = err.stderr.trim() || err.message;
+  const why = /does not contain a complete gzip file|unexpected end of file/.test(said) ? `unexpected end of file (${err.command})` : `${said} (${err.command})`;
+  return new GraphDriverError(ErrorCode.InvalidArchive, `invalid gzip data: ${why}`, { cause: err });
+};
 const igzip = filter('igzip', ['-d', '-c', '-q'], { failure: corrupt });
 const unpigz = filter('unpigz', ['-c'], { failure: corrupt });
 

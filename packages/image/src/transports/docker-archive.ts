@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ImageErrorCode, imageError, invalidImage } from '../errors.js';
+import { ImageErrorCode, imageError, invalidImage, pathError } from '../errors.js';
 import { writeArchive, type ArchiveMember } from '../archive/write-archive.js';
 import { detectCompression } from '../compression/decompress.js';
 import { DigestCounter, digestHex, sha256 } from '../model/digest.js';
@@ -155,7 +155,9 @@ export class DockerArchiveDestination implements ImageDestination {
   ) {}
 
   static async create(file: string, ref: DockerReference | undefined, name: string): Promise<DockerArchiveDestination> {
-    const staging = await mkdtemp(join(dirname(file), `.${basename(file)}.staging-`));
+    const staging = await mkdtemp(join(dirname(file), `.${basename(file)}.staging-`)).catch((err: unknown) => {
+      throw pathError(err, `cannot write the docker-archive ${file}`);
+    });
     return new DockerArchiveDestination(file, staging, ref, name);
   }
 

@@ -3,6 +3,7 @@
 // renamed over FILE at commit.
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { pathError } from '../errors.js';
 import { writeArchive, type ArchiveMember } from '../archive/write-archive.js';
 import { archiveFiles } from './blob-files.js';
 import { LAYOUT_FILE, OciLayoutDestination, OciLayoutSource } from './oci-layout.js';
@@ -22,7 +23,9 @@ export class OciArchiveDestination extends OciLayoutDestination {
   }
 
   static async create(file: string, tag: string | undefined, name: string): Promise<OciArchiveDestination> {
-    const staging = await mkdtemp(join(dirname(file), `.${basename(file)}.staging-`));
+    const staging = await mkdtemp(join(dirname(file), `.${basename(file)}.staging-`)).catch((err: unknown) => {
+      throw pathError(err, `cannot write the oci-archive ${file}`);
+    });
     return new OciArchiveDestination(file, staging, name, tag);
   }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { makeDirs, writeFileAtomic } from '@graphdriver/core';
-import { ImageErrorCode, imageError, invalidImage } from '../errors.js';
+import { ImageErrorCode, imageError, invalidImage, pathError } from '../errors.js';
 import { DigestCounter, digestHex, sha256 } from '../model/digest.js';
 import { MediaType, isIndexType } from '../model/media-types.js';
 import { MAX_MANIFEST_BYTES, manifestKind, parseIndex, parseJsonBlob } from '../model/parse.js';
@@ -115,7 +115,9 @@ export class OciLayoutDestination implements ImageDestination {
 
   private prepare(): Promise<void> {
     return (this.prepared ??= (async () => {
-      await makeDirs(join(this.dir, 'blobs', 'sha256'));
+      await makeDirs(join(this.dir, 'blobs', 'sha256')).catch((err: unknown) => {
+        throw pathError(err, `cannot write the image layout ${this.dir}`);
+      });
       const marker = join(this.dir, LAYOUT_FILE);
       let text: string | undefined;
       try {
