@@ -38,8 +38,14 @@ export type { UploadOptions } from './registry/blob-upload.js';
 export { apiHost, canonicalRegistry, sameRegistry } from './registry/reference.js';
 export { login, logout, type LoginOptions } from './registry/login.js';
 export {
-  authFileCandidates, authFileForWrite, findCredentials, parseCredentials, removeCredentials, storeCredentials,
-  type AuthFileOptions, type Credentials,
+  authFileCandidates,
+  authFileForWrite,
+  findCredentials,
+  parseCredentials,
+  removeCredentials,
+  storeCredentials,
+  type AuthFileOptions,
+  type Credentials,
 } from './registry/auth-file.js';
 export { DEFAULT_CERTS_DIRS, loadTlsSettings, type TlsOptions, type TlsSettings } from './registry/tls.js';
 export type { RetryPolicy } from './registry/retry.js';

@@ -6,5 +6,13 @@ export { startFaultProxy, type FaultProxy, type FaultRule, type FaultAction, typ
 export { blobDataPath, tamperBlob } from './storage.js';
 export { noise } from './fixture.js';
 export { sha256 } from '../model/digest.js';
-export { buildTestLayout, pushTestLayout, skopeoDestFlags, readAll, type TestImage, type TestLayout, type TestLayoutOptions } from './images.js';
+export {
+  buildTestLayout,
+  pushTestLayout,
+  skopeoDestFlags,
+  readAll,
+  type TestImage,
+  type TestLayout,
+  type TestLayoutOptions,
+} from './images.js';
 export { skipWithout, missingPrograms, REGISTRY_PROGRAMS, skopeo } from './tools.js';
