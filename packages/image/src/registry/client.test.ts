@@ -23,6 +23,7 @@ import {
   type RunningRegistry,
   type TestLayout,
 } from '../test-support/index.js';
+import { ImageErrorCode, imageError } from '../errors.js';
 import { RegistryClient } from './client.js';
 import { MediaType } from '../model/media-types.js';
 
@@ -206,6 +207,23 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
       const put = proxy.log.find((r) => r.method === 'PUT')!;
       expect(put.path).toContain(`digest=${encodeURIComponent(digest)}`);
       expect(await readAll(await client.getBlob('test/up-chunked', digest, { verify: true }))).toEqual(data);
+    });
+
+    it('a source that fails is that failure (not retried as a dropped connection), monolithic and chunked', async () => {
+      let opened = 0;
+      const failing = () => {
+        opened++;
+        return Readable.from(
+          (async function* () {
+            yield data.subarray(0, 1000);
+            throw imageError(ImageErrorCode.DigestMismatch, 'source: the layer does not match its diff ID');
+          })(),
+        );
+      };
+      await expect(client.uploadBlob('test/up-fail', failing, { digest, size: data.length })).rejects.toThrow('does not match its diff ID');
+      await expect(client.uploadBlob('test/up-fail', failing, { chunkSize: 512 })).rejects.toThrow('does not match its diff ID');
+      expect(opened).toBe(2);
+      expect(await client.blobSize('test/up-fail', digest)).toBeUndefined();
     });
 
     it('bytes that do not match the digest given: ERR_DIGEST_MISMATCH, monolithic (registry-checked) and chunked', async () => {

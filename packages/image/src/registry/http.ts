@@ -77,7 +77,10 @@ export function exchange(x: Exchange): Promise<IncomingMessage> {
     const send = x.url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(x.url, { method: x.method, headers: x.headers, agent: x.agent, signal: x.signal });
     req.setTimeout(x.idleTimeoutMs ?? 60_000, () => req.destroy(Object.assign(new Error('no answer (timed out)'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err) => reject(classifyNetworkError(err, host)));
+    // a body that fails (a source's own digest check, a read error) is that failure, not a
+    // dropped connection to retry
+    let bodyError: unknown;
+    req.on('error', (err) => reject(bodyError ?? classifyNetworkError(err, host)));
     req.on('response', (res) => {
       // a body cut short later surfaces on the response stream; classify it there too
       resolve(res);
@@ -85,7 +88,10 @@ export function exchange(x: Exchange): Promise<IncomingMessage> {
     if (x.body === undefined) req.end();
     else if (Buffer.isBuffer(x.body)) req.end(x.body);
     else {
-      x.body.on('error', (err) => req.destroy(err));
+      x.body.on('error', (err) => {
+        bodyError = err;
+        req.destroy(err);
+      });
       x.body.pipe(req);
     }
   });
