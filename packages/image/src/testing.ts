@@ -7,7 +7,22 @@ export { diffTrees, rootlessView, snapshotTree, type TreeEntry, type TreeOptions
 // real registries for pull/push tests: docker-registry on loopback (plain, TLS, basic or token
 // auth), a fault-injecting proxy, storage tampering, test images pushed with skopeo
 export {
-  startRegistry, startFaultProxy, blobDataPath, tamperBlob, buildTestLayout, pushTestLayout, skopeoDestFlags, skipWithout,
-  type RunningRegistry, type StartRegistryOptions, type TestCredentials, type FaultProxy, type FaultRule, type FaultAction,
-  type ProxyRecord, type TestLayout, type TestImage, type TestLayoutOptions,
+  startRegistry,
+  startFaultProxy,
+  blobDataPath,
+  tamperBlob,
+  buildTestLayout,
+  pushTestLayout,
+  skopeoDestFlags,
+  skipWithout,
+  type RunningRegistry,
+  type StartRegistryOptions,
+  type TestCredentials,
+  type FaultProxy,
+  type FaultRule,
+  type FaultAction,
+  type ProxyRecord,
+  type TestLayout,
+  type TestImage,
+  type TestLayoutOptions,
 } from './test-support/index.js';

@@ -19,7 +19,11 @@ describe('auth file look-up', () => {
 
   it('searches as podman does: explicit, $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR, ~/.config, ~/.docker', () => {
     const env = { XDG_RUNTIME_DIR: '/run/user/7' };
-    expect(authFileCandidates({ env, home: '/h' })).toEqual(['/run/user/7/containers/auth.json', '/h/.config/containers/auth.json', '/h/.docker/config.json']);
+    expect(authFileCandidates({ env, home: '/h' })).toEqual([
+      '/run/user/7/containers/auth.json',
+      '/h/.config/containers/auth.json',
+      '/h/.docker/config.json',
+    ]);
     expect(authFileCandidates({ env: {}, home: '/h' })).toEqual(['/h/.config/containers/auth.json', '/h/.docker/config.json']);
     expect(authFileCandidates({ env: { ...env, REGISTRY_AUTH_FILE: '/a.json' }, home: '/h' })).toEqual(['/a.json']);
     expect(authFileCandidates({ authFile: '/x.json', env: { REGISTRY_AUTH_FILE: '/a.json' } })).toEqual(['/x.json']);
@@ -29,15 +33,18 @@ describe('auth file look-up', () => {
   it("reads Docker's config.json: Docker Hub under https://index.docker.io/v1/, others by host or URL", async () => {
     const home = join(work, 'home1');
     await mkdir(join(home, '.docker'), { recursive: true });
-    await writeFile(join(home, '.docker/config.json'), JSON.stringify({
-      auths: {
-        'https://index.docker.io/v1/': { auth: b64('hubuser:hubpass') },
-        'https://reg.example:5000': { auth: b64('u5000:p') },
-        'reg.example/team': { auth: b64('team:p') },
-        'reg.example': { auth: b64('plain:p:with:colons') },
-      },
-      credsStore: 'ignored',
-    }));
+    await writeFile(
+      join(home, '.docker/config.json'),
+      JSON.stringify({
+        auths: {
+          'https://index.docker.io/v1/': { auth: b64('hubuser:hubpass') },
+          'https://reg.example:5000': { auth: b64('u5000:p') },
+          'reg.example/team': { auth: b64('team:p') },
+          'reg.example': { auth: b64('plain:p:with:colons') },
+        },
+        credsStore: 'ignored',
+      }),
+    );
     const o = { env: {}, home };
     expect(await findCredentials('docker.io', o)).toEqual({ username: 'hubuser', password: 'hubpass' });
     expect(await findCredentials('registry-1.docker.io', o)).toEqual({ username: 'hubuser', password: 'hubpass' });
@@ -53,12 +60,18 @@ describe('auth file look-up', () => {
     await mkdir(join(xdg, 'containers'), { recursive: true });
     await mkdir(join(home, '.config/containers'), { recursive: true });
     await writeFile(join(xdg, 'containers/auth.json'), JSON.stringify({ auths: { 'a.example': { auth: b64('first:1') } } }));
-    await writeFile(join(home, '.config/containers/auth.json'), JSON.stringify({ auths: { 'a.example': { auth: b64('second:2') }, 'b.example': { auth: b64('b:2') } } }));
+    await writeFile(
+      join(home, '.config/containers/auth.json'),
+      JSON.stringify({ auths: { 'a.example': { auth: b64('second:2') }, 'b.example': { auth: b64('b:2') } } }),
+    );
     const o = { env: { XDG_RUNTIME_DIR: xdg }, home };
     expect(await findCredentials('a.example', o)).toEqual({ username: 'first', password: '1' });
     expect(await findCredentials('b.example', o)).toEqual({ username: 'b', password: '2' });
     await writeFile(join(xdg, 'containers/auth.json'), '{not json');
-    await expect(findCredentials('a.example', o)).rejects.toMatchObject({ code: 'ERR_REGISTRY_AUTH', message: expect.stringContaining('is not valid JSON') });
+    await expect(findCredentials('a.example', o)).rejects.toMatchObject({
+      code: 'ERR_REGISTRY_AUTH',
+      message: expect.stringContaining('is not valid JSON'),
+    });
   });
 
   it("writing Docker Hub into Docker's config.json uses Docker's key and keeps the file's other settings", async () => {
@@ -66,7 +79,10 @@ describe('auth file look-up', () => {
     await mkdir(join(work, 'docker-home/.docker'), { recursive: true });
     await writeFile(file, JSON.stringify({ auths: { 'index.docker.io': { auth: b64('old:old') } }, psFormat: 'table' }));
     await storeCredentials('docker.io', { username: 'new', password: 'pw' }, { authFile: file });
-    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ auths: { 'https://index.docker.io/v1/': { auth: b64('new:pw') } }, psFormat: 'table' });
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({
+      auths: { 'https://index.docker.io/v1/': { auth: b64('new:pw') } },
+      psFormat: 'table',
+    });
   });
 });
 
@@ -90,13 +106,17 @@ describe.skipIf(skip)('login and logout against a real registry', () => {
     expect(written).toBe(authFile);
     expect((await stat(authFile)).mode & 0o777).toBe(0o600);
     expect((await stat(join(work, 'new-dir'))).mode & 0o777).toBe(0o700);
-    expect(JSON.parse(await readFile(authFile, 'utf8'))).toEqual({ auths: { [reg.host]: { auth: b64(`${reg.creds!.username}:${reg.creds!.password}`) } } });
+    expect(JSON.parse(await readFile(authFile, 'utf8'))).toEqual({
+      auths: { [reg.host]: { auth: b64(`${reg.creds!.username}:${reg.creds!.password}`) } },
+    });
     expect(await findCredentials(reg.host, { authFile })).toEqual(reg.creds);
   });
 
   it('a wrong password is ERR_REGISTRY_AUTH and writes nothing', async () => {
     const authFile = join(work, 'wrong.json');
-    await expect(login(reg.host, { username: reg.creds!.username, password: 'bad' }, { authFile, certDir: reg.caDir })).rejects.toMatchObject({ code: 'ERR_REGISTRY_AUTH' });
+    await expect(
+      login(reg.host, { username: reg.creds!.username, password: 'bad' }, { authFile, certDir: reg.caDir }),
+    ).rejects.toMatchObject({ code: 'ERR_REGISTRY_AUTH' });
     await expect(stat(authFile)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
@@ -105,7 +125,9 @@ describe.skipIf(skip)('login and logout against a real registry', () => {
     await writeFile(authFile, JSON.stringify({ auths: { 'other.example': { auth: b64('o:o') } } }), { mode: 0o644 });
     const env = { REGISTRY_AUTH_FILE: authFile };
     await login(reg.host, reg.creds!, { env, certDir: reg.caDir });
-    expect(Object.keys(JSON.parse(await readFile(authFile, 'utf8')).auths).sort()).toEqual(['127.0.0.1:' + reg.port, 'other.example'].sort());
+    expect(Object.keys(JSON.parse(await readFile(authFile, 'utf8')).auths).sort()).toEqual(
+      ['127.0.0.1:' + reg.port, 'other.example'].sort(),
+    );
     expect((await stat(authFile)).mode & 0o777).toBe(0o600);
     expect(await logout(reg.host, { env })).toEqual({ authFile, removed: true });
     expect(JSON.parse(await readFile(authFile, 'utf8'))).toEqual({ auths: { 'other.example': { auth: b64('o:o') } } });

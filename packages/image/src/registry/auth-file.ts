@@ -54,7 +54,10 @@ export function authFileForWrite(opts: AuthFileOptions = {}): string {
 
 /** The registry (and repository path, if any) an auths key names: scheme and /v1/ dropped. */
 function keyTarget(key: string): string {
-  let k = key.trim().toLowerCase().replace(/^https?:\/\//, '');
+  let k = key
+    .trim()
+    .toLowerCase()
+    .replace(/^https?:\/\//, '');
   if (k === 'index.docker.io/v1/' || k === 'index.docker.io/v1') k = DOCKER_HUB;
   k = k.replace(/\/v[12]\/?$/, '').replace(/\/+$/, '');
   const slash = k.indexOf('/');
@@ -71,7 +74,8 @@ async function readAuthFile(path: string): Promise<AuthFileJson | undefined> {
   let text: string;
   try {
     const bytes = await readFile(path);
-    if (bytes.length > MAX_AUTH_FILE) throw imageError(ImageErrorCode.RegistryAuth, `auth file ${path} is larger than ${MAX_AUTH_FILE} bytes`);
+    if (bytes.length > MAX_AUTH_FILE)
+      throw imageError(ImageErrorCode.RegistryAuth, `auth file ${path} is larger than ${MAX_AUTH_FILE} bytes`);
     text = bytes.toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -89,7 +93,8 @@ async function readAuthFile(path: string): Promise<AuthFileJson | undefined> {
 function decodeAuth(path: string, key: string, auth: string): Credentials {
   const text = Buffer.from(auth, 'base64').toString('utf8');
   const colon = text.indexOf(':');
-  if (colon <= 0) throw imageError(ImageErrorCode.RegistryAuth, `auth file ${path}: entry ${JSON.stringify(key)} is not base64 of user:password`);
+  if (colon <= 0)
+    throw imageError(ImageErrorCode.RegistryAuth, `auth file ${path}: entry ${JSON.stringify(key)} is not base64 of user:password`);
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
@@ -98,7 +103,10 @@ function decodeAuth(path: string, key: string, auth: string): Credentials {
  * `host/namespace` applies to the repositories under it, the longest match winning), from the
  * first auth file that has an entry. Undefined when none has one.
  */
-export async function findCredentials(registry: string, opts: AuthFileOptions & { repository?: string } = {}): Promise<Credentials | undefined> {
+export async function findCredentials(
+  registry: string,
+  opts: AuthFileOptions & { repository?: string } = {},
+): Promise<Credentials | undefined> {
   const want = canonicalRegistry(registry);
   const full = opts.repository ? `${want}/${opts.repository}` : want;
   for (const path of authFileCandidates(opts)) {

@@ -4,7 +4,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestLayout, pushTestLayout, skipWithout, startRegistry, type RunningRegistry, type TestLayout } from '../test-support/index.js';
+import {
+  buildTestLayout,
+  pushTestLayout,
+  skipWithout,
+  startRegistry,
+  type RunningRegistry,
+  type TestLayout,
+} from '../test-support/index.js';
 import { RegistryClient } from './client.js';
 
 const skip = skipWithout('the registry auth suite');
@@ -17,7 +24,13 @@ describe.skipIf(skip)('registry auth', () => {
   let token: RunningRegistry;
   const clients: RegistryClient[] = [];
   const client = (reg: RunningRegistry, opts: ConstructorParameters<typeof RegistryClient>[1] = {}) => {
-    const c = new RegistryClient(reg.host, { certDir: reg.caDir, tlsVerify: reg.caDir ? true : false, authFile: join(work, 'no-auth.json'), ...quick, ...opts });
+    const c = new RegistryClient(reg.host, {
+      certDir: reg.caDir,
+      tlsVerify: reg.caDir ? true : false,
+      authFile: join(work, 'no-auth.json'),
+      ...quick,
+      ...opts,
+    });
     clients.push(c);
     return c;
   };
@@ -49,13 +62,20 @@ describe.skipIf(skip)('registry auth', () => {
     });
 
     it('no credentials is ERR_REGISTRY_AUTH saying none were given', async () => {
-      await expect(client(basic).getManifest('private/app', 'latest')).rejects.toThrow(/requires authentication.*no credentials were given/);
+      await expect(client(basic).getManifest('private/app', 'latest')).rejects.toThrow(
+        /requires authentication.*no credentials were given/,
+      );
     });
 
     it('credentials come from the auth file when none are passed', async () => {
       const authFile = join(work, 'auth.json');
       const { writeFile } = await import('node:fs/promises');
-      await writeFile(authFile, JSON.stringify({ auths: { [basic.host]: { auth: Buffer.from(`${basic.creds!.username}:${basic.creds!.password}`).toString('base64') } } }));
+      await writeFile(
+        authFile,
+        JSON.stringify({
+          auths: { [basic.host]: { auth: Buffer.from(`${basic.creds!.username}:${basic.creds!.password}`).toString('base64') } },
+        }),
+      );
       const m = await client(basic, { authFile }).getManifest('private/app', 'latest');
       expect(m.digest).toBe(layout.images[0].manifest.digest);
     });
@@ -78,7 +98,10 @@ describe.skipIf(skip)('registry auth', () => {
 
     it('a wrong password is refused by the token server: ERR_REGISTRY_AUTH', async () => {
       const err = client(token, { creds: { username: 'tester', password: 'nope' } }).getManifest('private/app', 'latest');
-      await expect(err).rejects.toMatchObject({ code: 'ERR_REGISTRY_AUTH', message: expect.stringContaining('refused the credentials of user "tester"') });
+      await expect(err).rejects.toMatchObject({
+        code: 'ERR_REGISTRY_AUTH',
+        message: expect.stringContaining('refused the credentials of user "tester"'),
+      });
     });
 
     it('tokens are cached per scope: one token request per scope, however many requests', async () => {
@@ -87,7 +110,11 @@ describe.skipIf(skip)('registry auth', () => {
       const img = layout.images[0];
       // several requests, some in parallel, on one scope; then one on another scope
       await c.getManifest('private/app', 'latest');
-      await Promise.all([c.getManifest('private/app', img.manifest.digest), c.blobSize('private/app', img.config.digest), c.blobSize('private/app', img.layers[0].digest)]);
+      await Promise.all([
+        c.getManifest('private/app', img.manifest.digest),
+        c.blobSize('private/app', img.config.digest),
+        c.blobSize('private/app', img.layers[0].digest),
+      ]);
       const blob = await c.getBlob('private/app', img.config.digest, { verify: true });
       for await (const _ of blob) void _;
       await c.getManifest('public/app', 'latest');
@@ -102,7 +129,9 @@ describe.skipIf(skip)('registry auth', () => {
       const c = client(token, { creds: token.creds });
       const before = token.tokenServer!.requests.length;
       expect(await c.mountBlob('private/mounted', layout.images[0].layers[0].digest, 'private/app')).toBe(true);
-      expect(token.tokenServer!.requests.slice(before).map((r) => [...r.scopes].sort())).toEqual([['repository:private/app:pull', 'repository:private/mounted:pull,push']]);
+      expect(token.tokenServer!.requests.slice(before).map((r) => [...r.scopes].sort())).toEqual([
+        ['repository:private/app:pull', 'repository:private/mounted:pull,push'],
+      ]);
       expect(await c.blobSize('private/mounted', layout.images[0].layers[0].digest)).toBe(layout.images[0].layers[0].size);
     });
 

@@ -78,7 +78,10 @@ export class Authenticator {
     try {
       url = new URL(c.params.realm);
     } catch {
-      throw imageError(ImageErrorCode.RegistryAuth, `registry ${this.registry}: token realm ${JSON.stringify(c.params.realm)} is not a URL`);
+      throw imageError(
+        ImageErrorCode.RegistryAuth,
+        `registry ${this.registry}: token realm ${JSON.stringify(c.params.realm)} is not a URL`,
+      );
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw imageError(ImageErrorCode.RegistryAuth, `registry ${this.registry}: token realm ${url.href} is not http(s)`);
@@ -89,7 +92,10 @@ export class Authenticator {
     const res = await this.fetchToken(url, this.basic(), signal);
     if (res.status === 401 || res.status === 403) throw this.refusal(scopes);
     if (res.status !== 200) {
-      throw imageError(ImageErrorCode.Registry, `registry ${this.registry}: token server ${url.origin}${url.pathname} answered HTTP ${res.status}`);
+      throw imageError(
+        ImageErrorCode.Registry,
+        `registry ${this.registry}: token server ${url.origin}${url.pathname} answered HTTP ${res.status}`,
+      );
     }
     let parsed: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
@@ -122,6 +128,9 @@ export class Authenticator {
   /** ERR_REGISTRY_AUTH for a 403. */
   denied(scopes: readonly string[], detail: string): GraphDriverError {
     const who = this.creds ? `user ${JSON.stringify(this.creds.username)}` : 'anonymous access (no credentials were given)';
-    return imageError(ImageErrorCode.RegistryAuth, `registry ${this.registry} denied ${scopes.join(' ') || 'the request'} to ${who}${detail ? `: ${detail}` : ''}`);
+    return imageError(
+      ImageErrorCode.RegistryAuth,
+      `registry ${this.registry} denied ${scopes.join(' ') || 'the request'} to ${who}${detail ? `: ${detail}` : ''}`,
+    );
   }
 }

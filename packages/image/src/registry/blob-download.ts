@@ -30,15 +30,22 @@ export async function downloadBlob(client: Client, repository: string, digest: s
   /** Asks for the blob from `pos`; `skip` is what a Range-ignoring server sends again. */
   const open = async (pos: number): Promise<{ res: IncomingMessage; skip: number }> => {
     const res = await client.call({
-      method: 'GET', target: `/v2/${repository}/blobs/${digest}`, scopes: [pullScope(repository)],
-      headers: pos > 0 ? { range: `bytes=${pos}-` } : {}, redirects: true, signal: opts.signal,
+      method: 'GET',
+      target: `/v2/${repository}/blobs/${digest}`,
+      scopes: [pullScope(repository)],
+      headers: pos > 0 ? { range: `bytes=${pos}-` } : {},
+      redirects: true,
+      signal: opts.signal,
     });
     if (res.statusCode === 200) return { res, skip: pos };
     if (res.statusCode === 206 && pos > 0) {
       const from = /^bytes (\d+)-/.exec(String(res.headers['content-range'] ?? ''));
       if (from && Number(from[1]) === pos) return { res, skip: 0 };
       res.destroy();
-      throw imageError(ImageErrorCode.Registry, `GET ${subject}: asked for bytes from ${pos}, got Content-Range ${JSON.stringify(res.headers['content-range'])}`);
+      throw imageError(
+        ImageErrorCode.Registry,
+        `GET ${subject}: asked for bytes from ${pos}, got Content-Range ${JSON.stringify(res.headers['content-range'])}`,
+      );
     }
     if (res.statusCode === 416 && pos === opts.size) {
       // nothing left; distribution 2.8 sends a 416 that promises the whole blob as its body
@@ -85,14 +92,22 @@ export async function downloadBlob(client: Client, repository: string, digest: s
           if (err instanceof GraphDriverError || (err as Error).name === 'AbortError') throw err;
           current.res.destroy();
           if (++fails >= opts.policy.attempts) {
-            throw imageError(ImageErrorCode.Registry, `GET ${subject}: dropped at byte ${pos} (${(err as Error).message}), ${fails} times in a row`, err);
+            throw imageError(
+              ImageErrorCode.Registry,
+              `GET ${subject}: dropped at byte ${pos} (${(err as Error).message}), ${fails} times in a row`,
+              err,
+            );
           }
           await sleep(backoffMs(fails, opts.policy), opts.signal);
           try {
             current = await open(pos);
           } catch (reopen) {
             if (reopen instanceof GraphDriverError && reopen.code === ImageErrorCode.Registry) {
-              throw imageError(ImageErrorCode.Registry, `GET ${subject}: dropped at byte ${pos}, and resuming failed: ${reopen.message}`, reopen);
+              throw imageError(
+                ImageErrorCode.Registry,
+                `GET ${subject}: dropped at byte ${pos}, and resuming failed: ${reopen.message}`,
+                reopen,
+              );
             }
             throw reopen;
           }

@@ -36,7 +36,8 @@ export async function uploadBlob(
   open: () => Readable,
   opts: UploadOptions & { policy: RetryPolicy },
 ): Promise<{ digest: string; size: number }> {
-  if (opts.digest !== undefined && !isDigest(opts.digest)) throw imageError(ImageErrorCode.UnsupportedImage, `blob digest ${JSON.stringify(opts.digest)} is not sha256:<64 hex>`);
+  if (opts.digest !== undefined && !isDigest(opts.digest))
+    throw imageError(ImageErrorCode.UnsupportedImage, `blob digest ${JSON.stringify(opts.digest)} is not sha256:<64 hex>`);
   const chunked = opts.chunkSize !== undefined || opts.digest === undefined;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -45,7 +46,11 @@ export async function uploadBlob(
       const transient = err instanceof Transient || err instanceof NetworkError;
       if (!transient) throw err;
       if (attempt >= opts.policy.attempts) {
-        throw imageError(ImageErrorCode.Registry, `upload of a blob to ${client.registry}/${repository} failed ${attempt} times: ${(err as Error).message}`, err);
+        throw imageError(
+          ImageErrorCode.Registry,
+          `upload of a blob to ${client.registry}/${repository} failed ${attempt} times: ${(err as Error).message}`,
+          err,
+        );
       }
       await sleep(backoffMs(attempt, opts.policy), opts.signal);
     }
@@ -65,7 +70,13 @@ async function expect(client: Client, res: IncomingMessage, ok: number[], what: 
 /** Opens an upload session (POST); the source is released if that fails. */
 async function startUpload(client: Client, repository: string, source: Readable, signal?: AbortSignal): Promise<URL> {
   try {
-    const res = await client.call({ method: 'POST', target: `/v2/${repository}/blobs/uploads/`, scopes: [pushScope(repository)], headers: { 'content-length': 0 }, signal });
+    const res = await client.call({
+      method: 'POST',
+      target: `/v2/${repository}/blobs/uploads/`,
+      scopes: [pushScope(repository)],
+      headers: { 'content-length': 0 },
+      signal,
+    });
     await expect(client, res, [202], `POST /v2/${repository}/blobs/uploads/`, repository);
     return nextLocation(client, res);
   } catch (err) {
@@ -92,7 +103,12 @@ function meter(): Transform & { bytes: number } {
   return t;
 }
 
-async function monolithicOnce(client: Client, repository: string, source: Readable, opts: UploadOptions): Promise<{ digest: string; size: number }> {
+async function monolithicOnce(
+  client: Client,
+  repository: string,
+  source: Readable,
+  opts: UploadOptions,
+): Promise<{ digest: string; size: number }> {
   const digest = opts.digest!;
   const location = await startUpload(client, repository, source, opts.signal);
   location.searchParams.set('digest', digest);
@@ -101,7 +117,15 @@ async function monolithicOnce(client: Client, repository: string, source: Readab
   source.pipe(m);
   const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream' };
   if (opts.size !== undefined) headers['content-length'] = opts.size;
-  const res = await client.call({ method: 'PUT', target: location.href, scopes: [pushScope(repository)], headers, body: () => m, retry: false, signal: opts.signal });
+  const res = await client.call({
+    method: 'PUT',
+    target: location.href,
+    scopes: [pushScope(repository)],
+    headers,
+    body: () => m,
+    retry: false,
+    signal: opts.signal,
+  });
   await expect(client, res, [201], `PUT blob ${digest}`, repository);
   if (opts.size !== undefined && m.bytes !== opts.size) {
     throw imageError(ImageErrorCode.DigestMismatch, `blob ${digest}: sent ${m.bytes} bytes, expected ${opts.size}`);
@@ -131,7 +155,12 @@ async function* rechunk(source: Readable, size: number): AsyncGenerator<Buffer> 
   if (held) yield Buffer.concat(parts);
 }
 
-async function chunkedOnce(client: Client, repository: string, source: Readable, opts: UploadOptions): Promise<{ digest: string; size: number }> {
+async function chunkedOnce(
+  client: Client,
+  repository: string,
+  source: Readable,
+  opts: UploadOptions,
+): Promise<{ digest: string; size: number }> {
   const scopes = [pushScope(repository)];
   let location = await startUpload(client, repository, source, opts.signal);
   const hash = createHash('sha256');
@@ -140,8 +169,17 @@ async function chunkedOnce(client: Client, repository: string, source: Readable,
     for await (const chunk of rechunk(source, opts.chunkSize ?? DEFAULT_CHUNK_BYTES)) {
       hash.update(chunk);
       const res = await client.call({
-        method: 'PATCH', target: location.href, scopes, retry: false, signal: opts.signal, body: () => chunk,
-        headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + chunk.length - 1}`, 'content-length': chunk.length },
+        method: 'PATCH',
+        target: location.href,
+        scopes,
+        retry: false,
+        signal: opts.signal,
+        body: () => chunk,
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-range': `${offset}-${offset + chunk.length - 1}`,
+          'content-length': chunk.length,
+        },
       });
       await expect(client, res, [202], `PATCH blob upload at byte ${offset}`, repository);
       location = nextLocation(client, res);
@@ -149,10 +187,20 @@ async function chunkedOnce(client: Client, repository: string, source: Readable,
     }
     const digest = `sha256:${hash.digest('hex')}`;
     if ((opts.digest !== undefined && digest !== opts.digest) || (opts.size !== undefined && offset !== opts.size)) {
-      throw imageError(ImageErrorCode.DigestMismatch, `blob upload to ${repository}: the source gave ${offset} bytes with digest ${digest}, expected ${opts.digest ?? '?'} (${opts.size ?? '?'} bytes)`);
+      throw imageError(
+        ImageErrorCode.DigestMismatch,
+        `blob upload to ${repository}: the source gave ${offset} bytes with digest ${digest}, expected ${opts.digest ?? '?'} (${opts.size ?? '?'} bytes)`,
+      );
     }
     location.searchParams.set('digest', digest);
-    const res = await client.call({ method: 'PUT', target: location.href, scopes, headers: { 'content-length': 0 }, retry: false, signal: opts.signal });
+    const res = await client.call({
+      method: 'PUT',
+      target: location.href,
+      scopes,
+      headers: { 'content-length': 0 },
+      retry: false,
+      signal: opts.signal,
+    });
     await expect(client, res, [201], `PUT blob ${digest}`, repository);
     return { digest, size: offset };
   } catch (err) {

@@ -8,8 +8,20 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  blobDataPath, buildTestLayout, readAll, sha256, noise, pushTestLayout, skipWithout, skopeo, startFaultProxy, startRegistry, tamperBlob,
-  type FaultProxy, type RunningRegistry, type TestLayout,
+  blobDataPath,
+  buildTestLayout,
+  readAll,
+  sha256,
+  noise,
+  pushTestLayout,
+  skipWithout,
+  skopeo,
+  startFaultProxy,
+  startRegistry,
+  tamperBlob,
+  type FaultProxy,
+  type RunningRegistry,
+  type TestLayout,
 } from '../test-support/index.js';
 import { RegistryClient } from './client.js';
 import { MediaType } from '../model/media-types.js';
@@ -59,7 +71,10 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
     });
 
     it('unknown tag, digest or repository: ERR_IMAGE_NOT_FOUND', async () => {
-      await expect(client.getManifest('test/oci', 'nope')).rejects.toMatchObject({ code: 'ERR_IMAGE_NOT_FOUND', message: expect.stringContaining('test/oci:nope') });
+      await expect(client.getManifest('test/oci', 'nope')).rejects.toMatchObject({
+        code: 'ERR_IMAGE_NOT_FOUND',
+        message: expect.stringContaining('test/oci:nope'),
+      });
       await expect(client.getManifest('test/oci', `sha256:${'0'.repeat(64)}`)).rejects.toMatchObject({ code: 'ERR_IMAGE_NOT_FOUND' });
       await expect(client.getManifest('test/absent', 'latest')).rejects.toMatchObject({ code: 'ERR_IMAGE_NOT_FOUND' });
     });
@@ -71,7 +86,10 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
       const at = bytes.indexOf(config.digest) + 'sha256:'.length;
       await tamperBlob(reg.storage, manifest.digest, { offset: at, replace: (b) => (b === 0x30 ? 0x31 : 0x30) });
       expect(sha256(await readFile(blobDataPath(reg.storage, manifest.digest)))).not.toBe(manifest.digest);
-      await expect(client.getManifest('test/tampered', manifest.digest)).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH', message: expect.stringContaining(`expected ${manifest.digest}`) });
+      await expect(client.getManifest('test/tampered', manifest.digest)).rejects.toMatchObject({
+        code: 'ERR_DIGEST_MISMATCH',
+        message: expect.stringContaining(`expected ${manifest.digest}`),
+      });
       await expect(client.getManifest('test/tampered', 'latest')).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
     });
 
@@ -79,17 +97,45 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
     // the proxy serves one in place of the registry's answer
     it('schema 1 is ERR_UNSUPPORTED_IMAGE, by media type and by schemaVersion', async () => {
       const body = JSON.stringify({ schemaVersion: 1, name: 'test/oci', tag: 'old', architecture: 'amd64', fsLayers: [], history: [] });
-      proxy.addRule({ path: /\/manifests\/schema1$/, times: 1, action: { kind: 'status', status: 200, headers: { 'content-type': MediaType.DockerSchema1Signed }, body } });
-      proxy.addRule({ path: /\/manifests\/schema1json$/, times: 1, action: { kind: 'status', status: 200, headers: { 'content-type': 'application/json' }, body } });
-      await expect(client.getManifest('test/oci', 'schema1')).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_IMAGE', message: expect.stringContaining('schema 1') });
-      await expect(client.getManifest('test/oci', 'schema1json')).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_IMAGE', message: expect.stringContaining('schema 1') });
+      proxy.addRule({
+        path: /\/manifests\/schema1$/,
+        times: 1,
+        action: { kind: 'status', status: 200, headers: { 'content-type': MediaType.DockerSchema1Signed }, body },
+      });
+      proxy.addRule({
+        path: /\/manifests\/schema1json$/,
+        times: 1,
+        action: { kind: 'status', status: 200, headers: { 'content-type': 'application/json' }, body },
+      });
+      await expect(client.getManifest('test/oci', 'schema1')).rejects.toMatchObject({
+        code: 'ERR_UNSUPPORTED_IMAGE',
+        message: expect.stringContaining('schema 1'),
+      });
+      await expect(client.getManifest('test/oci', 'schema1json')).rejects.toMatchObject({
+        code: 'ERR_UNSUPPORTED_IMAGE',
+        message: expect.stringContaining('schema 1'),
+      });
     });
 
     it('a manifest over 4 MiB is refused without reading it all; unknown media types are refused', async () => {
-      proxy.addRule({ path: /\/manifests\/huge$/, times: 1, action: { kind: 'status', status: 200, headers: { 'content-type': MediaType.Manifest }, body: Buffer.alloc((4 << 20) + 1, 0x20) } });
-      await expect(client.getManifest('test/oci', 'huge')).rejects.toMatchObject({ code: 'ERR_IMAGE_INVALID', message: expect.stringContaining('larger than the 4194304-byte limit') });
-      proxy.addRule({ path: /\/manifests\/weird$/, times: 1, action: { kind: 'status', status: 200, headers: { 'content-type': 'application/vnd.example+json' }, body: '{"schemaVersion":2}' } });
-      await expect(client.getManifest('test/oci', 'weird')).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_IMAGE', message: expect.stringContaining('application/vnd.example+json') });
+      proxy.addRule({
+        path: /\/manifests\/huge$/,
+        times: 1,
+        action: { kind: 'status', status: 200, headers: { 'content-type': MediaType.Manifest }, body: Buffer.alloc((4 << 20) + 1, 0x20) },
+      });
+      await expect(client.getManifest('test/oci', 'huge')).rejects.toMatchObject({
+        code: 'ERR_IMAGE_INVALID',
+        message: expect.stringContaining('larger than the 4194304-byte limit'),
+      });
+      proxy.addRule({
+        path: /\/manifests\/weird$/,
+        times: 1,
+        action: { kind: 'status', status: 200, headers: { 'content-type': 'application/vnd.example+json' }, body: '{"schemaVersion":2}' },
+      });
+      await expect(client.getManifest('test/oci', 'weird')).rejects.toMatchObject({
+        code: 'ERR_UNSUPPORTED_IMAGE',
+        message: expect.stringContaining('application/vnd.example+json'),
+      });
     });
   });
 
@@ -98,8 +144,12 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
       const layer = single.images[0].layers[0];
       const bytes = single.blobs.get(layer.digest)!;
       expect(await readAll(await client.getBlob('test/oci', layer.digest, { size: layer.size, verify: true }))).toEqual(bytes);
-      expect(await readAll(await client.getBlob('test/oci', layer.digest, { offset: 1000, size: layer.size }))).toEqual(bytes.subarray(1000));
-      expect(await readAll(await client.getBlob('test/oci', layer.digest, { offset: layer.size, size: layer.size }))).toEqual(Buffer.alloc(0));
+      expect(await readAll(await client.getBlob('test/oci', layer.digest, { offset: 1000, size: layer.size }))).toEqual(
+        bytes.subarray(1000),
+      );
+      expect(await readAll(await client.getBlob('test/oci', layer.digest, { offset: layer.size, size: layer.size }))).toEqual(
+        Buffer.alloc(0),
+      );
     });
 
     it('HEAD: the size when present, undefined when not; an unknown blob GET is ERR_IMAGE_NOT_FOUND', async () => {
@@ -118,7 +168,9 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
 
     it('more bytes than the descriptor says: ERR_DIGEST_MISMATCH', async () => {
       const layer = single.images[0].layers[1];
-      await expect(readAll(await client.getBlob('test/oci', layer.digest, { size: layer.size - 1 }))).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
+      await expect(readAll(await client.getBlob('test/oci', layer.digest, { size: layer.size - 1 }))).rejects.toMatchObject({
+        code: 'ERR_DIGEST_MISMATCH',
+      });
     });
   });
 
@@ -128,9 +180,15 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
 
     it('monolithic (digest known): POST then one PUT carrying the bytes', async () => {
       proxy.clearLog();
-      expect(await client.uploadBlob('test/up-mono', () => Readable.from([data]), { digest, size: data.length })).toEqual({ digest, size: data.length });
+      expect(await client.uploadBlob('test/up-mono', () => Readable.from([data]), { digest, size: data.length })).toEqual({
+        digest,
+        size: data.length,
+      });
       const calls = proxy.log.filter((r) => r.path.includes('/blobs/uploads/')).map((r) => [r.method, r.status, r.requestBytes]);
-      expect(calls).toEqual([['POST', 202, 0], ['PUT', 201, data.length]]);
+      expect(calls).toEqual([
+        ['POST', 202, 0],
+        ['PUT', 201, data.length],
+      ]);
       expect(await readAll(await client.getBlob('test/up-mono', digest, { verify: true }))).toEqual(data);
     });
 
@@ -152,8 +210,12 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
 
     it('bytes that do not match the digest given: ERR_DIGEST_MISMATCH, monolithic (registry-checked) and chunked', async () => {
       const wrong = sha256(Buffer.from('something else'));
-      await expect(client.uploadBlob('test/up-bad', () => Readable.from([data]), { digest: wrong })).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
-      await expect(client.uploadBlob('test/up-bad', () => Readable.from([data]), { digest: wrong, chunkSize: 1 << 20 })).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
+      await expect(client.uploadBlob('test/up-bad', () => Readable.from([data]), { digest: wrong })).rejects.toMatchObject({
+        code: 'ERR_DIGEST_MISMATCH',
+      });
+      await expect(
+        client.uploadBlob('test/up-bad', () => Readable.from([data]), { digest: wrong, chunkSize: 1 << 20 }),
+      ).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
       expect(await client.blobSize('test/up-bad', wrong)).toBeUndefined();
     });
   });
@@ -164,7 +226,9 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
       proxy.clearLog();
       for (const d of [img.config, ...img.layers]) expect(await client.mountBlob('test/mounted', d.digest, 'test/oci')).toBe(true);
       const mounts = proxy.log.filter((r) => r.method === 'POST');
-      expect(mounts.map((r) => [r.status, r.requestBytes, new URL(r.path, 'http://x').searchParams.get('from')])).toEqual(Array(3).fill([201, 0, 'test/oci']));
+      expect(mounts.map((r) => [r.status, r.requestBytes, new URL(r.path, 'http://x').searchParams.get('from')])).toEqual(
+        Array(3).fill([201, 0, 'test/oci']),
+      );
       expect(proxy.log.filter((r) => r.method === 'PUT' || r.method === 'PATCH')).toEqual([]);
       const bytes = single.blobs.get(img.manifest.digest)!;
       expect(await client.putManifest('test/mounted', 'v1', bytes, MediaType.Manifest)).toBe(img.manifest.digest);
@@ -175,12 +239,18 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
     it('a blob the source repository lacks is not mounted (the upload the registry opened is cancelled)', async () => {
       proxy.clearLog();
       expect(await client.mountBlob('test/mounted', `sha256:${'2'.repeat(64)}`, 'test/oci')).toBe(false);
-      expect(proxy.log.map((r) => [r.method, r.status])).toEqual([['POST', 202], ['DELETE', 204]]);
+      expect(proxy.log.map((r) => [r.method, r.status])).toEqual([
+        ['POST', 202],
+        ['DELETE', 204],
+      ]);
     });
 
     it('PUT of a manifest whose blobs the repository lacks: a typed one-line error', async () => {
       const bytes = single.blobs.get(single.images[0].manifest.digest)!;
-      await expect(client.putManifest('test/empty-repo', 'v1', bytes, MediaType.Manifest)).rejects.toMatchObject({ code: 'ERR_REGISTRY', message: expect.stringMatching(/MANIFEST_BLOB_UNKNOWN/) });
+      await expect(client.putManifest('test/empty-repo', 'v1', bytes, MediaType.Manifest)).rejects.toMatchObject({
+        code: 'ERR_REGISTRY',
+        message: expect.stringMatching(/MANIFEST_BLOB_UNKNOWN/),
+      });
     });
   });
 });

@@ -136,14 +136,19 @@ export class RegistryClient {
       this.auth.learn(res.headers['www-authenticate'] as string | undefined);
       return;
     }
-    throw imageError(ImageErrorCode.Registry, `${this.registry} does not answer the registry API: GET ${this.origin}/v2/ gave HTTP ${res.statusCode}`);
+    throw imageError(
+      ImageErrorCode.Registry,
+      `${this.registry} does not answer the registry API: GET ${this.origin}/v2/ gave HTTP ${res.statusCode}`,
+    );
   }
 
   private async fetchToken(url: URL, authorization: string | undefined, signal?: AbortSignal) {
     const { res, bytes } = await this.fetchSmall(
       { method: 'GET', target: url.href, scopes: [], headers: authorization ? { authorization } : {}, signal, noAuth: true },
       async () => {},
-      MAX_TOKEN_BYTES, `token from ${url.origin}`, ImageErrorCode.Registry,
+      MAX_TOKEN_BYTES,
+      `token from ${url.origin}`,
+      ImageErrorCode.Registry,
     );
     return { status: res.statusCode ?? 0, body: bytes };
   }
@@ -166,7 +171,8 @@ export class RegistryClient {
         return { res, bytes: await readBounded(res, limit, what, code) };
       } catch (err) {
         if (!(err instanceof NetworkError)) throw err;
-        if (attempt >= this.policy.attempts) throw imageError(ImageErrorCode.Registry, `${what}: ${err.message} (after ${attempt} tries)`, err);
+        if (attempt >= this.policy.attempts)
+          throw imageError(ImageErrorCode.Registry, `${what}: ${err.message} (after ${attempt} tries)`, err);
         await sleep(backoffMs(attempt, this.policy), c.signal);
       }
     }
@@ -201,7 +207,11 @@ export class RegistryClient {
         if (!(err instanceof NetworkError) || c.retry === false) throw err;
         attempt++;
         if (attempt >= this.policy.attempts) {
-          throw imageError(ImageErrorCode.Registry, `${c.method} ${url.origin}${url.pathname}: ${err.message} (after ${attempt} ${attempt === 1 ? 'try' : 'tries'})`, err);
+          throw imageError(
+            ImageErrorCode.Registry,
+            `${c.method} ${url.origin}${url.pathname}: ${err.message} (after ${attempt} ${attempt === 1 ? 'try' : 'tries'})`,
+            err,
+          );
         }
         await sleep(backoffMs(attempt, this.policy), c.signal);
         continue;
@@ -221,7 +231,10 @@ export class RegistryClient {
         attempt++;
         if (attempt >= this.policy.attempts) {
           const text = await registryErrorText(res);
-          throw imageError(ImageErrorCode.Registry, `${c.method} ${url.origin}${url.pathname}: HTTP ${status}${text ? ` (${text})` : ''} after ${attempt} ${attempt === 1 ? 'try' : 'tries'}`);
+          throw imageError(
+            ImageErrorCode.Registry,
+            `${c.method} ${url.origin}${url.pathname}: HTTP ${status}${text ? ` (${text})` : ''} after ${attempt} ${attempt === 1 ? 'try' : 'tries'}`,
+          );
         }
         const wait = retryAfterMs(res.headers['retry-after'], this.policy) ?? backoffMs(attempt, this.policy);
         await drain(res);
@@ -230,9 +243,11 @@ export class RegistryClient {
       }
       if (c.redirects && status >= 300 && status < 400 && res.headers.location) {
         await drain(res);
-        if (++redirects > MAX_REDIRECTS) throw imageError(ImageErrorCode.Registry, `${c.method} ${url.href}: more than ${MAX_REDIRECTS} redirects`);
+        if (++redirects > MAX_REDIRECTS)
+          throw imageError(ImageErrorCode.Registry, `${c.method} ${url.href}: more than ${MAX_REDIRECTS} redirects`);
         const next = new URL(res.headers.location, url);
-        if (next.protocol !== 'https:' && next.protocol !== 'http:') throw imageError(ImageErrorCode.Registry, `${url.href} redirected to ${next.protocol} URL`);
+        if (next.protocol !== 'https:' && next.protocol !== 'http:')
+          throw imageError(ImageErrorCode.Registry, `${url.href} redirected to ${next.protocol} URL`);
         url = next;
         continue;
       }
@@ -254,8 +269,10 @@ export class RegistryClient {
   private unexpected(res: IncomingMessage, what: string, subject: string, text = ''): GraphDriverError {
     const detail = text ? ` (${text})` : '';
     if (res.statusCode === 404) return imageError(ImageErrorCode.ImageNotFound, `${subject} not found in ${this.registry}${detail}`);
-    if (/DIGEST_INVALID/.test(text)) return imageError(ImageErrorCode.DigestMismatch, `${what}: ${this.registry} says the digest does not match the bytes${detail}`);
-    if (/\b(?:NAME_UNKNOWN|MANIFEST_UNKNOWN|BLOB_UNKNOWN)\b/.test(text)) return imageError(ImageErrorCode.ImageNotFound, `${subject} not found in ${this.registry}${detail}`);
+    if (/DIGEST_INVALID/.test(text))
+      return imageError(ImageErrorCode.DigestMismatch, `${what}: ${this.registry} says the digest does not match the bytes${detail}`);
+    if (/\b(?:NAME_UNKNOWN|MANIFEST_UNKNOWN|BLOB_UNKNOWN)\b/.test(text))
+      return imageError(ImageErrorCode.ImageNotFound, `${subject} not found in ${this.registry}${detail}`);
     return imageError(ImageErrorCode.Registry, `${what} on ${this.registry}: unexpected HTTP ${res.statusCode}${detail}`);
   }
 
@@ -269,13 +286,18 @@ export class RegistryClient {
     const limit = this.opts.maxManifestBytes ?? MAX_MANIFEST_BYTES;
     const { res, bytes } = await this.fetchSmall(
       {
-        method: 'GET', target: `/v2/${repository}/manifests/${reference}`, scopes: [pullScope(repository)],
-        headers: { accept: ACCEPTED_MANIFEST_TYPES.join(', ') }, signal,
+        method: 'GET',
+        target: `/v2/${repository}/manifests/${reference}`,
+        scopes: [pullScope(repository)],
+        headers: { accept: ACCEPTED_MANIFEST_TYPES.join(', ') },
+        signal,
       },
       async (r) => {
         if (r.statusCode !== 200) throw await this.failure(r, `GET ${subject}`, subject);
       },
-      limit, `${subject} on ${this.registry}`, ImageErrorCode.InvalidImage,
+      limit,
+      `${subject} on ${this.registry}`,
+      ImageErrorCode.InvalidImage,
     );
     const digest = sha256(bytes);
     const claimed = res.headers['docker-content-digest'];
@@ -301,8 +323,12 @@ export class RegistryClient {
     }
     const subject = `manifest ${repository}${isDigest(reference) ? '@' : ':'}${reference}`;
     const res = await this.call({
-      method: 'PUT', target: `/v2/${repository}/manifests/${reference}`, scopes: [pushScope(repository)],
-      headers: { 'content-type': mediaType, 'content-length': bytes.length }, body: () => bytes, signal,
+      method: 'PUT',
+      target: `/v2/${repository}/manifests/${reference}`,
+      scopes: [pushScope(repository)],
+      headers: { 'content-type': mediaType, 'content-length': bytes.length },
+      body: () => bytes,
+      signal,
     });
     if (res.statusCode !== 201 && res.statusCode !== 200) throw await this.failure(res, `PUT ${subject}`, `repository ${repository}`);
     await drain(res);
@@ -315,7 +341,13 @@ export class RegistryClient {
 
   /** The blob's size when the repository has it (HEAD), else undefined. */
   async blobSize(repository: string, digest: string, signal?: AbortSignal): Promise<number | undefined> {
-    const res = await this.call({ method: 'HEAD', target: `/v2/${repository}/blobs/${digest}`, scopes: [pullScope(repository)], redirects: true, signal });
+    const res = await this.call({
+      method: 'HEAD',
+      target: `/v2/${repository}/blobs/${digest}`,
+      scopes: [pullScope(repository)],
+      redirects: true,
+      signal,
+    });
     res.resume();
     if (res.statusCode === 404) return undefined;
     if (res.statusCode !== 200) throw this.unexpected(res, `HEAD blob ${digest}`, `blob ${repository}@${digest}`);
@@ -328,7 +360,11 @@ export class RegistryClient {
    * more bytes than that are refused; with `verify` (only from offset 0) the digest is checked
    * at the end and a mismatch fails the stream with ERR_DIGEST_MISMATCH.
    */
-  getBlob(repository: string, digest: string, opts: { offset?: number; size?: number; verify?: boolean; signal?: AbortSignal } = {}): Promise<Readable> {
+  getBlob(
+    repository: string,
+    digest: string,
+    opts: { offset?: number; size?: number; verify?: boolean; signal?: AbortSignal } = {},
+  ): Promise<Readable> {
     return downloadBlob(this, repository, digest, { ...opts, policy: this.policy });
   }
 
@@ -342,8 +378,11 @@ export class RegistryClient {
     let res: IncomingMessage;
     try {
       res = await this.call({
-        method: 'POST', target: `/v2/${repository}/blobs/uploads/?${q}`, scopes: [pushScope(repository), pullScope(from)],
-        headers: { 'content-length': 0 }, signal,
+        method: 'POST',
+        target: `/v2/${repository}/blobs/uploads/?${q}`,
+        scopes: [pushScope(repository), pullScope(from)],
+        headers: { 'content-length': 0 },
+        signal,
       });
     } catch (err) {
       // no pull access to `from` only means no mount: the blob is then checked or sent as usual
@@ -355,7 +394,12 @@ export class RegistryClient {
     if (res.statusCode === 202) {
       const location = res.headers.location;
       if (location) {
-        const cancel = await this.call({ method: 'DELETE', target: new URL(location, this.origin).href, scopes: [pushScope(repository)], signal }).catch(() => undefined);
+        const cancel = await this.call({
+          method: 'DELETE',
+          target: new URL(location, this.origin).href,
+          scopes: [pushScope(repository)],
+          signal,
+        }).catch(() => undefined);
         if (cancel) await drain(cancel);
       }
       return false;

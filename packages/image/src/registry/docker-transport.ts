@@ -60,7 +60,10 @@ export class DockerSource extends DockerEndpoint implements ImageSource {
       throw imageError(ImageErrorCode.ImageNotFound, `${this.name} has no image for ${formatPlatform(platform)} (it has ${has})`);
     }
     if (!isManifestType(chosen.mediaType)) {
-      throw imageError(ImageErrorCode.UnsupportedImage, `${this.name}: the index entry for ${formatPlatform(platform)} is a ${chosen.mediaType}, not an image manifest`);
+      throw imageError(
+        ImageErrorCode.UnsupportedImage,
+        `${this.name}: the index entry for ${formatPlatform(platform)} is a ${chosen.mediaType}, not an image manifest`,
+      );
     }
     const image = await this.client.getManifest(repository, chosen.digest, signal);
     if (!isManifestType(image.mediaType)) {
@@ -89,7 +92,11 @@ export class DockerDestination extends DockerEndpoint implements ImageDestinatio
     return size !== undefined;
   }
 
-  async putBlob(open: () => Readable, info: { mediaType: string; digest?: string; size?: number }, signal?: AbortSignal): Promise<Descriptor> {
+  async putBlob(
+    open: () => Readable,
+    info: { mediaType: string; digest?: string; size?: number },
+    signal?: AbortSignal,
+  ): Promise<Descriptor> {
     const { digest, size } = await this.client.uploadBlob(this.ref.repository, open, { digest: info.digest, size: info.size, signal });
     return { mediaType: info.mediaType, digest, size };
   }

@@ -8,8 +8,17 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  buildTestLayout, readAll, sha256, noise, pushTestLayout, skipWithout, startFaultProxy, startRegistry,
-  type FaultProxy, type RunningRegistry, type TestLayout,
+  buildTestLayout,
+  readAll,
+  sha256,
+  noise,
+  pushTestLayout,
+  skipWithout,
+  startFaultProxy,
+  startRegistry,
+  type FaultProxy,
+  type RunningRegistry,
+  type TestLayout,
 } from '../test-support/index.js';
 import { RegistryClient } from './client.js';
 
@@ -33,7 +42,12 @@ describe.skipIf(skip)('registry client under faults', () => {
     [proxyA, proxyB] = await Promise.all([startFaultProxy(regA.host), startFaultProxy(regB.host)]);
     layout = await buildTestLayout(join(work, 'layout'), { layers: 1, layerBytes: 2 << 20 });
     await Promise.all([pushTestLayout(layout, regA, 'test/app'), pushTestLayout(layout, regB, 'test/app')]);
-    client = new RegistryClient(proxyA.host, { tlsVerify: false, creds: regA.creds, authFile: join(work, 'none.json'), retry: { baseDelayMs: 20, attempts: 4 } });
+    client = new RegistryClient(proxyA.host, {
+      tlsVerify: false,
+      creds: regA.creds,
+      authFile: join(work, 'none.json'),
+      retry: { baseDelayMs: 20, attempts: 4 },
+    });
     await client.ping();
   });
   afterAll(async () => {
@@ -74,7 +88,10 @@ describe.skipIf(skip)('registry client under faults', () => {
     const { digest, size } = layer();
     proxyA.addRule({ method: 'GET', path: BLOB, times: 1, action: { kind: 'drop', afterBytes: 1000 } });
     proxyA.addRule({ method: 'GET', path: BLOB, action: { kind: 'drop', afterBytes: 0 } });
-    await expect(readAll(await client.getBlob('test/app', digest, { size }))).rejects.toMatchObject({ code: 'ERR_REGISTRY', message: expect.stringContaining('dropped at byte 1000') });
+    await expect(readAll(await client.getBlob('test/app', digest, { size }))).rejects.toMatchObject({
+      code: 'ERR_REGISTRY',
+      message: expect.stringContaining('dropped at byte 1000'),
+    });
   });
 
   it('503 twice, then the manifest: three requests, success', async () => {
@@ -93,7 +110,11 @@ describe.skipIf(skip)('registry client under faults', () => {
   });
 
   it('503 every time: ERR_REGISTRY after the configured 4 tries', async () => {
-    proxyA.addRule({ method: 'GET', path: MANIFEST, action: { kind: 'status', status: 503, body: '{"errors":[{"code":"UNAVAILABLE","message":"down for maintenance"}]}' } });
+    proxyA.addRule({
+      method: 'GET',
+      path: MANIFEST,
+      action: { kind: 'status', status: 503, body: '{"errors":[{"code":"UNAVAILABLE","message":"down for maintenance"}]}' },
+    });
     const err = client.getManifest('test/app', 'latest');
     await expect(err).rejects.toMatchObject({ code: 'ERR_REGISTRY' });
     await expect(err).rejects.toThrow(/HTTP 503 \(UNAVAILABLE: down for maintenance\) after 4 tries/);
@@ -124,25 +145,53 @@ describe.skipIf(skip)('registry client under faults', () => {
     proxyA.clearLog();
     const before = regA.tokenServer!.requests.length;
     const challenge = `Bearer realm="${regA.tokenServer!.realm}",service="graphdriver-test-registry",scope="repository:test/app:pull",error="invalid_token"`;
-    proxyA.addRule({ method: 'GET', path: MANIFEST, times: 1, action: { kind: 'status', status: 401, headers: { 'www-authenticate': challenge } } });
+    proxyA.addRule({
+      method: 'GET',
+      path: MANIFEST,
+      times: 1,
+      action: { kind: 'status', status: 401, headers: { 'www-authenticate': challenge } },
+    });
     expect((await client.getManifest('test/app', 'latest')).digest).toBe(layout.images[0].manifest.digest);
     expect(regA.tokenServer!.requests.slice(before).map((r) => r.scopes)).toEqual([['repository:test/app:pull']]);
     expect(proxyA.log.filter((r) => MANIFEST.test(r.path)).map((r) => r.status)).toEqual([401, 200]);
     // refused twice in a row: ERR_REGISTRY_AUTH, not a loop
-    proxyA.addRule({ method: 'GET', path: MANIFEST, times: 2, action: { kind: 'status', status: 401, headers: { 'www-authenticate': challenge } } });
-    await expect(client.getManifest('test/app', 'latest')).rejects.toMatchObject({ code: 'ERR_REGISTRY_AUTH', message: expect.stringContaining('user "tester"') });
+    proxyA.addRule({
+      method: 'GET',
+      path: MANIFEST,
+      times: 2,
+      action: { kind: 'status', status: 401, headers: { 'www-authenticate': challenge } },
+    });
+    await expect(client.getManifest('test/app', 'latest')).rejects.toMatchObject({
+      code: 'ERR_REGISTRY_AUTH',
+      message: expect.stringContaining('user "tester"'),
+    });
   });
 
   it('403 is ERR_REGISTRY_AUTH saying who was denied', async () => {
-    proxyA.addRule({ method: 'GET', path: MANIFEST, times: 1, action: { kind: 'status', status: 403, body: '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}' } });
+    proxyA.addRule({
+      method: 'GET',
+      path: MANIFEST,
+      times: 1,
+      action: {
+        kind: 'status',
+        status: 403,
+        body: '{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}',
+      },
+    });
     await expect(client.getManifest('test/app', 'latest')).rejects.toMatchObject({
-      code: 'ERR_REGISTRY_AUTH', message: expect.stringContaining('denied repository:test/app:pull to user "tester": DENIED: requested access'),
+      code: 'ERR_REGISTRY_AUTH',
+      message: expect.stringContaining('denied repository:test/app:pull to user "tester": DENIED: requested access'),
     });
   });
 
   it('a redirect to another host is followed without the Authorization header', async () => {
     const { digest, size } = layer();
-    proxyA.addRule({ method: 'GET', path: BLOB, times: 1, action: { kind: 'redirect', to: (path) => `http://localhost:${proxyB.port}${path}` } });
+    proxyA.addRule({
+      method: 'GET',
+      path: BLOB,
+      times: 1,
+      action: { kind: 'redirect', to: (path) => `http://localhost:${proxyB.port}${path}` },
+    });
     expect(sha256(await readAll(await client.getBlob('test/app', digest, { size, verify: true })))).toBe(digest);
     expect(proxyA.log.map((r) => [r.status, r.headers.authorization?.split(' ')[0]])).toEqual([[307, 'Bearer']]);
     expect(proxyB.log.map((r) => [r.status, r.headers.authorization ?? null, r.responseBytes])).toEqual([[200, null, size]]);

@@ -2,8 +2,8 @@
 // no auth here (./client.ts owns those): this layer only turns sockets into responses and
 // socket failures into typed errors, telling apart what a retry may cure (a dropped or
 // refused connection) from what it cannot (an untrusted certificate).
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { type Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { type Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import type { GraphDriverError } from '@graphdriver/core';
 import { ImageErrorCode, imageError } from '../errors.js';
@@ -32,9 +32,18 @@ export class NetworkError extends Error {
 
 // Errors that say the peer's certificate is not trusted (as opposed to a dropped connection).
 const CERT_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'CERT_REJECTED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'INVALID_CA',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'INVALID_CA',
 ]);
 
 const isAbort = (err: unknown) => (err as Error)?.name === 'AbortError';
@@ -52,7 +61,11 @@ export function classifyNetworkError(err: unknown, host: string): Error {
     return imageError(ImageErrorCode.RegistryTls, `registry ${host}: TLS certificate not trusted (${e.message}); ${trustHint(host)}`, err);
   }
   if (code === 'EPROTO' || /wrong version number|SSL routines/i.test(e.message ?? '')) {
-    return imageError(ImageErrorCode.RegistryTls, `registry ${host}: TLS handshake failed (${e.message}); is it plain http? then use --tls-verify=false`, err);
+    return imageError(
+      ImageErrorCode.RegistryTls,
+      `registry ${host}: TLS handshake failed (${e.message}); is it plain http? then use --tls-verify=false`,
+      err,
+    );
   }
   return new NetworkError(`${host}: ${e.message ?? String(err)}`, code, err);
 }
@@ -79,7 +92,12 @@ export function exchange(x: Exchange): Promise<IncomingMessage> {
 }
 
 /** Reads a whole response body, refusing more than `limit` bytes (`what` names it in the error). */
-export async function readBounded(res: IncomingMessage, limit: number, what: string, code: ImageErrorCode = ImageErrorCode.Registry): Promise<Buffer> {
+export async function readBounded(
+  res: IncomingMessage,
+  limit: number,
+  what: string,
+  code: ImageErrorCode = ImageErrorCode.Registry,
+): Promise<Buffer> {
   const declared = Number(res.headers['content-length']);
   const tooBig = (): GraphDriverError => imageError(code, `${what} is larger than the ${limit}-byte limit`);
   if (Number.isFinite(declared) && declared > limit) {

@@ -18,7 +18,10 @@ export async function login(registry: string, creds: Credentials, opts: LoginOpt
 }
 
 /** Removes the stored credentials of `registry`; `removed` is false when there were none. */
-export async function logout(registry: string, opts: Pick<LoginOptions, 'authFile' | 'env' | 'home'> = {}): Promise<{ authFile: string; removed: boolean }> {
+export async function logout(
+  registry: string,
+  opts: Pick<LoginOptions, 'authFile' | 'env' | 'home'> = {},
+): Promise<{ authFile: string; removed: boolean }> {
   const removed = await removeCredentials(registry, opts);
   return { authFile: authFileForWrite(opts), removed };
 }

@@ -16,7 +16,12 @@ describe.skipIf(skip)('registry TLS', () => {
   const clients: RegistryClient[] = [];
   // no certs.d of this machine may decide the outcome: an empty certs.d root unless told
   const client = (reg: RunningRegistry, opts: RegistryClientOptions = {}) => {
-    const c = new RegistryClient(reg.host, { certsDirs: [join(work, 'empty-certs.d')], authFile: join(work, 'none.json'), retry: { baseDelayMs: 10, attempts: 2 }, ...opts });
+    const c = new RegistryClient(reg.host, {
+      certsDirs: [join(work, 'empty-certs.d')],
+      authFile: join(work, 'none.json'),
+      retry: { baseDelayMs: 10, attempts: 2 },
+      ...opts,
+    });
     clients.push(c);
     return c;
   };
@@ -34,7 +39,11 @@ describe.skipIf(skip)('registry TLS', () => {
   it('an untrusted certificate is ERR_REGISTRY_TLS naming the host and how to trust it', async () => {
     const err = client(secure).ping();
     await expect(err).rejects.toMatchObject({ code: 'ERR_REGISTRY_TLS' });
-    await expect(err).rejects.toThrow(new RegExp(`registry ${secure.host}: TLS certificate not trusted .*--cert-dir DIR/ca.crt or /etc/containers/certs.d/${secure.host}/ca.crt`));
+    await expect(err).rejects.toThrow(
+      new RegExp(
+        `registry ${secure.host}: TLS certificate not trusted .*--cert-dir DIR/ca.crt or /etc/containers/certs.d/${secure.host}/ca.crt`,
+      ),
+    );
   });
 
   it('--cert-dir with ca.crt trusts it', async () => {
@@ -67,7 +76,10 @@ describe.skipIf(skip)('registry TLS', () => {
   });
 
   it('plain http with TLS verification on is ERR_REGISTRY_TLS pointing at --tls-verify=false', async () => {
-    await expect(client(plain).ping()).rejects.toMatchObject({ code: 'ERR_REGISTRY_TLS', message: expect.stringContaining('--tls-verify=false') });
+    await expect(client(plain).ping()).rejects.toMatchObject({
+      code: 'ERR_REGISTRY_TLS',
+      message: expect.stringContaining('--tls-verify=false'),
+    });
   });
 
   it('a --cert-dir that does not exist is ERR_REGISTRY_TLS', async () => {

@@ -22,15 +22,46 @@ export async function makeTestCa(dir: string): Promise<TestCa> {
   await mkdir(caDir, { recursive: true });
   const caCert = join(caDir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
-  await openssl.run(['req', '-x509', ...EC, '-keyout', caKey, '-out', caCert, '-days', '2', '-subj', '/CN=graphdriver test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await openssl.run([
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=graphdriver test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   const serverKey = join(dir, 'server.key');
   const csr = join(dir, 'server.csr');
   const serverCert = join(dir, 'server.crt');
   const ext = join(dir, 'server.ext');
   await writeFile(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
   await openssl.run(['req', ...EC, '-keyout', serverKey, '-out', csr, '-subj', '/CN=localhost']);
-  await openssl.run(['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-CAcreateserial', '-out', serverCert, '-days', '2', '-extfile', ext]);
+  await openssl.run([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    caCert,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-out',
+    serverCert,
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+  ]);
   return { caDir, caCert, serverCert, serverKey };
 }
 
@@ -47,7 +78,19 @@ export async function makeTokenSigner(dir: string): Promise<TokenSigner> {
   await mkdir(dir, { recursive: true });
   const certFile = join(dir, 'token.crt');
   const keyFile = join(dir, 'token.key');
-  await openssl.run(['req', '-x509', ...EC, '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=graphdriver test token signer']);
+  await openssl.run([
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=graphdriver test token signer',
+  ]);
   const certPem = await readFile(certFile, 'utf8');
   return { certFile, keyPem: await readFile(keyFile, 'utf8'), certDerBase64: new X509Certificate(certPem).raw.toString('base64') };
 }

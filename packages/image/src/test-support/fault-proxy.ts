@@ -62,7 +62,15 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const path = req.url ?? '/';
     const rule = rules.find((r) => (!r.method || r.method === req.method) && r.path.test(path) && r.used < (r.times ?? Infinity));
     if (rule) rule.used++;
-    const record: ProxyRecord = { method: req.method ?? 'GET', path, headers: req.headers, status: 0, requestBytes: 0, responseBytes: 0, fault: rule?.action.kind };
+    const record: ProxyRecord = {
+      method: req.method ?? 'GET',
+      path,
+      headers: req.headers,
+      status: 0,
+      requestBytes: 0,
+      responseBytes: 0,
+      fault: rule?.action.kind,
+    };
     log.push(record);
     req.on('data', (chunk: Buffer) => (record.requestBytes += chunk.length));
     const action = rule?.action;

@@ -98,10 +98,18 @@ export async function buildTestLayout(dir: string, opts: TestLayoutOptions = {})
       diffIds.push(sha256(tar));
       layers.push(await put(OCI_LAYER_GZIP, gzipSync(tar)));
     }
-    const config = await put(OCI_CONFIG, Buffer.from(JSON.stringify({
-      architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}),
-      config: {}, rootfs: { type: 'layers', diff_ids: diffIds },
-    })));
+    const config = await put(
+      OCI_CONFIG,
+      Buffer.from(
+        JSON.stringify({
+          architecture: platform.architecture,
+          os: platform.os,
+          ...(platform.variant ? { variant: platform.variant } : {}),
+          config: {},
+          rootfs: { type: 'layers', diff_ids: diffIds },
+        }),
+      ),
+    );
     const manifestBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers }));
     const manifest = await put(OCI_MANIFEST, manifestBytes, { platform });
     images.push({ platform, manifest, config, layers, diffIds });
@@ -109,16 +117,23 @@ export async function buildTestLayout(dir: string, opts: TestLayoutOptions = {})
   let top: Descriptor;
   let index: Descriptor | undefined;
   if (images.length > 1) {
-    index = await put(OCI_INDEX, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: images.map((i) => i.manifest) })));
+    index = await put(
+      OCI_INDEX,
+      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: images.map((i) => i.manifest) })),
+    );
     top = index;
   } else {
     const { platform: _p, ...plain } = images[0].manifest;
     top = plain;
   }
   await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  await writeFile(join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2, manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': tag } }],
-  }));
+  await writeFile(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+    }),
+  );
   return { dir, tag, images, index, blobs };
 }
 
@@ -134,7 +149,12 @@ export function skopeoDestFlags(reg: RunningRegistry): string[] {
  * Pushes the layout's tag to `reg` as `repository:tag` with skopeo (all platforms of an index).
  * `format: 'v2s2'` converts to Docker schema 2 media types on the way.
  */
-export async function pushTestLayout(layout: TestLayout, reg: RunningRegistry, repository: string, opts: { tag?: string; format?: 'oci' | 'v2s2' } = {}): Promise<void> {
+export async function pushTestLayout(
+  layout: TestLayout,
+  reg: RunningRegistry,
+  repository: string,
+  opts: { tag?: string; format?: 'oci' | 'v2s2' } = {},
+): Promise<void> {
   const flags = [...skopeoDestFlags(reg), ...(layout.index ? ['--all'] : []), ...(opts.format === 'v2s2' ? ['--format=v2s2'] : [])];
   await skopeo.copy(`oci:${layout.dir}:${layout.tag}`, `docker://${reg.host}/${repository}:${opts.tag ?? layout.tag}`, flags);
 }

@@ -4,5 +4,15 @@ export { startRegistry, type RunningRegistry, type StartRegistryOptions, type Te
 export { startTokenServer, type TokenServer, type TokenRequest } from './token-server.js';
 export { startFaultProxy, type FaultProxy, type FaultRule, type FaultAction, type ProxyRecord } from './fault-proxy.js';
 export { blobDataPath, tamperBlob } from './storage.js';
-export { buildTestLayout, pushTestLayout, skopeoDestFlags, noise, readAll, sha256, type TestImage, type TestLayout, type TestLayoutOptions } from './images.js';
+export {
+  buildTestLayout,
+  pushTestLayout,
+  skopeoDestFlags,
+  noise,
+  readAll,
+  sha256,
+  type TestImage,
+  type TestLayout,
+  type TestLayoutOptions,
+} from './images.js';
 export { skipWithout, missingPrograms, REGISTRY_PROGRAMS, skopeo } from './tools.js';

@@ -63,7 +63,9 @@ describe.skipIf(skip)('test registries (docker-registry 2.8)', () => {
     expect(answer.status).toBe(401);
     expect(answer.challenge).toContain(`Bearer realm="${reg.tokenServer!.realm}"`);
     await pushTestLayout(layout, reg, 'smoke/token');
-    expect(reg.tokenServer!.requests.some((r) => r.user === 'tester' && r.scopes.some((s) => s.includes('smoke/token') && s.includes('push')))).toBe(true);
+    expect(
+      reg.tokenServer!.requests.some((r) => r.user === 'tester' && r.scopes.some((s) => s.includes('smoke/token') && s.includes('push'))),
+    ).toBe(true);
     expect(existsSync(blobDataPath(reg.storage, layout.images[0].manifest.digest))).toBe(true);
   });
 

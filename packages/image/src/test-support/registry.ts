@@ -60,10 +60,14 @@ async function waitForApi(url: string, child: ChildProcess, timeoutMs: number): 
   const deadline = Date.now() + timeoutMs;
   const probe = () =>
     new Promise<boolean>((resolve) => {
-      const req = (url.startsWith('https') ? httpsRequest : httpRequest)(`${url}/v2/`, { rejectUnauthorized: false, timeout: 1000 }, (res) => {
-        res.resume();
-        resolve(true);
-      });
+      const req = (url.startsWith('https') ? httpsRequest : httpRequest)(
+        `${url}/v2/`,
+        { rejectUnauthorized: false, timeout: 1000 },
+        (res) => {
+          res.resume();
+          resolve(true);
+        },
+      );
       req.on('error', () => resolve(false));
       req.on('timeout', () => req.destroy());
       req.end();
@@ -119,7 +123,13 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
       const signer = await makeTokenSigner(join(work, 'token'));
       const service = 'graphdriver-test-registry';
       const issuer = 'graphdriver-test-issuer';
-      tokenServer = await startTokenServer({ signer, service, issuer, users: { [USER.username]: USER.password }, publicPrefixes: opts.publicPrefixes ?? ['public/'] });
+      tokenServer = await startTokenServer({
+        signer,
+        service,
+        issuer,
+        users: { [USER.username]: USER.password },
+        publicPrefixes: opts.publicPrefixes ?? ['public/'],
+      });
       cleanups.push(() => tokenServer!.stop());
       config.auth = { token: { realm: tokenServer.realm, service, issuer, rootcertbundle: signer.certFile } };
       creds = USER;

@@ -15,7 +15,11 @@ export function blobDataPath(storage: string, digest: string): string {
  * without noticing). `offset` defaults to the middle of the blob; `replace` maps the old byte
  * to the new one (default: flip the low bit, which keeps ASCII printable in JSON).
  */
-export async function tamperBlob(storage: string, digest: string, opts: { offset?: number; replace?: (byte: number) => number } = {}): Promise<void> {
+export async function tamperBlob(
+  storage: string,
+  digest: string,
+  opts: { offset?: number; replace?: (byte: number) => number } = {},
+): Promise<void> {
   const fh = await open(blobDataPath(storage, digest), 'r+');
   try {
     const { size } = await fh.stat();

@@ -43,7 +43,14 @@ function parseScope(scope: string): { type: string; name: string; actions: strin
   const first = scope.indexOf(':');
   const last = scope.lastIndexOf(':');
   if (first < 0 || last <= first) return null;
-  return { type: scope.slice(0, first), name: scope.slice(first + 1, last), actions: scope.slice(last + 1).split(',').filter(Boolean) };
+  return {
+    type: scope.slice(0, first),
+    name: scope.slice(first + 1, last),
+    actions: scope
+      .slice(last + 1)
+      .split(',')
+      .filter(Boolean),
+  };
 }
 
 export async function startTokenServer(opts: TokenServerOptions): Promise<TokenServer> {
@@ -53,7 +60,10 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://token');
-    const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+    const scopes = url.searchParams
+      .getAll('scope')
+      .flatMap((s) => s.split(' '))
+      .filter(Boolean);
     const service = url.searchParams.get('service');
     let user: string | null = null;
     const auth = req.headers.authorization;
@@ -81,7 +91,16 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     });
     const now = Math.floor(Date.now() / 1000);
     const header = { typ: 'JWT', alg: 'ES256', x5c: [opts.signer.certDerBase64] };
-    const claims = { iss: opts.issuer, sub: user ?? '', aud: opts.service, exp: now + lifetime, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
+    const claims = {
+      iss: opts.issuer,
+      sub: user ?? '',
+      aud: opts.service,
+      exp: now + lifetime,
+      nbf: now - 10,
+      iat: now,
+      jti: randomBytes(8).toString('hex'),
+      access,
+    };
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const signature = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
     const token = `${input}.${b64url(signature)}`;

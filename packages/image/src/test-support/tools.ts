@@ -34,7 +34,8 @@ export interface SkopeoInspect {
 export const skopeo = {
   inspect: async (ref: string) => JSON.parse((await skopeoTool.run(['inspect', ref])).stdout) as SkopeoInspect,
   /** Inspect's --config: the image config as the image holds it. */
-  inspectConfig: async (ref: string) => JSON.parse((await skopeoTool.run(['inspect', '--config', ref])).stdout) as { rootfs: { diff_ids: string[] } },
+  inspectConfig: async (ref: string) =>
+    JSON.parse((await skopeoTool.run(['inspect', '--config', ref])).stdout) as { rootfs: { diff_ids: string[] } },
   /** The manifest (or index) exactly as stored, e.g. to compare bytes with what was pushed. */
   inspectRaw: async (ref: string, extra: readonly string[] = []) => (await skopeoTool.run(['inspect', '--raw', ...extra, ref])).stdout,
   copy: (src: string, dest: string, extra: readonly string[] = []) => skopeoTool.run(['copy', '--quiet', ...extra, src, dest]),

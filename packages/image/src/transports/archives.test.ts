@@ -81,7 +81,7 @@ describe.skipIf(missing.length > 0)('archives written by skopeo, imported by us'
     await expect(importFrom(d, `docker-archive:${file}:example.com/app:nope`)).rejects.toMatchObject({ code: 'ERR_IMAGE_NOT_FOUND' });
   });
 
-  it('oci-archive: the chain and the tree equal umoci\'s, read in place', async () => {
+  it("oci-archive: the chain and the tree equal umoci's, read in place", async () => {
     const file = join(work, 'skopeo-oci.tar');
     await skopeo.copy(`oci:${fx.layout}:v4`, `oci-archive:${file}:v4`);
     const d = await store('from-oci-archive');
@@ -170,23 +170,39 @@ describe.skipIf(missing.length > 0)('hostile and broken archives: one typed erro
     ['manifest.json of the wrong shape', async (f: string) => tarOf(f, [['manifest.json', '{"Config":1}']]), 'ERR_IMAGE_INVALID'],
     [
       'a config path climbing out of the archive',
-      async (f: string) => tarOf(f, [['manifest.json', JSON.stringify([{ Config: '../../../../etc/passwd', RepoTags: null, Layers: [] }])]]),
+      async (f: string) =>
+        tarOf(f, [['manifest.json', JSON.stringify([{ Config: '../../../../etc/passwd', RepoTags: null, Layers: [] }])]]),
       'ERR_IMAGE_INVALID',
     ],
     [
       'a layer the archive lacks',
       async (f: string) => {
-        const config = JSON.stringify({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`] } });
-        await tarOf(f, [['manifest.json', JSON.stringify([{ Config: 'c.json', RepoTags: null, Layers: ['l/layer.tar'] }])], ['c.json', config]]);
+        const config = JSON.stringify({
+          os: 'linux',
+          architecture: 'amd64',
+          rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`] },
+        });
+        await tarOf(f, [
+          ['manifest.json', JSON.stringify([{ Config: 'c.json', RepoTags: null, Layers: ['l/layer.tar'] }])],
+          ['c.json', config],
+        ]);
       },
       'ERR_IMAGE_INVALID',
     ],
     [
       'a layer whose content is not its diff ID',
       async (f: string) => {
-        const config = JSON.stringify({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`] } });
+        const config = JSON.stringify({
+          os: 'linux',
+          architecture: 'amd64',
+          rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`] },
+        });
         const layer = Buffer.alloc(1024); // an empty tar: end-of-archive blocks only
-        await tarOf(f, [['manifest.json', JSON.stringify([{ Config: 'c.json', RepoTags: null, Layers: ['l/layer.tar'] }])], ['c.json', config], ['l/layer.tar', layer]]);
+        await tarOf(f, [
+          ['manifest.json', JSON.stringify([{ Config: 'c.json', RepoTags: null, Layers: ['l/layer.tar'] }])],
+          ['c.json', config],
+          ['l/layer.tar', layer],
+        ]);
       },
       'ERR_DIGEST_MISMATCH',
     ],
@@ -194,7 +210,10 @@ describe.skipIf(missing.length > 0)('hostile and broken archives: one typed erro
     const file = join(work, `hostile-${Math.random().toString(36).slice(2)}.tar`);
     await make(file);
     const d = await store(`hostile-${Math.random().toString(36).slice(2)}`);
-    const err = await importFrom(d, `docker-archive:${file}`).then(() => undefined, (e: unknown) => e);
+    const err = await importFrom(d, `docker-archive:${file}`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code });
     expect((err as Error).message.split('\n')).toHaveLength(1);
     expect(await d.list()).toEqual([]);
