@@ -13,9 +13,9 @@ import { buildImageFixture, type ImageFixture } from '../test-support/fixture.js
 import { startFaultProxy, type FaultProxy } from '../test-support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../test-support/registry.js';
 import { tamperBlob } from '../test-support/storage.js';
-import { closeDriver, layerTree, openVfs } from '../test-support/store.js';
-import { skipWithout, skopeo, umoci } from '../test-support/tools.js';
-import { diffTrees, snapshotTree } from '../test-support/tree.js';
+import { closeDriver, layerTree, openVfs, umociTree as umociTreeIn } from '../test-support/store.js';
+import { skipWithout, skopeo } from '../test-support/tools.js';
+import { diffTrees, type snapshotTree } from '../test-support/tree.js';
 import { importFrom, pull, push } from './transfer.js';
 import { readLayerRecord } from './layer-meta.js';
 
@@ -38,13 +38,7 @@ async function store(name: string): Promise<{ d: Driver; stateDir: string }> {
   return { d, stateDir: join(root, 'image') };
 }
 
-async function umociTree(image: string) {
-  const bundle = join(await mkdtemp(join(work, 'bundle-')), 'b');
-  await umoci.unpack(image, bundle);
-  const tree = await snapshotTree(join(bundle, 'rootfs'));
-  await rm(bundle, { recursive: true, force: true });
-  return tree;
-}
+const umociTree = (image: string) => umociTreeIn(work, image);
 
 const skopeoPlain = (...args: string[]) => execFileSync('skopeo', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
 const tls = () => ({ creds: `${secure.creds!.username}:${secure.creds!.password}`, certDir: secure.caDir! });

@@ -14,9 +14,9 @@ import { createWriteStream } from 'node:fs';
 import { chainIds } from '../model/digest.js';
 import { exportTo, importFrom } from '../operations/transfer.js';
 import { buildImageFixture, type ImageFixture } from '../test-support/fixture.js';
-import { closeDriver, layerTree, openVfs } from '../test-support/store.js';
-import { skopeo, umoci } from '../test-support/tools.js';
-import { diffTrees, snapshotTree } from '../test-support/tree.js';
+import { closeDriver, layerTree, openVfs, umociTree as umociTreeIn } from '../test-support/store.js';
+import { skopeo } from '../test-support/tools.js';
+import { diffTrees, type snapshotTree } from '../test-support/tree.js';
 
 const missing: string[] = [];
 if (process.getuid?.() !== 0) missing.push('root (owners and device nodes in the fixture)');
@@ -45,14 +45,7 @@ async function store(name: string): Promise<Driver> {
   return d;
 }
 
-/** The tree umoci unpacks for an image in a layout. */
-async function umociTree(image: string) {
-  const bundle = join(await mkdtemp(join(work, 'bundle-')), 'b');
-  await umoci.unpack(image, bundle);
-  const tree = await snapshotTree(join(bundle, 'rootfs'));
-  await rm(bundle, { recursive: true, force: true });
-  return tree;
-}
+const umociTree = (image: string) => umociTreeIn(work, image);
 
 beforeAll(async () => {
   if (missing.length) return;
