@@ -40,8 +40,15 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     .option('--rw', 'a read-write (container) layer')
     .option('--size <size>', 'size limit, e.g. 10G (drivers with quota support)')
     .action((id, o) => run((g, out) => layers.create(g, out, id, o)));
-  program.command('rm').description('remove a layer').argument('<id>').action((id) => run((g, out) => layers.remove(g, out, id)));
-  program.command('ls').description('list layers with parent, size and creation time').action(() => run((g, out) => layers.list(g, out)));
+  program
+    .command('rm')
+    .description('remove a layer')
+    .argument('<id>')
+    .action((id) => run((g, out) => layers.remove(g, out, id)));
+  program
+    .command('ls')
+    .description('list layers with parent, size and creation time')
+    .action(() => run((g, out) => layers.list(g, out)));
   program
     .command('mount')
     .description("make a layer's root available and print its path (counted; undo with unmount)")
@@ -53,8 +60,15 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     .description('release one reference taken by mount')
     .argument('<id>')
     .action((id) => run((g, out) => layers.unmount(g, out, id)));
-  program.command('status').description("the driver's status").action(() => run((g, out) => layers.status(g, out)));
-  program.command('info').description("a layer's record and the driver's metadata").argument('<id>').action((id) => run((g, out) => layers.info(g, out, id)));
+  program
+    .command('status')
+    .description("the driver's status")
+    .action(() => run((g, out) => layers.status(g, out)));
+  program
+    .command('info')
+    .description("a layer's record and the driver's metadata")
+    .argument('<id>')
+    .action((id) => run((g, out) => layers.info(g, out, id)));
   program
     .command('changes')
     .description('paths added (A), changed (C) and deleted (D) against the parent')
@@ -81,7 +95,10 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     .argument('<id>')
     .addOption(p())
     .action((id, o) => run((g, out) => layers.size(g, out, id, o)));
-  program.command('drivers').description('registered drivers and whether each can run here').action(() => run((g, out) => drivers(g, out)));
+  program
+    .command('drivers')
+    .description('registered drivers and whether each can run here')
+    .action(() => run((g, out) => drivers(g, out)));
   transferOptions(
     program
       .command('import')
@@ -97,7 +114,10 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     { compression: true },
   ).action((id, ref, o) => run((g, out) => image.exportCommand(g, out, id, ref, o)));
   transferOptions(
-    program.command('pull').description('pull an image from a registry (import docker://REF)').argument('<ref>', '[docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]'),
+    program
+      .command('pull')
+      .description('pull an image from a registry (import docker://REF)')
+      .argument('<ref>', '[docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]'),
   ).action((ref, o) => run((g, out) => image.pullCommand(g, out, ref, o)));
   transferOptions(
     program
@@ -114,7 +134,7 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     .option('-u, --username <user>', 'user name')
     .option('-p, --password <pass>', 'password (visible to other users: prefer --password-stdin)')
     .option('--password-stdin', 'read the password from stdin')
-    .option('--authfile <file>', 'auth file to write (default: as podman, $REGISTRY_AUTH_FILE or ${XDG_RUNTIME_DIR}/containers/auth.json)')
+    .option('--authfile <file>', 'auth file to write (default: as podman, $REGISTRY_AUTH_FILE or $XDG_RUNTIME_DIR/containers/auth.json)')
     .option('--cert-dir <dir>', 'directory with ca.crt, client.cert and client.key for the registry')
     .addOption(new Option('--tls-verify [bool]', 'verify TLS; --tls-verify=false allows http and unverified TLS'))
     .action((host, o) => run((g, out) => image.loginCommand(g, out, host, o)));

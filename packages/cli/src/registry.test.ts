@@ -56,7 +56,9 @@ describe.skipIf(missing.length > 0)('graphdriver login, push, pull, logout', () 
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^graphdriver: ERR_REGISTRY_AUTH: [^\n]*\n$/);
     await expect(readFile(authfile())).rejects.toMatchObject({ code: 'ENOENT' });
-    const ok = await runCli(['login', reg.host, '-u', reg.creds!.username, '--password-stdin', ...tls()], { input: `${reg.creds!.password}\n` });
+    const ok = await runCli(['login', reg.host, '-u', reg.creds!.username, '--password-stdin', ...tls()], {
+      input: `${reg.creds!.password}\n`,
+    });
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^Login Succeeded/);
     expect(JSON.parse(await readFile(authfile(), 'utf8')).auths[reg.host]).toBeDefined();
@@ -64,11 +66,33 @@ describe.skipIf(missing.length > 0)('graphdriver login, push, pull, logout', () 
 
   it('push -q prints the manifest digest; pull -q the top layer; --json one document with every layer', async () => {
     const imported = await runJson<Transfer>([...g(), 'import', `oci:${fx.layout}:v4`]);
-    const pushed = await runCli([...g(), '-q', 'push', imported.top, `${reg.host}/cli/app:1`, ...tls(), '--jobs', '2', '--compression', 'zstd']);
+    const pushed = await runCli([
+      ...g(),
+      '-q',
+      'push',
+      imported.top,
+      `${reg.host}/cli/app:1`,
+      ...tls(),
+      '--jobs',
+      '2',
+      '--compression',
+      'zstd',
+    ]);
     expect(pushed.status, pushed.stderr).toBe(0);
     expect(pushed.stdout).toMatch(/^sha256:[a-f0-9]{64}\n$/);
 
-    const pulled = await runCli(['--root', join(work, 'root2'), '--driver', 'vfs', '-q', 'pull', `docker://${reg.host}/cli/app:1`, ...tls(), '--platform', 'linux/amd64']);
+    const pulled = await runCli([
+      '--root',
+      join(work, 'root2'),
+      '--driver',
+      'vfs',
+      '-q',
+      'pull',
+      `docker://${reg.host}/cli/app:1`,
+      ...tls(),
+      '--platform',
+      'linux/amd64',
+    ]);
     expect(pulled.status, pulled.stderr).toBe(0);
     expect(pulled.stdout.trim()).toMatch(/^[a-f0-9]{64}$/);
 
@@ -77,7 +101,14 @@ describe.skipIf(missing.length > 0)('graphdriver login, push, pull, logout', () 
     expect(again.top).toBe(pulled.stdout.trim());
     expect(again.config).toMatch(/^sha256:/);
     expect(again.layers).toHaveLength(5);
-    for (const l of again.layers) expect(l).toMatchObject({ id: expect.stringMatching(/^[a-f0-9]{64}$/), digest: expect.stringMatching(/^sha256:/), diffId: expect.stringMatching(/^sha256:/), size: expect.any(Number), skipped: true });
+    for (const l of again.layers)
+      expect(l).toMatchObject({
+        id: expect.stringMatching(/^[a-f0-9]{64}$/),
+        digest: expect.stringMatching(/^sha256:/),
+        diffId: expect.stringMatching(/^sha256:/),
+        size: expect.any(Number),
+        skipped: true,
+      });
 
     const text = await runCli([...g(), 'push', imported.top, `${reg.host}/cli/app:2`, ...tls()]);
     expect(text.status, text.stderr).toBe(0);

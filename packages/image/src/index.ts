@@ -5,7 +5,15 @@ export type { BlobOrigin, Descriptor, ImageDestination, ImageSource, ManifestByt
 // the image model
 export { DIGEST_RE, DigestCounter, chainIds, digestHex, isDigest, sha256 } from './model/digest.js';
 export { MediaType, isLayerMediaType, layerMediaType, type LayerCompression } from './model/media-types.js';
-export { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, parseConfig, parseDescriptor, parseIndex, parseJsonBlob, parseManifest } from './model/parse.js';
+export {
+  MAX_CONFIG_BYTES,
+  MAX_MANIFEST_BYTES,
+  parseConfig,
+  parseDescriptor,
+  parseIndex,
+  parseJsonBlob,
+  parseManifest,
+} from './model/parse.js';
 export { formatPlatform, hostPlatform, parsePlatform, selectPlatform } from './model/platform.js';
 export type { HistoryEntry, ImageConfig, ImageIndex, ImageManifest } from './model/types.js';
 // references and transports
@@ -29,7 +37,14 @@ export { createZstdDecompress, decompressAuto, detectCompression, type Compressi
 export { createCompressor, type OutputCompression } from './compression/compress.js';
 // operations
 export { importImage, readImage, type ImportOptions, type ImportResult, type ImportedLayer } from './operations/import.js';
-export { exportImage, layerChain, sourceDateEpoch, type ExportOptions, type ExportResult, type ExportedLayer } from './operations/export.js';
+export {
+  exportImage,
+  layerChain,
+  sourceDateEpoch,
+  type ExportOptions,
+  type ExportResult,
+  type ExportedLayer,
+} from './operations/export.js';
 export { exportTo, importFrom, pull, push } from './operations/transfer.js';
 export type { ImageProgressEvent, ProgressListener, TransferOptions } from './operations/progress.js';
 // registries (OCI distribution): the client, credentials, TLS trust, and the docker:// transport's ends

@@ -31,7 +31,12 @@ describe('parseDockerReference: normalised as Docker does', () => {
   });
 
   it('splits registry, repository, tag and digest', () => {
-    expect(parseDockerReference(`docker://h.example:5000/ns/app:v1@${D}`)).toEqual({ registry: 'h.example:5000', repository: 'ns/app', tag: 'v1', digest: D });
+    expect(parseDockerReference(`docker://h.example:5000/ns/app:v1@${D}`)).toEqual({
+      registry: 'h.example:5000',
+      repository: 'ns/app',
+      tag: 'v1',
+      digest: D,
+    });
     expect(parseDockerReference(`h.example/app@${D}`)).toEqual({ registry: 'h.example', repository: 'app', digest: D });
   });
 
@@ -52,7 +57,9 @@ describe('parseDockerReference: normalised as Docker does', () => {
     ['app/-x', 'not a valid repository component'],
     [`h.example/${'a'.repeat(300)}`, 'longer than'],
   ])('refuses %j (%s) with ERR_INVALID_REFERENCE', (input, why) => {
-    expect(() => parseDockerReference(input)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_REFERENCE', message: expect.stringContaining(why) }));
+    expect(() => parseDockerReference(input)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_REFERENCE', message: expect.stringContaining(why) }),
+    );
   });
 
   it("familiar names: Docker's short form for Docker Hub, the full name elsewhere", () => {
@@ -66,7 +73,11 @@ describe('parseImageReference', () => {
   it('oci:DIR[:TAG] and oci-archive:FILE[:TAG] split at the first colon, as skopeo does', () => {
     expect(parseImageReference('oci:/srv/img:v1')).toEqual({ transport: 'oci', dir: '/srv/img', tag: 'v1' });
     expect(parseImageReference('oci:/srv/img')).toEqual({ transport: 'oci', dir: '/srv/img' });
-    expect(parseImageReference('oci:/srv/img:library/busybox:1.36')).toEqual({ transport: 'oci', dir: '/srv/img', tag: 'library/busybox:1.36' });
+    expect(parseImageReference('oci:/srv/img:library/busybox:1.36')).toEqual({
+      transport: 'oci',
+      dir: '/srv/img',
+      tag: 'library/busybox:1.36',
+    });
     expect(parseImageReference('oci-archive:/x/a.tar:t')).toEqual({ transport: 'oci-archive', file: '/x/a.tar', tag: 't' });
     expect((parseImageReference('oci:rel') as { dir: string }).dir).toMatch(/^\/.*\/rel$/);
   });
@@ -78,11 +89,24 @@ describe('parseImageReference', () => {
       ref: { registry: 'docker.io', repository: 'library/busybox', tag: 'latest' },
     });
     expect(parseImageReference('docker-archive:/x/s.tar')).toEqual({ transport: 'docker-archive', file: '/x/s.tar' });
-    expect(parseImageReference('docker://localhost:5000/app:1')).toEqual({ transport: 'docker', ref: { registry: 'localhost:5000', repository: 'app', tag: '1' } });
+    expect(parseImageReference('docker://localhost:5000/app:1')).toEqual({
+      transport: 'docker',
+      ref: { registry: 'localhost:5000', repository: 'app', tag: '1' },
+    });
   });
 
   it('refuses unknown transports, empty paths and bad tags with ERR_INVALID_REFERENCE', () => {
-    for (const bad of ['busybox', 'dir:/x', 'oci:', 'oci::tag', 'oci:/x:bad tag', 'oci:/x:', 'oci-archive:', 'docker-archive:/x:UPPER', 'docker://']) {
+    for (const bad of [
+      'busybox',
+      'dir:/x',
+      'oci:',
+      'oci::tag',
+      'oci:/x:bad tag',
+      'oci:/x:',
+      'oci-archive:',
+      'docker-archive:/x:UPPER',
+      'docker://',
+    ]) {
       expect(() => parseImageReference(bad), bad).toThrow(expect.objectContaining({ code: 'ERR_INVALID_REFERENCE' }));
     }
   });

@@ -81,7 +81,11 @@ export function parseDockerReference(input: string): DockerReference {
   if (parts.length === 0 || parts.some((p) => !p)) throw fail('empty path component');
   for (const p of parts) {
     if (!COMPONENT_RE.test(p)) {
-      throw fail(p !== p.toLowerCase() ? `repository names must be lowercase (${JSON.stringify(p)})` : `${JSON.stringify(p)} is not a valid repository component`);
+      throw fail(
+        p !== p.toLowerCase()
+          ? `repository names must be lowercase (${JSON.stringify(p)})`
+          : `${JSON.stringify(p)} is not a valid repository component`,
+      );
     }
   }
   if (registry === DOCKER_HUB && parts.length === 1) parts.unshift('library');
@@ -148,6 +152,7 @@ export function formatImageReference(r: ImageReference): string {
 /** Docker's short form, as `docker images` and docker-archive RepoTags spell it (`busybox:latest`). */
 export function familiarDockerReference(r: DockerReference): string {
   let name = `${r.registry}/${r.repository}`;
-  if (r.registry === DOCKER_HUB) name = r.repository.startsWith('library/') && r.repository.split('/').length === 2 ? r.repository.slice(8) : r.repository;
+  if (r.registry === DOCKER_HUB)
+    name = r.repository.startsWith('library/') && r.repository.split('/').length === 2 ? r.repository.slice(8) : r.repository;
   return `${name}${r.tag !== undefined ? `:${r.tag}` : ''}${r.digest !== undefined ? `@${r.digest}` : ''}`;
 }

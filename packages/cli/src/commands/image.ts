@@ -44,7 +44,8 @@ export function transferOptions(cmd: Command, opts: { compression?: boolean } = 
     .addOption(new Option('--tls-verify [bool]', 'verify TLS; --tls-verify=false allows http and unverified TLS'))
     .option('--platform <os/arch[/variant]>', 'platform to pick from a multi-platform image (default: this host)')
     .option('--jobs <n>', 'parallel blob transfers (default 3)');
-  if (opts.compression) cmd.addOption(new Option('--compression <kind>', 'compression of layers that must be compressed').choices(['gzip', 'zstd']));
+  if (opts.compression)
+    cmd.addOption(new Option('--compression <kind>', 'compression of layers that must be compressed').choices(['gzip', 'zstd']));
   return cmd;
 }
 
@@ -93,7 +94,9 @@ async function runImport(g: GlobalOptions, out: Output, ref: ImageReference, sho
   const opts = { ...registryOptions(f), jobs: jobsOf(f), ...(f.platform ? { platform: parsePlatform(f.platform) } : {}) };
   await withDriver(g, async (driver, s) => {
     const p = progressOf(out);
-    const result: ImportResult = await importFrom(driver, ref, { ...opts, stateDir: stateDir(s.root), onProgress: p.listener }).finally(p.done);
+    const result: ImportResult = await importFrom(driver, ref, { ...opts, stateDir: stateDir(s.root), onProgress: p.listener }).finally(
+      p.done,
+    );
     const added = result.layers.filter((l) => !l.skipped).length;
     const text = [
       ...result.layers.map((l) => `${l.skipped ? 'present' : 'applied'} ${l.id}  (${l.digest})`),
@@ -108,7 +111,9 @@ async function runExport(g: GlobalOptions, out: Output, id: string, ref: ImageRe
   if (f.platform) parsePlatform(f.platform); // checked; an export is of this host's platform
   await withDriver(g, async (driver, s) => {
     const p = progressOf(out);
-    const result: ExportResult = await exportTo(driver, id, ref, { ...opts, stateDir: stateDir(s.root), onProgress: p.listener }).finally(p.done);
+    const result: ExportResult = await exportTo(driver, id, ref, { ...opts, stateDir: stateDir(s.root), onProgress: p.listener }).finally(
+      p.done,
+    );
     const text = [
       ...result.layers.map((l) => `${l.skipped ? 'exists' : 'layer '} ${l.id}  ${l.digest}  ${l.size} bytes`),
       `exported ${id} to ${shown}: manifest ${result.manifest}`,
@@ -145,7 +150,9 @@ async function readStdin(): Promise<string> {
     parts.push(chunk as Buffer);
     if ((n += (chunk as Buffer).length) > 64 << 10) throw usage('--password-stdin: more than 64 KiB on stdin');
   }
-  return Buffer.concat(parts).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(parts)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** `login HOST`: checks the credentials against the registry, then stores them in the auth file. */
@@ -155,16 +162,24 @@ export async function loginCommand(_g: GlobalOptions, out: Output, host: string,
   const password = f.passwordStdin ? await readStdin() : f.password;
   if (password === undefined || password === '') throw usage('login needs a password: -p PASS or --password-stdin');
   const { tlsVerify } = registryOptions({ tlsVerify: f.tlsVerify });
-  const { authFile } = await login(host, { username: f.username, password }, {
-    ...(f.authfile !== undefined ? { authFile: f.authfile } : {}),
-    ...(f.certDir !== undefined ? { certDir: f.certDir } : {}),
-    ...(tlsVerify !== undefined ? { tlsVerify } : {}),
-  });
+  const { authFile } = await login(
+    host,
+    { username: f.username, password },
+    {
+      ...(f.authfile !== undefined ? { authFile: f.authfile } : {}),
+      ...(f.certDir !== undefined ? { certDir: f.certDir } : {}),
+      ...(tlsVerify !== undefined ? { tlsVerify } : {}),
+    },
+  );
   out.result({ registry: host, authFile }, `Login Succeeded (${host}, credentials in ${authFile})`, authFile);
 }
 
 /** `logout HOST`: removes the registry's entry from the auth file. */
 export async function logoutCommand(_g: GlobalOptions, out: Output, host: string, f: { authfile?: string }) {
   const { authFile, removed } = await logout(host, f.authfile !== undefined ? { authFile: f.authfile } : {});
-  out.result({ registry: host, authFile, removed }, removed ? `Removed login credentials for ${host} from ${authFile}` : `Not logged in to ${host}`, authFile);
+  out.result(
+    { registry: host, authFile, removed },
+    removed ? `Removed login credentials for ${host} from ${authFile}` : `Not logged in to ${host}`,
+    authFile,
+  );
 }

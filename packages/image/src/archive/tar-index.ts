@@ -138,7 +138,8 @@ async function scan(fh: FileHandle, file: string): Promise<Map<string, TarMember
     let size = numeric(header, 124, 12, file);
     const dataStart = pos + BLOCK;
     if (pax.has('size')) size = Number(pax.get('size'));
-    if (!Number.isSafeInteger(size) || size < 0 || dataStart + size > fileSize) throw invalidImage(file, `tar entry at byte ${pos} runs past the end of the archive`);
+    if (!Number.isSafeInteger(size) || size < 0 || dataStart + size > fileSize)
+      throw invalidImage(file, `tar entry at byte ${pos} runs past the end of the archive`);
     const next = dataStart + Math.ceil(size / BLOCK) * BLOCK;
     if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
       if (size > MAX_PAX) throw invalidImage(file, `tar extended header of ${size} bytes, over ${MAX_PAX}`);

@@ -10,7 +10,11 @@ import { packEntries, type PackEntry } from '@graphdriver/core';
 
 export type ArchiveMember = { name: string; dir: true } | { name: string; bytes: Buffer } | { name: string; path: string };
 
-export async function writeArchive(file: string, members: readonly ArchiveMember[], opts: { mtime?: number; signal?: AbortSignal } = {}): Promise<void> {
+export async function writeArchive(
+  file: string,
+  members: readonly ArchiveMember[],
+  opts: { mtime?: number; signal?: AbortSignal } = {},
+): Promise<void> {
   const mtime = opts.mtime ?? 0;
   async function* entries(): AsyncGenerator<PackEntry> {
     for (const m of members) {

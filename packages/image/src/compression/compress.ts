@@ -16,7 +16,8 @@ const gzipChoice = () => process.env.GRAPHDRIVER_GZIP;
 
 export async function createCompressor(kind: OutputCompression): Promise<Duplex> {
   if (kind === 'zstd') {
-    if (!(await zstd.available())) throw imageError(ImageErrorCode.UnsupportedImage, 'zstd compression needs the zstd tool (Debian package zstd)');
+    if (!(await zstd.available()))
+      throw imageError(ImageErrorCode.UnsupportedImage, 'zstd compression needs the zstd tool (Debian package zstd)');
     return zstd.stream();
   }
   if (gzipChoice() !== 'zlib' && (await pigz.available())) return pigz.stream();

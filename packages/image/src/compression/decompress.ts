@@ -61,7 +61,9 @@ export async function decompressAuto(source: Readable): Promise<Decompressed> {
 // (the inflaters' words for a stream cut short are put as zlib puts them, one message for all)
 const corrupt = (err: ToolError) => {
   const said = err.stderr.trim() || err.message;
-  const why = /does not contain a complete gzip file|unexpected end of file/.test(said) ? `unexpected end of file (${err.command})` : `${said} (${err.command})`;
+  const why = /does not contain a complete gzip file|unexpected end of file/.test(said)
+    ? `unexpected end of file (${err.command})`
+    : `${said} (${err.command})`;
   return new GraphDriverError(ErrorCode.InvalidArchive, `invalid gzip data: ${why}`, { cause: err });
 };
 const igzip = filter('igzip', ['-d', '-c', '-q'], { failure: corrupt });

@@ -7,7 +7,12 @@ import { hostPlatform, parsePlatform, selectPlatform } from './platform.js';
 import type { Descriptor } from './types.js';
 
 const hex = (c: string) => c.repeat(64);
-const desc = (over: Partial<Descriptor> = {}): Descriptor => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${hex('a')}`, size: 1, ...over });
+const desc = (over: Partial<Descriptor> = {}): Descriptor => ({
+  mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  digest: `sha256:${hex('a')}`,
+  size: 1,
+  ...over,
+});
 
 describe('chainIds', () => {
   it("follows Docker's definition: the first is the diffID, then sha256(parent + ' ' + diffID)", () => {
@@ -22,13 +27,22 @@ describe('chainIds', () => {
 });
 
 describe('parsing manifests and configs', () => {
-  const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: desc({ mediaType: 'application/vnd.oci.image.config.v1+json' }), layers: [desc()] };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: desc({ mediaType: 'application/vnd.oci.image.config.v1+json' }),
+    layers: [desc()],
+  };
   const bytes = Buffer.from(JSON.stringify(manifest));
 
   it('checks the digest and the size bound before parsing', () => {
     expect(parseJsonBlob(bytes, 'm', { max: MAX_MANIFEST_BYTES, digest: sha256(bytes) })).toEqual(manifest);
-    expect(() => parseJsonBlob(bytes, 'm', { max: MAX_MANIFEST_BYTES, digest: `sha256:${hex('0')}` })).toThrow(expect.objectContaining({ code: 'ERR_DIGEST_MISMATCH' }));
-    expect(() => parseJsonBlob(bytes, 'm', { max: 10 })).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_INVALID', message: expect.stringContaining('limit') }));
+    expect(() => parseJsonBlob(bytes, 'm', { max: MAX_MANIFEST_BYTES, digest: `sha256:${hex('0')}` })).toThrow(
+      expect.objectContaining({ code: 'ERR_DIGEST_MISMATCH' }),
+    );
+    expect(() => parseJsonBlob(bytes, 'm', { max: 10 })).toThrow(
+      expect.objectContaining({ code: 'ERR_IMAGE_INVALID', message: expect.stringContaining('limit') }),
+    );
     expect(() => parseJsonBlob(Buffer.from('{"a":'), 'm', { max: 100 })).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_INVALID' }));
     expect(() => parseJsonBlob(Buffer.from('[1]'), 'm', { max: 100 })).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_INVALID' }));
   });
@@ -45,7 +59,9 @@ describe('parsing manifests and configs', () => {
       { size: '1' },
       { mediaType: 5 },
     ]) {
-      expect(() => parseManifest({ ...manifest, layers: [{ ...desc(), ...bad }] }, 'm'), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_INVALID' }));
+      expect(() => parseManifest({ ...manifest, layers: [{ ...desc(), ...bad }] }, 'm'), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ code: 'ERR_IMAGE_INVALID' }),
+      );
     }
     expect(() => parseManifest({ ...manifest, layers: 'x' }, 'm')).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_INVALID' }));
     expect(() => parseManifest({ ...manifest, config: null }, 'm')).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_INVALID' }));
@@ -54,11 +70,21 @@ describe('parsing manifests and configs', () => {
   it('tells manifests from indexes; refuses schema 1 and unknown types as unsupported', () => {
     expect(manifestKind(manifest, undefined, 'm')).toBe('manifest');
     expect(manifestKind({ schemaVersion: 2, manifests: [] }, undefined, 'm')).toBe('index');
-    expect(manifestKind({ schemaVersion: 2, manifests: [] }, 'application/vnd.docker.distribution.manifest.list.v2+json', 'm')).toBe('index');
-    expect(() => manifestKind({ schemaVersion: 1, fsLayers: [] }, undefined, 'm')).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_IMAGE', message: expect.stringContaining('schema 1') }));
-    expect(() => manifestKind({ schemaVersion: 2 }, 'application/vnd.docker.distribution.manifest.v1+prettyjws', 'm')).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_IMAGE' }));
-    expect(() => manifestKind({ schemaVersion: 2, mediaType: 'application/x-other' }, undefined, 'm')).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED_IMAGE' }));
-    expect(() => manifestKind({ ...manifest }, 'application/vnd.oci.image.index.v1+json', 'm')).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_INVALID', message: expect.stringContaining('served as') }));
+    expect(manifestKind({ schemaVersion: 2, manifests: [] }, 'application/vnd.docker.distribution.manifest.list.v2+json', 'm')).toBe(
+      'index',
+    );
+    expect(() => manifestKind({ schemaVersion: 1, fsLayers: [] }, undefined, 'm')).toThrow(
+      expect.objectContaining({ code: 'ERR_UNSUPPORTED_IMAGE', message: expect.stringContaining('schema 1') }),
+    );
+    expect(() => manifestKind({ schemaVersion: 2 }, 'application/vnd.docker.distribution.manifest.v1+prettyjws', 'm')).toThrow(
+      expect.objectContaining({ code: 'ERR_UNSUPPORTED_IMAGE' }),
+    );
+    expect(() => manifestKind({ schemaVersion: 2, mediaType: 'application/x-other' }, undefined, 'm')).toThrow(
+      expect.objectContaining({ code: 'ERR_UNSUPPORTED_IMAGE' }),
+    );
+    expect(() => manifestKind({ ...manifest }, 'application/vnd.oci.image.index.v1+json', 'm')).toThrow(
+      expect.objectContaining({ code: 'ERR_IMAGE_INVALID', message: expect.stringContaining('served as') }),
+    );
     expect(() => manifestKind({ schemaVersion: 3 }, undefined, 'm')).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_INVALID' }));
   });
 
@@ -66,14 +92,23 @@ describe('parsing manifests and configs', () => {
     const config = { os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [`sha256:${hex('b')}`] } };
     expect(parseConfig(config, 'c').rootfs.diff_ids).toHaveLength(1);
     expect(() => parseConfig({ ...config, rootfs: {} }, 'c')).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_INVALID' }));
-    expect(() => parseConfig({ ...config, rootfs: { diff_ids: ['md5:x'] } }, 'c')).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_INVALID' }));
+    expect(() => parseConfig({ ...config, rootfs: { diff_ids: ['md5:x'] } }, 'c')).toThrow(
+      expect.objectContaining({ code: 'ERR_IMAGE_INVALID' }),
+    );
     expect(() => parseConfig({ rootfs: config.rootfs }, 'c')).toThrow(expect.objectContaining({ code: 'ERR_IMAGE_INVALID' }));
   });
 });
 
 describe('platforms', () => {
-  const entry = (os: string, architecture: string, variant?: string) => desc({ platform: { os, architecture, ...(variant ? { variant } : {}) }, digest: `sha256:${hex(String(architecture.length % 10))}` });
-  const index = [entry('linux', 'amd64'), entry('linux', 'arm', 'v6'), entry('linux', 'arm', 'v7'), entry('linux', 'arm64', 'v8'), entry('windows', 'amd64')];
+  const entry = (os: string, architecture: string, variant?: string) =>
+    desc({ platform: { os, architecture, ...(variant ? { variant } : {}) }, digest: `sha256:${hex(String(architecture.length % 10))}` });
+  const index = [
+    entry('linux', 'amd64'),
+    entry('linux', 'arm', 'v6'),
+    entry('linux', 'arm', 'v7'),
+    entry('linux', 'arm64', 'v8'),
+    entry('windows', 'amd64'),
+  ];
 
   it('parses OS/ARCH[/VARIANT] and refuses anything else', () => {
     expect(parsePlatform('linux/arm64/v8')).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8' });

@@ -34,7 +34,8 @@ export function parseJsonBlob(bytes: Buffer, what: string, opts: { max: number; 
 
 function stringMap(v: unknown, what: string): Record<string, string> | undefined {
   if (v === undefined) return undefined;
-  if (!isObject(v) || !Object.values(v).every((x) => typeof x === 'string')) throw invalidImage(what, 'annotations must map strings to strings');
+  if (!isObject(v) || !Object.values(v).every((x) => typeof x === 'string'))
+    throw invalidImage(what, 'annotations must map strings to strings');
   return v as Record<string, string>;
 }
 
@@ -44,7 +45,8 @@ export function parseDescriptor(v: unknown, what: string): Descriptor {
   const { mediaType, digest, size, urls, annotations, platform } = v;
   if (typeof mediaType !== 'string' || mediaType.length > 255) throw invalidImage(what, 'descriptor has no mediaType');
   if (!isDigest(digest)) throw invalidImage(what, `descriptor digest ${JSON.stringify(digest)} is not sha256:<64 hex>`);
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw invalidImage(what, `descriptor size ${JSON.stringify(size)} is not a byte count`);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    throw invalidImage(what, `descriptor size ${JSON.stringify(size)} is not a byte count`);
   const out: Descriptor = { mediaType, digest, size };
   if (urls !== undefined) {
     if (!Array.isArray(urls) || !urls.every((u) => typeof u === 'string')) throw invalidImage(what, 'descriptor urls must be strings');
@@ -56,7 +58,11 @@ export function parseDescriptor(v: unknown, what: string): Descriptor {
     if (!isObject(platform) || typeof platform.os !== 'string' || typeof platform.architecture !== 'string') {
       throw invalidImage(what, 'descriptor platform needs os and architecture');
     }
-    out.platform = { os: platform.os, architecture: platform.architecture, ...(typeof platform.variant === 'string' ? { variant: platform.variant } : {}) };
+    out.platform = {
+      os: platform.os,
+      architecture: platform.architecture,
+      ...(typeof platform.variant === 'string' ? { variant: platform.variant } : {}),
+    };
   }
   return out;
 }
@@ -74,7 +80,10 @@ function descriptors(v: unknown, what: string): Descriptor[] {
 export function manifestKind(doc: Record<string, unknown>, declared: string | undefined, what: string): 'index' | 'manifest' {
   const own = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   if (doc.schemaVersion === 1 || SCHEMA1_TYPES.includes(declared ?? '') || SCHEMA1_TYPES.includes(own ?? '')) {
-    throw imageError(ImageErrorCode.UnsupportedImage, `${what}: Docker schema 1 manifests are not supported (push the image again with a current tool)`);
+    throw imageError(
+      ImageErrorCode.UnsupportedImage,
+      `${what}: Docker schema 1 manifests are not supported (push the image again with a current tool)`,
+    );
   }
   if (doc.schemaVersion !== 2) throw invalidImage(what, `schemaVersion ${JSON.stringify(doc.schemaVersion)} is not 2`);
   if (declared && own && declared !== own && !(declared === 'application/json')) {
@@ -84,7 +93,10 @@ export function manifestKind(doc: Record<string, unknown>, declared: string | un
   if (mt !== undefined) {
     if (isIndexType(mt)) return 'index';
     if (isManifestType(mt)) return 'manifest';
-    throw imageError(ImageErrorCode.UnsupportedImage, `${what}: unsupported manifest media type ${mt} (expected one of ${[...MANIFEST_TYPES, ...INDEX_TYPES].join(', ')})`);
+    throw imageError(
+      ImageErrorCode.UnsupportedImage,
+      `${what}: unsupported manifest media type ${mt} (expected one of ${[...MANIFEST_TYPES, ...INDEX_TYPES].join(', ')})`,
+    );
   }
   // OCI allows mediaType to be left out: the shape tells
   if (Array.isArray(doc.manifests)) return 'index';
@@ -116,7 +128,8 @@ export function parseManifest(doc: Record<string, unknown>, what: string): Image
 export function parseConfig(doc: Record<string, unknown>, what: string): ImageConfig {
   const rootfs = doc.rootfs;
   if (!isObject(rootfs) || !Array.isArray(rootfs.diff_ids)) throw invalidImage(what, 'has no rootfs.diff_ids');
-  if (rootfs.diff_ids.length > MAX_ENTRIES) throw invalidImage(what, `${rootfs.diff_ids.length} diff_ids, over the limit of ${MAX_ENTRIES}`);
+  if (rootfs.diff_ids.length > MAX_ENTRIES)
+    throw invalidImage(what, `${rootfs.diff_ids.length} diff_ids, over the limit of ${MAX_ENTRIES}`);
   for (const d of rootfs.diff_ids) if (!isDigest(d)) throw invalidImage(what, `diff_id ${JSON.stringify(d)} is not sha256:<64 hex>`);
   if (typeof doc.os !== 'string' || typeof doc.architecture !== 'string') throw invalidImage(what, 'needs os and architecture');
   if (doc.history !== undefined && !Array.isArray(doc.history)) throw invalidImage(what, 'history is not an array');

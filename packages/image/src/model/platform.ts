@@ -32,7 +32,10 @@ const PART_RE = /^[a-z0-9_.-]{1,32}$/;
 export function parsePlatform(text: string): Platform {
   const parts = text.split('/');
   if (parts.length < 2 || parts.length > 3 || !parts.every((p) => PART_RE.test(p))) {
-    throw imageError(ImageErrorCode.InvalidReference, `invalid platform ${JSON.stringify(text)} (expected OS/ARCH[/VARIANT], e.g. linux/amd64)`);
+    throw imageError(
+      ImageErrorCode.InvalidReference,
+      `invalid platform ${JSON.stringify(text)} (expected OS/ARCH[/VARIANT], e.g. linux/amd64)`,
+    );
   }
   const [os, architecture, variant] = parts;
   return { os, architecture, ...(variant ? { variant } : {}) };

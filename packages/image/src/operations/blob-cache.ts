@@ -12,7 +12,11 @@ import { ImageErrorCode, digestMismatch } from '../errors.js';
 import { DigestCounter, digestHex } from '../model/digest.js';
 import type { Descriptor, ImageSource } from '../transports/types.js';
 
-const sizeOf = (path: string) => stat(path).then((s) => s.size, () => undefined);
+const sizeOf = (path: string) =>
+  stat(path).then(
+    (s) => s.size,
+    () => undefined,
+  );
 
 export function cachedBlobPath(stateDir: string, digest: string): string {
   return join(stateDir, 'blobs', 'sha256', digestHex(digest));
@@ -38,7 +42,12 @@ export async function fetchBlob(
   const hash = createHash('sha256');
   if (offset > 0) for await (const chunk of createReadStream(partial, { end: offset - 1 })) hash.update(chunk as Buffer);
   opts.onBytes?.(offset);
-  const counter = new DigestCounter({ onBytes: opts.onBytes, seed: { hash, bytes: offset }, limit: desc.size, what: `${source.name}: blob ${desc.digest}` });
+  const counter = new DigestCounter({
+    onBytes: opts.onBytes,
+    seed: { hash, bytes: offset },
+    limit: desc.size,
+    what: `${source.name}: blob ${desc.digest}`,
+  });
   if (offset < desc.size) {
     const stream = await source.blob(desc, { offset, signal: opts.signal });
     try {
@@ -56,7 +65,11 @@ export async function fetchBlob(
   if (counter.bytes !== desc.size || counter.digest !== desc.digest) {
     // the bytes on disk are wrong somewhere: start again from nothing next time
     await unlink(partial).catch(() => {});
-    throw digestMismatch(`${source.name}: blob ${desc.digest} (${counter.bytes} bytes, descriptor says ${desc.size})`, desc.digest, counter.digest);
+    throw digestMismatch(
+      `${source.name}: blob ${desc.digest} (${counter.bytes} bytes, descriptor says ${desc.size})`,
+      desc.digest,
+      counter.digest,
+    );
   }
   await rename(partial, final);
   return final;

@@ -9,7 +9,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GraphDriverError, errLayerNotFound, layerRecord, type Driver } from '@graphdriver/core';
-import { ImageErrorCode, imageError } from '../errors.js';
 import { createCompressor, type OutputCompression } from '../compression/compress.js';
 import { DigestCounter, sha256 } from '../model/digest.js';
 import { MediaType, layerMediaType, type LayerCompression } from '../model/media-types.js';
@@ -54,7 +53,11 @@ export async function layerChain(driver: Driver, id: string): Promise<string[]> 
     seen.add(cur);
     chain.push(cur);
     const rec = layerRecord(driver, cur);
-    if (!rec) throw new GraphDriverError('ERR_NOT_SUPPORTED', `the ${driver.name} driver keeps no layer records, so the chain of ${id} cannot be followed`);
+    if (!rec)
+      throw new GraphDriverError(
+        'ERR_NOT_SUPPORTED',
+        `the ${driver.name} driver keeps no layer records, so the chain of ${id} cannot be followed`,
+      );
     cur = rec.parent;
   }
   return chain.reverse();
@@ -67,7 +70,8 @@ const compressionOf = (mediaType: string): LayerCompression =>
 export function sourceDateEpoch(): number | undefined {
   const v = process.env.SOURCE_DATE_EPOCH;
   if (v === undefined || v === '') return undefined;
-  if (!/^\d{1,12}$/.test(v)) throw new GraphDriverError('ERR_INVALID_OPTION', `SOURCE_DATE_EPOCH=${JSON.stringify(v)} is not a number of seconds`);
+  if (!/^\d{1,12}$/.test(v))
+    throw new GraphDriverError('ERR_INVALID_OPTION', `SOURCE_DATE_EPOCH=${JSON.stringify(v)} is not a number of seconds`);
   return Number(v);
 }
 
@@ -100,7 +104,15 @@ export async function exportImage(driver: Driver, id: string, dest: ImageDestina
     const reuse = await reusable(i);
     if (reuse) {
       emit({ type: 'layer-done', index: i, id: layerId, skipped: true });
-      return { id: layerId, parent, digest: reuse.digest, mediaType: reuse.mediaType, diffId: reuse.diffId, size: reuse.size, skipped: true };
+      return {
+        id: layerId,
+        parent,
+        digest: reuse.digest,
+        mediaType: reuse.mediaType,
+        diffId: reuse.diffId,
+        size: reuse.size,
+        skipped: true,
+      };
     }
     let tar: DigestCounter | undefined;
     const open = (): Readable => {
@@ -122,7 +134,8 @@ export async function exportImage(driver: Driver, id: string, dest: ImageDestina
   const layers = await inOrder(chain.length, Math.max(1, opts.jobs ?? 3), writeLayer, signal);
 
   const epoch = opts.sourceDateEpoch ?? sourceDateEpoch();
-  const created = epoch !== undefined ? new Date(epoch * 1000).toISOString() : (layerRecord(driver, id)?.created ?? new Date(0).toISOString());
+  const created =
+    epoch !== undefined ? new Date(epoch * 1000).toISOString() : (layerRecord(driver, id)?.created ?? new Date(0).toISOString());
   const platform = hostPlatform();
   const config: ImageConfig = {
     created,

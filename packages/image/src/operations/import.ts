@@ -17,6 +17,7 @@ import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, manifestKind, parseConfig, parseJ
 import { hostPlatform } from '../model/platform.js';
 import type { ImageConfig, ImageManifest } from '../model/types.js';
 import type { Descriptor, ImageSource, Platform } from '../transports/types.js';
+import { collect, digestStream } from '../util/streams.js';
 import { cachedBlobPath, fetchBlob } from './blob-cache.js';
 import { writeLayerRecord } from './layer-meta.js';
 import type { TransferOptions } from './progress.js';
@@ -54,13 +55,11 @@ export interface ImportResult {
 /** Reads a small blob whole (a config), bounded and digest-checked. */
 async function readSmallBlob(source: ImageSource, desc: Descriptor, max: number, signal?: AbortSignal): Promise<Buffer> {
   if (desc.size > max) throw invalidImage(source.name, `blob ${desc.digest} is ${desc.size} bytes, over the ${max}-byte limit`);
-  const parts: Buffer[] = [];
   const counter = new DigestCounter({ limit: desc.size, what: `${source.name}: blob ${desc.digest}` });
-  await pipeline(await source.blob(desc, { signal }), counter, async function* (src) {
-    for await (const c of src) parts.push(c as Buffer);
-  }, { signal });
-  if (counter.bytes !== desc.size || counter.digest !== desc.digest) throw digestMismatch(`${source.name}: blob`, desc.digest, counter.digest);
-  return Buffer.concat(parts);
+  const [bytes] = await Promise.all([collect(counter), pipeline(await source.blob(desc, { signal }), counter, { signal })]);
+  if (counter.bytes !== desc.size || counter.digest !== desc.digest)
+    throw digestMismatch(`${source.name}: blob`, desc.digest, counter.digest);
+  return bytes;
 }
 
 /** The image's manifest and config, every digest checked and every shape validated. */
@@ -80,7 +79,8 @@ export async function readImage(source: ImageSource, platform: Platform, signal?
     throw invalidImage(what, `${manifest.layers.length} layers but its config has ${diffIds.length} diff_ids`);
   }
   for (const l of manifest.layers) {
-    if (!isLayerMediaType(l.mediaType)) throw imageError(ImageErrorCode.UnsupportedImage, `${what}: unsupported layer media type ${l.mediaType}`);
+    if (!isLayerMediaType(l.mediaType))
+      throw imageError(ImageErrorCode.UnsupportedImage, `${what}: unsupported layer media type ${l.mediaType}`);
   }
   return { manifestDigest: mb.digest, manifest, config, diffIds };
 }
@@ -141,7 +141,13 @@ export async function importImage(driver: Driver, source: ImageSource, opts: Imp
       const id = chain[i];
       const parent = i === 0 ? null : chain[i - 1];
       const base = { id, parent, digest: desc.digest, mediaType: desc.mediaType, size: desc.size, diffId: diffIds[i] };
-      const record = { digest: desc.digest, mediaType: desc.mediaType, size: desc.size, diffId: diffIds[i], ...(source.origin ? { origin: source.origin } : {}) };
+      const record = {
+        digest: desc.digest,
+        mediaType: desc.mediaType,
+        size: desc.size,
+        diffId: diffIds[i],
+        ...(source.origin ? { origin: source.origin } : {}),
+      };
       // checked again: another import may have made it meanwhile
       if (await driver.exists(id)) {
         layers.push({ ...base, compression: null, skipped: true });
@@ -150,7 +156,8 @@ export async function importImage(driver: Driver, source: ImageSource, opts: Imp
       }
       emit({ type: 'layer', index: i, count: chain.length, digest: desc.digest });
       const file = await fetched(desc);
-      const open = file !== undefined ? async () => createReadStream(file, { highWaterMark: 1 << 20 }) : () => source.blob(desc, { signal });
+      const open =
+        file !== undefined ? async () => createReadStream(file, { highWaterMark: 1 << 20 }) : () => source.blob(desc, { signal });
       const counted = file === undefined; // cached blobs counted their bytes as they downloaded
       const { applied, compression } = await applyVerified(driver, id, parent, open, desc, diffIds[i], {
         what: source.name,
@@ -204,7 +211,10 @@ async function applyVerified(
     // bytes after the end of the compressed data (which the inflater leaves) count too
     if (!blob.readableEnded) await finished(blob.resume());
     if (blob.bytes !== desc.size) {
-      throw imageError(ImageErrorCode.DigestMismatch, `${o.what}: layer blob ${desc.digest}: read ${blob.bytes} bytes, descriptor says ${desc.size}`);
+      throw imageError(
+        ImageErrorCode.DigestMismatch,
+        `${o.what}: layer blob ${desc.digest}: read ${blob.bytes} bytes, descriptor says ${desc.size}`,
+      );
     }
     if (blob.digest !== desc.digest) throw digestMismatch(`${o.what}: layer blob`, desc.digest, blob.digest);
     if (tar.digest !== diffId) throw digestMismatch(`${o.what}: layer ${desc.digest}: uncompressed content (diff ID)`, diffId, tar.digest);
@@ -223,11 +233,5 @@ async function applyVerified(
 }
 
 async function digestOfStream(open: () => Promise<Readable>): Promise<string> {
-  const counter = new DigestCounter();
-  await pipeline(await open(), counter, async function* (src) {
-    for await (const _ of src) {
-      // hashed on the way
-    }
-  });
-  return counter.digest;
+  return (await digestStream(await open())).digest;
 }

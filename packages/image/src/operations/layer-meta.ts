@@ -37,6 +37,9 @@ export async function readLayerRecord(stateDir: string, id: string): Promise<Lay
   }
   if (!isDigest(r.digest) || !isDigest(r.diffId) || typeof r.mediaType !== 'string' || !Number.isSafeInteger(r.size)) return undefined;
   const o = r.origin;
-  const origin = o && typeof o.registry === 'string' && typeof o.repository === 'string' ? { registry: o.registry, repository: o.repository } : undefined;
+  const origin =
+    o && typeof o.registry === 'string' && typeof o.repository === 'string'
+      ? { registry: o.registry, repository: o.repository }
+      : undefined;
   return { digest: r.digest, mediaType: r.mediaType, size: r.size as number, diffId: r.diffId, ...(origin ? { origin } : {}) };
 }

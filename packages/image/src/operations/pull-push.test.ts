@@ -13,13 +13,14 @@ import { buildImageFixture, type ImageFixture } from '../test-support/fixture.js
 import { startFaultProxy, type FaultProxy } from '../test-support/fault-proxy.js';
 import { startRegistry, type RunningRegistry } from '../test-support/registry.js';
 import { tamperBlob } from '../test-support/storage.js';
-import { closeDriver, layerTree, openVfs } from '../test-support/store.js';
-import { skipWithout, skopeo, umoci } from '../test-support/tools.js';
-import { diffTrees, snapshotTree } from '../test-support/tree.js';
+import { closeDriver, layerTree, openVfs, umociTree as umociTreeIn } from '../test-support/store.js';
+import { skipWithout, skopeo } from '../test-support/tools.js';
+import { diffTrees, type snapshotTree } from '../test-support/tree.js';
 import { importFrom, pull, push } from './transfer.js';
 import { readLayerRecord } from './layer-meta.js';
 
-const skip = skipWithout('the pull/push suite', ['docker-registry', 'openssl', 'htpasswd', 'skopeo', 'umoci', 'busybox']) || process.getuid?.() !== 0;
+const skip =
+  skipWithout('the pull/push suite', ['docker-registry', 'openssl', 'htpasswd', 'skopeo', 'umoci', 'busybox']) || process.getuid?.() !== 0;
 
 let work: string;
 let fx: ImageFixture;
@@ -37,13 +38,7 @@ async function store(name: string): Promise<{ d: Driver; stateDir: string }> {
   return { d, stateDir: join(root, 'image') };
 }
 
-async function umociTree(image: string) {
-  const bundle = join(await mkdtemp(join(work, 'bundle-')), 'b');
-  await umoci.unpack(image, bundle);
-  const tree = await snapshotTree(join(bundle, 'rootfs'));
-  await rm(bundle, { recursive: true, force: true });
-  return tree;
-}
+const umociTree = (image: string) => umociTreeIn(work, image);
 
 const skopeoPlain = (...args: string[]) => execFileSync('skopeo', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
 const tls = () => ({ creds: `${secure.creds!.username}:${secure.creds!.password}`, certDir: secure.caDir! });
@@ -57,7 +52,10 @@ beforeAll(async () => {
   secure = await startRegistry({ tls: true, auth: 'basic' });
   plain = await startRegistry();
   proxy = await startFaultProxy(plain.host);
-  await skopeo.copy(`oci:${fx.layout}:v4`, `docker://${secure.host}/src/app:v4`, [`--dest-cert-dir=${secure.caDir}`, `--dest-creds=${tls().creds}`]);
+  await skopeo.copy(`oci:${fx.layout}:v4`, `docker://${secure.host}/src/app:v4`, [
+    `--dest-cert-dir=${secure.caDir}`,
+    `--dest-creds=${tls().creds}`,
+  ]);
   await skopeo.copy(`oci:${fx.layout}:v4`, `docker://${plain.host}/src/app:v4`, ['--dest-tls-verify=false']);
 }, 600_000);
 afterAll(async () => {
@@ -75,14 +73,21 @@ describe.skipIf(skip)('pull and push with docker-registry', () => {
     expect(r.layers.map((l) => l.id)).toEqual(chain);
     expect(diffTrees(reference, await layerTree(d, r.top!))).toEqual([]);
     const rec = await readLayerRecord(stateDir, chain[0]);
-    expect(rec).toMatchObject({ digest: r.layers[0].digest, mediaType: r.layers[0].mediaType, size: r.layers[0].size, origin: { repository: 'src/app' } });
+    expect(rec).toMatchObject({
+      digest: r.layers[0].digest,
+      mediaType: r.layers[0].mediaType,
+      size: r.layers[0].size,
+      origin: { repository: 'src/app' },
+    });
     // the cache held the blobs only on the way in
     expect((await readdir(join(stateDir, 'blobs', 'sha256'))).filter((n) => !n.startsWith('.'))).toEqual([]);
   });
 
   it('refuses wrong credentials, an untrusted certificate and an unknown tag, one typed error each, writing nothing', async () => {
     const { d } = await store('refused');
-    await expect(pull(d, `${secure.host}/src/app:v4`, { ...tls(), creds: 'tester:wrong' })).rejects.toMatchObject({ code: 'ERR_REGISTRY_AUTH' });
+    await expect(pull(d, `${secure.host}/src/app:v4`, { ...tls(), creds: 'tester:wrong' })).rejects.toMatchObject({
+      code: 'ERR_REGISTRY_AUTH',
+    });
     await expect(pull(d, `${secure.host}/src/app:v4`, { creds: tls().creds })).rejects.toMatchObject({ code: 'ERR_REGISTRY_TLS' });
     await expect(pull(d, `${secure.host}/src/app:nope`, tls())).rejects.toMatchObject({ code: 'ERR_IMAGE_NOT_FOUND' });
     expect(await d.list()).toEqual([]);
@@ -103,7 +108,10 @@ describe.skipIf(skip)('pull and push with docker-registry', () => {
     expect(r.layers.map((l) => l.size)).not.toContain(uploads[0].requestBytes);
     expect(proxy.log.some((e) => e.method === 'POST' && /mount=sha256%3A|mount=sha256:/.test(e.path))).toBe(true);
     // skopeo reads it back: the same layer blobs, and umoci unpacks the same tree
-    const info = JSON.parse(skopeoPlain('inspect', '--tls-verify=false', `docker://${plain.host}/copy/app:1`)) as { Layers: string[]; Digest: string };
+    const info = JSON.parse(skopeoPlain('inspect', '--tls-verify=false', `docker://${plain.host}/copy/app:1`)) as {
+      Layers: string[];
+      Digest: string;
+    };
     expect(info.Layers).toEqual(r.layers.map((l) => l.digest));
     expect(info.Digest).toBe(p.manifest);
     const back = join(work, 'repush-back');
@@ -117,7 +125,10 @@ describe.skipIf(skip)('pull and push with docker-registry', () => {
     const p = await push(d, r.top!, `${secure.host}/fresh/app:1`, { ...tls(), compression: 'gzip' });
     expect(p.layers.every((l) => !l.skipped && l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip')).toBe(true);
     const back = join(work, 'fresh-back');
-    await skopeo.copy(`docker://${secure.host}/fresh/app:1`, `oci:${back}:b`, [`--src-cert-dir=${secure.caDir}`, `--src-creds=${tls().creds}`]);
+    await skopeo.copy(`docker://${secure.host}/fresh/app:1`, `oci:${back}:b`, [
+      `--src-cert-dir=${secure.caDir}`,
+      `--src-creds=${tls().creds}`,
+    ]);
     expect(diffTrees(reference, await umociTree(`${back}:b`))).toEqual([]);
     // and we pull our own push back
     const { d: d2 } = await store('fresh-pulled');
@@ -130,7 +141,11 @@ describe.skipIf(skip)('pull and push with docker-registry', () => {
     // the 3 MiB layer, paced so that the pull can be stopped in the middle of it
     const probe = await pull((await store('probe')).d, `${proxy.host}/src/app:v4`, { tlsVerify: false });
     const big = probe.layers.reduce((a, b) => (b.size > a.size ? b : a));
-    proxy.addRule({ method: 'GET', path: new RegExp(`/blobs/${big.digest}`), action: { kind: 'slow', chunkBytes: 64 << 10, intervalMs: 20 } });
+    proxy.addRule({
+      method: 'GET',
+      path: new RegExp(`/blobs/${big.digest}`),
+      action: { kind: 'slow', chunkBytes: 64 << 10, intervalMs: 20 },
+    });
     const ac = new AbortController();
     let moved = 0;
     const killed = await pull(d, `${proxy.host}/src/app:v4`, {
@@ -141,7 +156,10 @@ describe.skipIf(skip)('pull and push with docker-registry', () => {
       onProgress: (e) => {
         if (e.type === 'bytes' && (moved += e.bytes) > big.size / 2 + 500_000) ac.abort();
       },
-    }).then(() => undefined, (e: unknown) => e);
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(killed).toBeDefined();
     proxy.clearRules();
     const partial = join(stateDir, 'blobs', 'sha256', `${big.digest.slice(7)}.partial`);
@@ -164,7 +182,10 @@ describe.skipIf(skip)('pull and push with docker-registry', () => {
     const layers = (await pull(probeD, `${plain.host}/tamper/app:v4`, { tlsVerify: false })).layers;
     await tamperBlob(plain.storage, layers[2].digest);
     const { d, stateDir } = await store('tampered');
-    const err = await pull(d, `${plain.host}/tamper/app:v4`, { tlsVerify: false, stateDir }).then(() => undefined, (e: unknown) => e);
+    const err = await pull(d, `${plain.host}/tamper/app:v4`, { tlsVerify: false, stateDir }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
     expect((err as Error).message.split('\n')).toHaveLength(1);
     expect((await d.list()).sort()).toEqual(chain.slice(0, 2).sort());

@@ -9,7 +9,11 @@ import { importImage, type ImportOptions, type ImportResult } from './import.js'
 const asRef = (r: string | ImageReference) => (typeof r === 'string' ? parseImageReference(r) : r);
 
 /** Imports the image at `ref` (any transport) into `driver`. */
-export async function importFrom(driver: Driver, ref: string | ImageReference, opts: ImportOptions & RegistryOptions = {}): Promise<ImportResult> {
+export async function importFrom(
+  driver: Driver,
+  ref: string | ImageReference,
+  opts: ImportOptions & RegistryOptions = {},
+): Promise<ImportResult> {
   const source = await openSource(asRef(ref), opts);
   try {
     return await importImage(driver, source, opts);
@@ -19,7 +23,12 @@ export async function importFrom(driver: Driver, ref: string | ImageReference, o
 }
 
 /** Exports the chain ending at layer `id` to `ref` (any transport). */
-export async function exportTo(driver: Driver, id: string, ref: string | ImageReference, opts: ExportOptions & RegistryOptions = {}): Promise<ExportResult> {
+export async function exportTo(
+  driver: Driver,
+  id: string,
+  ref: string | ImageReference,
+  opts: ExportOptions & RegistryOptions = {},
+): Promise<ExportResult> {
   const dest = await openDestination(asRef(ref), opts);
   try {
     return await exportImage(driver, id, dest, opts);

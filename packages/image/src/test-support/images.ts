@@ -1,6 +1,7 @@
 // Test images built here, byte for byte, as an OCI image layout (so every digest is known to
 // the test), and pushed to a test registry with skopeo: real registry content before our own
 // push exists, and an independent writer to check our client against.
+import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -9,7 +10,6 @@ import { packEntries } from '@graphdriver/core';
 import { sha256 } from '../model/digest.js';
 import type { Descriptor, Platform } from '../transports/types.js';
 import type { RunningRegistry } from './registry.js';
-import { noise } from './fixture.js';
 import { skopeo } from './tools.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -48,11 +48,25 @@ export interface TestLayoutOptions {
   tag?: string;
 }
 
+/** `sha256:<hex>` of some bytes (the model's, offered here to the tests). */
+export { sha256 };
+
 /** A whole stream's bytes (test blobs are small). */
 export async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
+}
+
+/** Deterministic incompressible bytes. */
+export function noise(bytes: number, seed: string): Buffer {
+  const out = Buffer.alloc(bytes);
+  let block = createHash('sha256').update(seed).digest();
+  for (let off = 0; off < bytes; off += block.length) {
+    block.copy(out, off);
+    block = createHash('sha256').update(block).digest();
+  }
+  return out;
 }
 
 async function tarOf(name: string, body: Buffer): Promise<Buffer> {

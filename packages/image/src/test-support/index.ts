@@ -4,13 +4,13 @@ export { startRegistry, type RunningRegistry, type StartRegistryOptions, type Te
 export { startTokenServer, type TokenServer, type TokenRequest } from './token-server.js';
 export { startFaultProxy, type FaultProxy, type FaultRule, type FaultAction, type ProxyRecord } from './fault-proxy.js';
 export { blobDataPath, tamperBlob } from './storage.js';
-export { noise } from './fixture.js';
-export { sha256 } from '../model/digest.js';
 export {
   buildTestLayout,
   pushTestLayout,
   skopeoDestFlags,
+  noise,
   readAll,
+  sha256,
   type TestImage,
   type TestLayout,
   type TestLayoutOptions,

@@ -14,9 +14,9 @@ import { createWriteStream } from 'node:fs';
 import { chainIds } from '../model/digest.js';
 import { exportTo, importFrom } from '../operations/transfer.js';
 import { buildImageFixture, type ImageFixture } from '../test-support/fixture.js';
-import { closeDriver, layerTree, openVfs } from '../test-support/store.js';
-import { skopeo, umoci } from '../test-support/tools.js';
-import { diffTrees, snapshotTree } from '../test-support/tree.js';
+import { closeDriver, layerTree, openVfs, umociTree as umociTreeIn } from '../test-support/store.js';
+import { skopeo } from '../test-support/tools.js';
+import { diffTrees, type snapshotTree } from '../test-support/tree.js';
 
 const missing: string[] = [];
 if (process.getuid?.() !== 0) missing.push('root (owners and device nodes in the fixture)');
@@ -45,14 +45,7 @@ async function store(name: string): Promise<Driver> {
   return d;
 }
 
-/** The tree umoci unpacks for an image in a layout. */
-async function umociTree(image: string) {
-  const bundle = join(await mkdtemp(join(work, 'bundle-')), 'b');
-  await umoci.unpack(image, bundle);
-  const tree = await snapshotTree(join(bundle, 'rootfs'));
-  await rm(bundle, { recursive: true, force: true });
-  return tree;
-}
+const umociTree = (image: string) => umociTreeIn(work, image);
 
 beforeAll(async () => {
   if (missing.length) return;
@@ -81,7 +74,7 @@ describe.skipIf(missing.length > 0)('archives written by skopeo, imported by us'
     await expect(importFrom(d, `docker-archive:${file}:example.com/app:nope`)).rejects.toMatchObject({ code: 'ERR_IMAGE_NOT_FOUND' });
   });
 
-  it('oci-archive: the chain and the tree equal umoci\'s, read in place', async () => {
+  it("oci-archive: the chain and the tree equal umoci's, read in place", async () => {
     const file = join(work, 'skopeo-oci.tar');
     await skopeo.copy(`oci:${fx.layout}:v4`, `oci-archive:${file}:v4`);
     const d = await store('from-oci-archive');
@@ -170,23 +163,39 @@ describe.skipIf(missing.length > 0)('hostile and broken archives: one typed erro
     ['manifest.json of the wrong shape', async (f: string) => tarOf(f, [['manifest.json', '{"Config":1}']]), 'ERR_IMAGE_INVALID'],
     [
       'a config path climbing out of the archive',
-      async (f: string) => tarOf(f, [['manifest.json', JSON.stringify([{ Config: '../../../../etc/passwd', RepoTags: null, Layers: [] }])]]),
+      async (f: string) =>
+        tarOf(f, [['manifest.json', JSON.stringify([{ Config: '../../../../etc/passwd', RepoTags: null, Layers: [] }])]]),
       'ERR_IMAGE_INVALID',
     ],
     [
       'a layer the archive lacks',
       async (f: string) => {
-        const config = JSON.stringify({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`] } });
-        await tarOf(f, [['manifest.json', JSON.stringify([{ Config: 'c.json', RepoTags: null, Layers: ['l/layer.tar'] }])], ['c.json', config]]);
+        const config = JSON.stringify({
+          os: 'linux',
+          architecture: 'amd64',
+          rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`] },
+        });
+        await tarOf(f, [
+          ['manifest.json', JSON.stringify([{ Config: 'c.json', RepoTags: null, Layers: ['l/layer.tar'] }])],
+          ['c.json', config],
+        ]);
       },
       'ERR_IMAGE_INVALID',
     ],
     [
       'a layer whose content is not its diff ID',
       async (f: string) => {
-        const config = JSON.stringify({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`] } });
+        const config = JSON.stringify({
+          os: 'linux',
+          architecture: 'amd64',
+          rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`] },
+        });
         const layer = Buffer.alloc(1024); // an empty tar: end-of-archive blocks only
-        await tarOf(f, [['manifest.json', JSON.stringify([{ Config: 'c.json', RepoTags: null, Layers: ['l/layer.tar'] }])], ['c.json', config], ['l/layer.tar', layer]]);
+        await tarOf(f, [
+          ['manifest.json', JSON.stringify([{ Config: 'c.json', RepoTags: null, Layers: ['l/layer.tar'] }])],
+          ['c.json', config],
+          ['l/layer.tar', layer],
+        ]);
       },
       'ERR_DIGEST_MISMATCH',
     ],
@@ -194,7 +203,10 @@ describe.skipIf(missing.length > 0)('hostile and broken archives: one typed erro
     const file = join(work, `hostile-${Math.random().toString(36).slice(2)}.tar`);
     await make(file);
     const d = await store(`hostile-${Math.random().toString(36).slice(2)}`);
-    const err = await importFrom(d, `docker-archive:${file}`).then(() => undefined, (e: unknown) => e);
+    const err = await importFrom(d, `docker-archive:${file}`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code });
     expect((err as Error).message.split('\n')).toHaveLength(1);
     expect(await d.list()).toEqual([]);

@@ -2,7 +2,7 @@
 // members of a tar archive (oci-archive, docker-archive). Sources read through this, so one
 // reader serves a layout and its archived form.
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidImage } from '../errors.js';
@@ -26,9 +26,13 @@ export interface BlobFiles {
 export function dirFiles(dir: string): BlobFiles {
   return {
     where: dir,
-    size: (path) => stat(join(dir, path)).then((s) => (s.isFile() ? s.size : undefined), () => undefined),
+    size: (path) =>
+      stat(join(dir, path)).then(
+        (s) => (s.isFile() ? s.size : undefined),
+        () => undefined,
+      ),
     async read(path, max) {
-      let fh;
+      let fh: FileHandle;
       try {
         fh = await open(join(dir, path), 'r');
       } catch (err) {

@@ -16,6 +16,7 @@ import { MediaType, layerMediaType } from '../model/media-types.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, parseConfig, parseJsonBlob, parseManifest } from '../model/parse.js';
 import type { ImageManifest } from '../model/types.js';
 import { familiarDockerReference, formatDockerReference, type DockerReference } from '../reference.js';
+import { digestStream } from '../util/streams.js';
 import { archiveFiles, type BlobFiles } from './blob-files.js';
 import type { BlobOrigin, Descriptor, ImageDestination, ImageSource, ManifestBytes } from './types.js';
 
@@ -64,16 +65,6 @@ async function head(stream: Readable, n: number): Promise<Buffer> {
   return Buffer.concat(parts).subarray(0, n);
 }
 
-async function digestOf(stream: Readable): Promise<string> {
-  const c = new DigestCounter();
-  await pipeline(stream, c, async function* (src) {
-    for await (const _ of src) {
-      // hashed on the way
-    }
-  });
-  return c.digest;
-}
-
 /** Reads one image of a `docker save` archive, presented as a Docker schema 2 manifest. */
 export class DockerArchiveSource implements ImageSource {
   readonly local = true;
@@ -96,12 +87,16 @@ export class DockerArchiveSource implements ImageSource {
         throw imageError(ImageErrorCode.ImageNotFound, `${file}: no image tagged ${wanted[0]} (tags: ${tags.join(', ') || 'none'})`);
       }
     } else {
-      if (images.length !== 1) throw imageError(ImageErrorCode.ImageNotFound, `${file}: holds ${images.length} images; name one with docker-archive:FILE:REF`);
+      if (images.length !== 1)
+        throw imageError(ImageErrorCode.ImageNotFound, `${file}: holds ${images.length} images; name one with docker-archive:FILE:REF`);
       image = images[0];
     }
     const configBytes = await files.read(image.Config, MAX_CONFIG_BYTES);
     const configDigest = sha256(configBytes);
-    const config = parseConfig(parseJsonBlob(configBytes, `${file}: ${image.Config}`, { max: MAX_CONFIG_BYTES }), `${file}: ${image.Config}`);
+    const config = parseConfig(
+      parseJsonBlob(configBytes, `${file}: ${image.Config}`, { max: MAX_CONFIG_BYTES }),
+      `${file}: ${image.Config}`,
+    );
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== image.Layers.length) {
       throw invalidImage(file, `manifest.json lists ${image.Layers.length} layers but the config ${diffIds.length} diff_ids`);
@@ -115,7 +110,7 @@ export class DockerArchiveSource implements ImageSource {
       const compression = detectCompression(await head(files.stream(path), 4));
       // an uncompressed layer's digest is its diff ID (and is checked as it is read); a
       // compressed one is hashed here, once
-      const digest = compression === 'none' ? diffIds[i] : await digestOf(files.stream(path));
+      const digest = compression === 'none' ? diffIds[i] : (await digestStream(files.stream(path))).digest;
       paths.set(digest, path);
       layers.push({ mediaType: layerMediaType(MediaType.DockerManifest, compression), digest, size });
     }
@@ -162,7 +157,10 @@ export class DockerArchiveDestination implements ImageDestination {
   }
 
   async hasBlob(desc: Descriptor, _from?: BlobOrigin): Promise<boolean> {
-    return stat(join(this.staging, digestHex(desc.digest))).then((s) => s.size === desc.size, () => false);
+    return stat(join(this.staging, digestHex(desc.digest))).then(
+      (s) => s.size === desc.size,
+      () => false,
+    );
   }
 
   async putBlob(open: () => Readable, info: { mediaType: string; digest?: string }, signal?: AbortSignal): Promise<Descriptor> {
@@ -192,7 +190,13 @@ export class DockerArchiveDestination implements ImageDestination {
     if (!m) throw new Error('commit before putManifest');
     const config = `${digestHex(m.config.digest)}.json`;
     const layers = m.layers.map((l) => `${digestHex(l.digest)}/layer.tar`);
-    const saved: SavedImage[] = [{ Config: config, RepoTags: this.ref?.tag !== undefined ? [familiarDockerReference({ ...this.ref, digest: undefined })] : null, Layers: layers }];
+    const saved: SavedImage[] = [
+      {
+        Config: config,
+        RepoTags: this.ref?.tag !== undefined ? [familiarDockerReference({ ...this.ref, digest: undefined })] : null,
+        Layers: layers,
+      },
+    ];
     const members: ArchiveMember[] = [
       { name: 'manifest.json', bytes: Buffer.from(JSON.stringify(saved)) },
       { name: config, path: join(this.staging, digestHex(m.config.digest)) },

@@ -54,11 +54,18 @@ export class OciLayoutSource implements ImageSource {
     let desc: Descriptor;
     if (this.tag !== undefined) {
       const tagged = index.manifests.find((d) => d.annotations?.[REF_NAME] === this.tag);
-      if (!tagged) throw imageError(ImageErrorCode.ImageNotFound, `${where}: no image tagged ${JSON.stringify(this.tag)} (tags: ${tagsOf(index).join(', ') || 'none'})`);
+      if (!tagged)
+        throw imageError(
+          ImageErrorCode.ImageNotFound,
+          `${where}: no image tagged ${JSON.stringify(this.tag)} (tags: ${tagsOf(index).join(', ') || 'none'})`,
+        );
       desc = tagged;
     } else {
       if (index.manifests.length !== 1) {
-        throw imageError(ImageErrorCode.ImageNotFound, `${where}: holds ${index.manifests.length} images; name one with :TAG (tags: ${tagsOf(index).join(', ') || 'none'})`);
+        throw imageError(
+          ImageErrorCode.ImageNotFound,
+          `${where}: holds ${index.manifests.length} images; name one with :TAG (tags: ${tagsOf(index).join(', ') || 'none'})`,
+        );
       }
       desc = index.manifests[0];
     }
@@ -69,7 +76,8 @@ export class OciLayoutSource implements ImageSource {
       const doc = parseJsonBlob(bytes, what, { max: MAX_MANIFEST_BYTES, digest: desc.digest });
       if (manifestKind(doc, desc.mediaType, what) === 'manifest') return { bytes, mediaType: desc.mediaType, digest: desc.digest };
       const match = selectPlatform(parseIndex(doc, what).manifests, platform);
-      if (!match) throw imageError(ImageErrorCode.ImageNotFound, `${where}: no image for ${formatPlatform(platform)} in index ${desc.digest}`);
+      if (!match)
+        throw imageError(ImageErrorCode.ImageNotFound, `${where}: no image for ${formatPlatform(platform)} in index ${desc.digest}`);
       desc = match;
       if (!isIndexType(desc.mediaType) && desc.mediaType !== MediaType.Manifest && desc.mediaType !== MediaType.DockerManifest) {
         throw imageError(ImageErrorCode.UnsupportedImage, `${where}: unsupported manifest media type ${desc.mediaType}`);
@@ -87,7 +95,10 @@ export class OciLayoutSource implements ImageSource {
     const size = await this.files.size(path);
     if (size === undefined) throw invalidImage(this.files.where, `blob ${desc.digest} is missing`);
     if (size !== desc.size) {
-      throw imageError(ImageErrorCode.DigestMismatch, `${this.files.where}: blob ${desc.digest}: size ${size} differs from the descriptor's ${desc.size}`);
+      throw imageError(
+        ImageErrorCode.DigestMismatch,
+        `${this.files.where}: blob ${desc.digest}: size ${size} differs from the descriptor's ${desc.size}`,
+      );
     }
     return this.files.stream(path, opts.offset ?? 0);
   }
@@ -135,10 +146,17 @@ export class OciLayoutDestination implements ImageDestination {
 
   async hasBlob(desc: Descriptor, _from?: BlobOrigin): Promise<boolean> {
     await this.prepare();
-    return stat(join(this.dir, blobPath(desc.digest))).then((s) => s.size === desc.size, () => false);
+    return stat(join(this.dir, blobPath(desc.digest))).then(
+      (s) => s.size === desc.size,
+      () => false,
+    );
   }
 
-  async putBlob(open: () => Readable, info: { mediaType: string; digest?: string; size?: number }, signal?: AbortSignal): Promise<Descriptor> {
+  async putBlob(
+    open: () => Readable,
+    info: { mediaType: string; digest?: string; size?: number },
+    signal?: AbortSignal,
+  ): Promise<Descriptor> {
     await this.prepare();
     const tmp = join(this.dir, 'blobs', 'sha256', `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
     this.temps.add(tmp);
@@ -162,7 +180,13 @@ export class OciLayoutDestination implements ImageDestination {
     await this.prepare();
     const digest = sha256(bytes);
     const path = join(this.dir, blobPath(digest));
-    if (!(await stat(path).then((s) => s.size === bytes.length, () => false))) await writeFileAtomic(path, bytes, 0o644);
+    if (
+      !(await stat(path).then(
+        (s) => s.size === bytes.length,
+        () => false,
+      ))
+    )
+      await writeFileAtomic(path, bytes, 0o644);
     this.manifestDesc = { mediaType, digest, size: bytes.length };
     return digest;
   }

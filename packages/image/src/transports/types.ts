@@ -82,11 +82,7 @@ export interface ImageDestination {
    * Stores a blob. `open` may be called again to retry from the start. When `info.digest` is
    * missing the destination computes it; it returns the stored blob's descriptor.
    */
-  putBlob(
-    open: () => Readable,
-    info: { mediaType: string; digest?: string; size?: number },
-    signal?: AbortSignal,
-  ): Promise<Descriptor>;
+  putBlob(open: () => Readable, info: { mediaType: string; digest?: string; size?: number }, signal?: AbortSignal): Promise<Descriptor>;
   /** Stores the manifest (under the destination's tag, if it has one); returns its digest. */
   putManifest(bytes: Buffer, mediaType: string, signal?: AbortSignal): Promise<string>;
   /** Makes what was written visible (archives are written and renamed into place here). */
