@@ -35,6 +35,7 @@ export { rng, seededBytes, layerTar, tarActions, applyModel, readTreeModel, type
 export { FAULT_POINTS, type FaultPointName } from './store/fault-points.js';
 export { runInChild } from './testing/crash.js';
 export { describeConcurrency } from './testing/concurrency.js';
+export { linksLeadingOut } from './testing/link-audit.js';
 export { describeHostileInput, describeMalformedArguments, peakRssGrowth, type HostileTarget } from './testing/hostile.js';
 export {
   hostileTars,
