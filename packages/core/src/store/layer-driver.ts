@@ -1,6 +1,7 @@
 // Turns a LayerBackend into a full Driver: the one place where ids are checked, parents and
 // children are tracked, get/put are counted, operations on one id are serialised, the home
-// is locked against a second process, and a crash's leftovers are cleaned at init.
+// is locked against a second process, and a crash's leftovers are cleaned at init. The rules
+// themselves (states, references, concurrency, recovery, refusals) are documented in driver.ts.
 import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { ApplyDiffOptions, Change, CreateOpts, Driver, IdMappings, LayerStream, ProtoDriver } from '../driver.js';
