@@ -25,6 +25,7 @@ import {
   type IdMappings,
   type LayerBackend,
 } from '@graphdriver/core';
+import { isErrno, rootPair } from '@graphdriver/core/linux';
 import type { Btrfs } from './btrfs.js';
 import { makePrivateMount, type HomeMount } from './home-mount.js';
 import { NativeDiff, type NativeDiffStats } from './native-diff.js';
@@ -36,19 +37,6 @@ export interface BtrfsBackendConfig {
   btrfs: Btrfs;
   options: BtrfsOptions;
   idMappings?: IdMappings;
-}
-
-const isErrno = (err: unknown, ...codes: string[]) => codes.includes((err as NodeJS.ErrnoException)?.code ?? '');
-
-/** Host uid/gid of the container's root (Docker's idtools.GetRootUIDGID). */
-function rootPair(m?: IdMappings): { uid: number; gid: number } {
-  const host = (maps: IdMappings['uidMap'] | undefined) => {
-    if (!maps || maps.length === 0) return 0;
-    const r = maps.find((x) => x.containerId <= 0 && 0 < x.containerId + x.size);
-    if (!r) throw errInvalidOption('id mappings do not map the container root');
-    return r.hostId - r.containerId;
-  };
-  return { uid: host(m?.uidMap), gid: host(m?.gidMap) };
 }
 
 export class BtrfsBackend implements LayerBackend {

@@ -13,7 +13,7 @@ import { applyLayer } from '../diff/apply.js';
 import { layerChangesSize, naiveDiffDriverWithApply } from '../diff/naive.js';
 import { guardDiffStream } from '../diff/stream-guard.js';
 import type { LayerBackend } from './backend.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedMutex } from '../linux/keyed-mutex.js';
 import { LayerIndex } from './layer-index.js';
 import { isLockFileName, StoreLock } from './store-lock.js';
 import { faultPoint } from './fault-points.js';

@@ -5,6 +5,7 @@ import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic } from './atomic-file.js';
+import { isTempName } from '../linux/atomic-temp.js';
 import { asStorageError } from '../errors.js';
 import { makeDirs } from '../fs/make-dirs.js';
 import type { LayerRecord } from '../driver.js';
@@ -29,7 +30,7 @@ export class LayerIndex {
       const path = join(index.dir, name);
       if (!name.endsWith(SUFFIX)) {
         // a temporary file of an interrupted write
-        if (name.startsWith('.tmp-')) await unlink(path).catch(() => {});
+        if (isTempName(name)) await unlink(path).catch(() => {});
         continue;
       }
       try {
