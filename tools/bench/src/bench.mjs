@@ -48,7 +48,11 @@ function die(msg) {
   process.exit(1);
 }
 
-if (!existsSync(join(repo, 'packages/core/dist/index.js'))) die('packages/core/dist is missing: run `pnpm build` (or `pnpm bench` at the repo root) first');
+try {
+  await import('@graphdriver/core');
+} catch (err) {
+  die(`@graphdriver/core cannot be loaded (run \`pnpm build\`, or \`pnpm bench\` at the repo root, first): ${err.message}`);
+}
 if (!existsSync(PEER)) die(`moby-archive-bench not found at ${PEER}: build it with \`bash /work/shared/peer/build.sh ${PEER}\` or set MOBY_ARCHIVE_BENCH`);
 for (const p of ['base', 'upper', 'base.tar']) if (!existsSync(join(CORPUS, p))) die(`corpus incomplete: ${join(CORPUS, p)} missing (make it with /work/shared/corpus/make-corpus.sh ${CORPUS})`);
 const haveTime = existsSync(TIME);

@@ -1,7 +1,7 @@
 // Layer tarballs, as Docker writes them: ExportChanges (a diff against a parent) and
 // Tar(dir, Uncompressed) (a whole tree, Diff(id, "")). Headers follow Docker's addTarFile
 // (pkg/archive/archive.go); the byte encoding is src/tar/writer.ts's, with plain ustar
-// headers written in place by header-fast.ts (same bytes, checked by the tests).
+// headers written in place by tar/header-fast.ts (same bytes, checked by the tests).
 //
 // This module plans the entries (what Docker's addTarFile puts in each header, and which
 // file's data follows); tar-assembler.ts turns them into bytes and tar-output.ts delivers

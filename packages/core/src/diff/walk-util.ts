@@ -124,10 +124,6 @@ export class Yielder {
   }
 }
 
-export function joinRel(parent: string, name: string): string {
-  return parent === '/' ? '/' + name : parent + '/' + name;
-}
-
 /**
  * Node decodes file names as UTF-8, replacing invalid bytes with U+FFFD, and our paths and
  * tar names are strings: such a name cannot be reached or archived. Fail loudly rather
