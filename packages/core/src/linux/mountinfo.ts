@@ -21,7 +21,7 @@ export interface MountInfo {
   superOptions: string[];
 }
 
-const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 export function parseMountInfo(text: string): MountInfo[] {
   const out: MountInfo[] = [];
@@ -36,11 +36,11 @@ export function parseMountInfo(text: string): MountInfo[] {
       parentId: Number(f[1]),
       major,
       minor,
-      root: unescape(f[3]),
-      mountpoint: unescape(f[4]),
+      root: unescapeOctal(f[3]),
+      mountpoint: unescapeOctal(f[4]),
       options: f[5].split(','),
       fstype: f[sep + 1],
-      source: unescape(f[sep + 2] ?? ''),
+      source: unescapeOctal(f[sep + 2] ?? ''),
       superOptions: (f[sep + 3] ?? '').split(','),
     });
   }
