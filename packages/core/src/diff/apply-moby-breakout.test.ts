@@ -16,6 +16,7 @@ import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { END_OF_ARCHIVE } from '../tar/writer.js';
 import type { TarHeader } from '../tar/types.js';
 import { entry } from '../testing/hostile-tars.js';
+import { linksLeadingOut } from '../testing/link-audit.js';
 import { snapshot, tmpDir, toObject } from './apply-fixtures.js';
 import { applyLayer } from './apply.js';
 import { run } from './test-trees.js';
@@ -251,3 +252,26 @@ for (const [mobyTest, cases] of tables) {
     });
   });
 }
+
+// Benign: a real Debian root (built by tools/setup) holds thousands of relative symlinks
+// that stay inside; it applies, and none of its links leads out.
+const CORPUS_TAR = join(process.env.GRAPHDRIVER_CORPUS ?? '/var/cache/graphdriver-corpus', 'base.tar');
+if (!fs.existsSync(CORPUS_TAR)) console.warn(`\n!!! SKIPPING the Debian corpus case: no ${CORPUS_TAR} (tools/setup builds it)\n`);
+describe.runIf(fs.existsSync(CORPUS_TAR))('benign: the Debian corpus (base.tar)', () => {
+  it('applies, with its relative symlinks, and no link in the result leads out', async () => {
+    const dest = join(work, 'debian');
+    await applyLayer(dest, fs.createReadStream(CORPUS_TAR));
+    expect(linksLeadingOut(dest)).toEqual([]);
+    let relative = 0;
+    const stack = [dest];
+    while (stack.length) {
+      const d = stack.pop() as string;
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) stack.push(join(d, e.name));
+        else if (e.isSymbolicLink() && !fs.readlinkSync(join(d, e.name)).startsWith('/')) relative++;
+      }
+    }
+    expect(relative).toBeGreaterThan(100);
+    await fs.promises.rm(dest, { recursive: true, force: true });
+  }, 300_000);
+});
