@@ -17,8 +17,13 @@
 //   old object is lstat'ed and removed (rm -rf does not follow links) and creation retried.
 //   Whiteouts remove the named object itself, never what it points to; an opaque whiteout
 //   in a directory that is a symlink does nothing (as Docker's Lstat + Walk).
-// - Symlink entries may hold any target (they are data); hardlinks must name an existing
-//   non-directory inside the root (a link to a symlink links the symlink itself).
+// - No link may lead out of the layer (Docker's createTarFile rule, fs/safe-path.ts
+//   linkLeavesRoot): a symlink whose target, resolved lexically from its directory, climbs
+//   above the root is refused (absolute targets are allowed: they resolve inside the root);
+//   hardlinks must name an existing non-directory inside the root, and a hardlink of a
+//   symlink (which links the symlink itself) is refused when that symlink would lead out
+//   from the hardlink's directory.
+// - A refused or failed archive is rolled back (apply-undo.ts): dest ends as it began.
 // - Every filesystem call is synchronous or awaited in entry order, so no other operation
 //   of this run can change the tree between a check and its use. Directory times and
 //   deferred modes are applied at the end only to paths that are still real directories.
