@@ -43,7 +43,7 @@ describe('directSource', () => {
 
   it('leaves a stream already read from, or with an encoding, or opened by fd, as it is', async () => {
     const read = fs.createReadStream(file);
-    await new Promise((r) => read.once('readable', r));
+    await new Promise<void>((r) => read.once('readable', () => r()));
     read.read(10);
     expect(untouchedReadStream(read)).toBeUndefined();
     expect(directSource(read)).toBe(read);
