@@ -51,3 +51,12 @@ export {
 } from './testing/hostile-tars.js';
 export { runFuzz, fuzzSeeds, FUZZ_ALLOWED_CODES, type FuzzOptions, type FuzzReport, type FuzzFailure } from './testing/fuzz.js';
 export { describeExhaustion, bigTar, type ExhaustionTarget } from './testing/exhaustion.js';
+export {
+  referencePeer,
+  referenceCorpus,
+  requireReference,
+  missingReference,
+  PEER_INSTALL_PATH,
+  CORPUS_INSTALL_PATH,
+  type ReferenceTool,
+} from './testing/reference-tools.js';

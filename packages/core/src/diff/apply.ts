@@ -380,7 +380,10 @@ class Applier {
   // --- whiteouts ---------------------------------------------------------------------
 
   private whiteout(h: TarHeader, parentRel: string, base: string): void {
-    if (base === WH_OPAQUE) return this.opaque(h, parentRel);
+    if (base === WH_OPAQUE) {
+      this.opaque(h, parentRel);
+      return;
+    }
     if (base.startsWith(WH_META_PREFIX)) return; // other aufs metadata: not content
     const name = base.slice(WH_PREFIX.length);
     if (name === '' || name === '.' || name === '..') throw unsafeEntry(h.name, 'whiteout does not name a file');
