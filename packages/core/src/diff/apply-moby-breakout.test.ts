@@ -17,21 +17,13 @@ import { END_OF_ARCHIVE } from '../tar/writer.js';
 import type { TarHeader } from '../tar/types.js';
 import { entry } from '../testing/hostile-tars.js';
 import { linksLeadingOut } from '../testing/link-audit.js';
+import { requireReference } from '../testing/reference-tools.js';
 import { snapshot, tmpDir, toObject } from './apply-fixtures.js';
 import { applyLayer } from './apply.js';
 import { run } from './test-trees.js';
 
-const peer = [process.env.MOBY_ARCHIVE_BENCH, '/usr/local/bin/moby-archive-bench'].find((c) => c && fs.existsSync(c));
-if (!peer) {
-  const msg = 'moby breakout tables: moby-archive-bench not found, Docker\'s outcomes NOT confirmed (bash /work/shared/peer/build.sh /usr/local/bin/moby-archive-bench)';
-  if (process.env.CI) {
-    describe('moby-archive-bench', () => {
-      it('is installed', () => {
-        throw new Error(msg);
-      });
-    });
-  } else console.warn(`\n!!! ${msg}\n`);
-}
+const peer = requireReference('peer', "diff/apply-moby-breakout.test.ts (Docker's outcome of each case)");
+const corpus = requireReference('corpus', "diff/apply-moby-breakout.test.ts's Debian corpus case");
 
 type H = { name: string; type: 'file' | 'symlink' | 'hardlink'; linkname?: string; mode: number };
 const reg = (name: string): H => ({ name, type: 'file', mode: 0o644 });
@@ -128,7 +120,12 @@ const symlinkInPath: Case = {
 const invalidFilenames: Case[] = [
   { what: '../victim/dotdot', headers: [reg('../victim/dotdot')], ours: { refused: '../victim/dotdot' }, docker: 'breakout' },
   // Go's Clean("/../victim/slash-dotdot") is "/victim/slash-dotdot": a name inside dest.
-  { what: 'leading slash: /../victim/slash-dotdot lands in dest/victim', headers: [reg('/../victim/slash-dotdot')], ours: 'applied', docker: 'applied' },
+  {
+    what: 'leading slash: /../victim/slash-dotdot lands in dest/victim',
+    headers: [reg('/../victim/slash-dotdot')],
+    ours: 'applied',
+    docker: 'applied',
+  },
 ];
 
 // TestUntarHardlinkToSymlink: benign, must apply (symlink2 is a second name of symlink1).
@@ -153,7 +150,11 @@ const tables: Array<[string, Case[]]> = [
 
 function tarOf(headers: H[]): Buffer {
   return Buffer.concat([
-    ...headers.map((h) => entry({ name: h.name, type: h.type, linkname: h.linkname, mode: h.mode, mtime: 1_700_000_000 } as Partial<TarHeader> & { name: string })),
+    ...headers.map((h) =>
+      entry({ name: h.name, type: h.type, linkname: h.linkname, mode: h.mode, mtime: 1_700_000_000 } as Partial<TarHeader> & {
+        name: string;
+      }),
+    ),
     END_OF_ARCHIVE,
   ]);
 }
@@ -255,9 +256,8 @@ for (const [mobyTest, cases] of tables) {
 
 // Benign: a real Debian root (built by tools/setup) holds thousands of relative symlinks
 // that stay inside; it applies, and none of its links leads out.
-const CORPUS_TAR = join(process.env.GRAPHDRIVER_CORPUS ?? '/var/cache/graphdriver-corpus', 'base.tar');
-if (!fs.existsSync(CORPUS_TAR)) console.warn(`\n!!! SKIPPING the Debian corpus case: no ${CORPUS_TAR} (tools/setup builds it)\n`);
-describe.runIf(fs.existsSync(CORPUS_TAR))('benign: the Debian corpus (base.tar)', () => {
+const CORPUS_TAR = corpus === null ? '' : join(corpus, 'base.tar');
+describe.runIf(corpus !== null)('benign: the Debian corpus (base.tar)', () => {
   it('applies, with its relative symlinks, and no link in the result leads out', async () => {
     const dest = join(work, 'debian');
     await applyLayer(dest, fs.createReadStream(CORPUS_TAR));

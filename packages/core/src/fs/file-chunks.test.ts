@@ -35,7 +35,7 @@ describe('directSource', () => {
     expect(s.destroyed).toBe(true);
   });
 
-  it('keeps the stream\'s byte range (start, end inclusive)', async () => {
+  it("keeps the stream's byte range (start, end inclusive)", async () => {
     const s = fs.createReadStream(file, { start: 1000, end: FILE_CHUNK + 5000 });
     const { bytes } = await all(directSource(s));
     expect(bytes.equals(data.subarray(1000, FILE_CHUNK + 5001))).toBe(true);
