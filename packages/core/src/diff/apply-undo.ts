@@ -153,12 +153,15 @@ export class ApplyUndo {
   }
 
   /** The apply succeeded: drop what was kept for a rollback. */
-  async commit(): Promise<void> {
+  /**
+   * @param rootTime the time the archive gave the root (its "./" entry), if it did: removing
+   * the backup directory changes the root's times, so they are set again, with the same
+   * call applyLayer made. (Without such an entry, the root's times are the apply's own.)
+   */
+  commit(rootTime: number | undefined): void {
     if (this.backupMade) {
-      // Removing it changes the root's times, which the archive may have just set.
-      const st = fs.lstatSync(this.root, { bigint: true });
       removeTreeSync(this.abs(this.backupName));
-      await restoreTimesNs(this.root, st.atimeNs, st.mtimeNs);
+      if (rootTime !== undefined) fs.lutimesSync(this.root, rootTime, rootTime);
     }
     this.steps.length = 0;
   }

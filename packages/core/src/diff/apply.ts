@@ -373,8 +373,13 @@ class Applier {
   /** Ends the run: keeps the result if `applied`, else puts the root back as it was. */
   async cleanup(applied: boolean): Promise<void> {
     if (this.plnkDir) fs.rmSync(this.plnkDir, { recursive: true, force: true });
-    if (applied) await this.undo.commit();
-    else await this.undo.rollback();
+    if (applied) {
+      let rootTime: number | undefined; // the last "./" entry's, as finish() set it
+      for (const d of this.dirs) if (d.rel === '') rootTime = d.mtime;
+      this.undo.commit(rootTime);
+    } else {
+      await this.undo.rollback();
+    }
   }
 
   // --- whiteouts ---------------------------------------------------------------------
