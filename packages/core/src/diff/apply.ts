@@ -70,7 +70,22 @@ export interface ApplyOptions {
   ignoreChownErrors?: boolean;
   /** Called after every entry with running totals; the last call matches the result. */
   onProgress?: (p: ApplyProgress) => void;
+  /**
+   * What whiteouts do (moby's TarOptions.WhiteoutFormat). 'remove' (default): delete what
+   * they name in `dest`. 'overlay': `dest` is an overlay upper dir, and they are written the
+   * way overlayfs reads them: `.wh.NAME` becomes a 0/0 character device NAME, and
+   * `.wh..wh..opq` sets trusted.overlay.opaque=y on its directory. 'overlay-files': the same
+   * for fuse-overlayfs run by a plain user, who cannot make devices: `.wh.NAME` and
+   * `.wh..wh..opq` are kept as the empty files they are, which fuse-overlayfs honours.
+   * Whatever the format, what this layer held under a whiteout's name is deleted first.
+   */
+  whiteoutFormat?: WhiteoutFormat;
 }
+
+export type WhiteoutFormat = 'remove' | 'overlay' | 'overlay-files';
+
+/** The xattr that marks an overlay upper directory opaque (hides its lower directories). */
+export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
 
 const WH_PREFIX = '.wh.';
 const WH_META_PREFIX = '.wh..wh.';
@@ -255,6 +270,7 @@ class Applier {
   private readonly euid = process.geteuid?.() ?? -1;
   private readonly egid = process.getegid?.() ?? -1;
   private readonly ignoreChown: boolean;
+  private readonly whiteouts: WhiteoutFormat;
   private readonly maps: IdMappings | undefined;
   private xattr: Binding | undefined;
   private plnkDir: string | undefined;
@@ -264,6 +280,7 @@ class Applier {
 
   constructor(root: string, opts: ApplyOptions) {
     this.ignoreChown = opts.ignoreChownErrors === true;
+    this.whiteouts = opts.whiteoutFormat ?? 'remove';
     this.maps = opts.idMappings;
     this.safe = new SafeRoot(root, (abs) => this.initParentDir(abs));
   }
@@ -295,10 +312,7 @@ class Applier {
 
     if (h.xattrs && h.xattrs.size > 0 && !this.xattr) this.xattr = xattrBinding();
 
-    if (base.startsWith(WH_PREFIX)) {
-      this.whiteout(h, parentRel, base);
-      return undefined;
-    }
+    if (base.startsWith(WH_PREFIX)) return this.whiteout(h, parentRel, base);
 
     const parent = this.safe.resolveDir(parentRel, { create: true, entry: h.name })!;
     const real = joinRel(parent, base);
@@ -355,17 +369,58 @@ class Applier {
 
   // --- whiteouts ---------------------------------------------------------------------
 
-  private whiteout(h: TarHeader, parentRel: string, base: string): void {
-    if (base === WH_OPAQUE) return this.opaque(h, parentRel);
-    if (base.startsWith(WH_META_PREFIX)) return; // other aufs metadata: not content
+  private whiteout(h: TarHeader, parentRel: string, base: string): Promise<void> | undefined {
+    if (base === WH_OPAQUE) {
+      this.opaque(h, parentRel);
+      return undefined;
+    }
+    if (base.startsWith(WH_META_PREFIX)) return undefined; // other aufs metadata: not content
     const name = base.slice(WH_PREFIX.length);
     if (name === '' || name === '.' || name === '..') throw unsafeEntry(h.name, 'whiteout does not name a file');
     const dir = this.safe.resolveDir(parentRel, { create: true, entry: h.name })!;
-    this.remove(joinRel(dir, name));
+    const rel = joinRel(dir, name);
+    this.remove(rel);
+    this.unpacked.delete(rel);
+    if (this.whiteouts === 'remove') return undefined;
+    const [uid, gid] = this.ids(h);
+    if (this.whiteouts === 'overlay-files') {
+      const whRel = joinRel(dir, base);
+      const abs = this.safe.abs(whRel);
+      const fd = this.replace(whRel, () => fs.openSync(abs, O_CREATE_NEW, 0o600));
+      fs.closeSync(fd);
+      this.lchownIds(abs, uid, gid);
+      this.unpacked.add(whRel);
+      return undefined;
+    }
+    // overlay's own form, as moby's overlayWhiteoutConverter (mode 0, the entry's owner)
+    const abs = this.safe.abs(rel);
+    return mknod(abs, 'char', { mode: 0, major: 0, minor: 0 }).then(() => {
+      this.lchownIds(abs, uid, gid);
+      this.unpacked.add(rel);
+    });
   }
 
-  /** `.wh..wh..opq` in D: remove everything in D that this layer did not unpack itself. */
+  /**
+   * `.wh..wh..opq` in D: remove everything in D that this layer did not unpack itself; in
+   * an overlay upper dir, also mark D opaque so that the lower layers' D is hidden.
+   */
   private opaque(h: TarHeader, dirRel: string): void {
+    this.wipeOpaque(h, dirRel);
+    if (this.whiteouts === 'remove') return;
+    const dir = dirRel === '' ? '' : joinRel(this.safe.resolveDir(splitRel(dirRel)[0], { create: true, entry: h.name })!, splitRel(dirRel)[1]);
+    if (!this.safe.isRealDir(dir)) return; // a symlink in the way: nothing to mark (as Docker)
+    const abs = this.safe.abs(dir);
+    if (this.whiteouts === 'overlay') {
+      lsetxattrSync((this.xattr ??= xattrBinding()), abs, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
+    } else {
+      const rel = joinRel(dir, WH_OPAQUE);
+      const fd = this.replace(rel, () => fs.openSync(this.safe.abs(rel), O_CREATE_NEW, 0o600));
+      fs.closeSync(fd);
+      this.unpacked.add(rel);
+    }
+  }
+
+  private wipeOpaque(h: TarHeader, dirRel: string): void {
     let dir = '';
     if (dirRel !== '') {
       // D's parents are followed as for any entry; D itself is not (Docker: Lstat + Walk).

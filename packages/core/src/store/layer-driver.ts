@@ -96,6 +96,14 @@ class LayerProtoDriver implements ProtoDriver {
     await this.backend.recover(new Set(this.index.all().map((r) => r.id)));
   }
 
+  /** Throws as get would when `id` (and `parent`) cannot be read: for native diffs, which mount nothing. */
+  checkReadable(id: string, parent: string | null): void {
+    validateId(id);
+    this.checkOpen();
+    this.complete(id);
+    if (parent) this.complete(parent);
+  }
+
   private complete(id: string): LayerRecord {
     const rec = this.index.get(id);
     // a diff being applied is a layer in use, not a missing one
@@ -268,6 +276,22 @@ class LayerProtoDriver implements ProtoDriver {
    */
   private async unpack(id: string, diff: LayerStream, opts: ApplyDiffOptions): Promise<number> {
     faultPoint('apply:marked');
+    const applyOptions = {
+      ignoreChownErrors: this.options.ignoreChownErrors,
+      idMappings: this.options.idMappings,
+      onProgress: opts.onProgress,
+    };
+    if (this.backend.applyDiff) {
+      // The backend writes its storage directly: nothing to mount.
+      try {
+        const n = await this.backend.applyDiff(id, diff, applyOptions);
+        faultPoint('apply:unpacked');
+        await this.mutex.with([id], () => this.index.update(id, { state: 'complete', diffSize: n }));
+        return n;
+      } catch (err) {
+        throw asStorageError(err, `apply diff to ${id}`);
+      }
+    }
     const path = await this.mutex.with([id], async () => {
       let p = this.mountedHere.get(id);
       if (p === undefined) {
@@ -284,13 +308,7 @@ class LayerProtoDriver implements ProtoDriver {
       });
     faultPoint('apply:mounted');
     try {
-      const n = this.backend.applyDiff
-        ? await this.backend.applyDiff(id, path, diff)
-        : await applyLayer(path, diff, {
-            ignoreChownErrors: this.options.ignoreChownErrors,
-            idMappings: this.options.idMappings,
-            onProgress: opts.onProgress,
-          });
+      const n = await applyLayer(path, diff, applyOptions);
       faultPoint('apply:unpacked');
       await release();
       faultPoint('apply:released');
@@ -352,14 +370,25 @@ function withDiff(proto: LayerProtoDriver, backend: LayerBackend): Driver {
     const nativeChanges = backend.changes.bind(backend);
     driver.changes = async (id: string, parent?: string | null): Promise<Change[]> => {
       const p = normalizeParent(parent);
+      proto.checkReadable(id, p);
       const native = await nativeChanges(id, p);
       return native ?? naiveChanges(id, p);
+    };
+  }
+  if (backend.diffSize) {
+    const nativeSize = backend.diffSize.bind(backend);
+    const naiveSize = naive.diffSize.bind(naive);
+    driver.diffSize = async (id: string, parent?: string | null): Promise<number> => {
+      const p = normalizeParent(parent);
+      proto.checkReadable(id, p);
+      return (await nativeSize(id, p)) ?? naiveSize(id, p);
     };
   }
   if (backend.diff) {
     const nativeDiff = backend.diff.bind(backend);
     driver.diff = async (id: string, parent?: string | null): Promise<Readable> => {
       const p = normalizeParent(parent);
+      proto.checkReadable(id, p);
       return (await nativeDiff(id, p)) ?? naiveDiff(id, p);
     };
   }

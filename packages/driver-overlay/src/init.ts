@@ -1,0 +1,87 @@
+// moby's overlay2 Init: the kernel must have overlay, and the home's filesystem must be one
+// that can hold an upper dir; anything else is "prerequisites not satisfied" or
+// "incompatible filesystem", so that the registry moves on to the next driver. Run by a
+// plain user, layers are mounted through fuse-overlayfs instead of the kernel.
+import { readFile, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import {
+  createLayerDriver,
+  errIncompatibleFS,
+  errPrerequisites,
+  errQuotaNotSupported,
+  fsName,
+  FsMagic,
+  getFSMagic,
+  makeDirs,
+  type Driver,
+  type IdMappings,
+} from '@graphdriver/core';
+import { OverlayBackend } from './backend.js';
+import { parseOverlayOptions } from './options.js';
+import { kernelMounter, type Mounter } from './overlay-mount.js';
+
+export const name = 'overlay2';
+
+/**
+ * Filesystems overlay cannot take an upper dir from (moby: aufs, ecryptfs, nfs, overlay,
+ * zfs), and FUSE ones (zfs-fuse): no trusted xattrs, no whiteout devices.
+ */
+const INCOMPATIBLE = new Set<number>([
+  FsMagic.overlayfs,
+  FsMagic.zfs,
+  FsMagic.fuse,
+  FsMagic.aufs,
+  FsMagic.ecryptfs,
+  FsMagic.nfs,
+]);
+
+async function nearestExisting(path: string): Promise<string> {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      await stat(p);
+      return p;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) throw err;
+    }
+  }
+}
+
+async function kernelHasOverlay(): Promise<boolean> {
+  try {
+    return /\toverlay$/m.test(await readFile('/proc/filesystems', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The mount program for this process, or why there is none. */
+async function chooseMounter(): Promise<Mounter> {
+  if (process.getuid?.() !== 0) {
+    throw errPrerequisites(name, 'not running as root, and rootless overlay (fuse-overlayfs) is not supported yet');
+  }
+  if (!(await kernelHasOverlay())) throw errPrerequisites(name, 'the kernel has no overlay filesystem (/proc/filesystems)');
+  return kernelMounter;
+}
+
+/** Checks the prerequisites and opens the driver over `home`, returning the backend too. */
+export async function openOverlay(
+  home: string,
+  options: string[] = [],
+  idMappings?: IdMappings,
+): Promise<{ driver: Driver; backend: OverlayBackend }> {
+  const isRoot = process.getuid?.() === 0;
+  const opts = parseOverlayOptions(options, isRoot);
+  const probe = await nearestExisting(home);
+  const magic = await getFSMagic(probe);
+  if (INCOMPATIBLE.has(magic)) throw errIncompatibleFS(name, `${fsName(magic)} (${probe})`);
+  const mounter = await chooseMounter();
+  if (opts.defaultSize > 0) throw errQuotaNotSupported(`overlay2.size=${opts.defaultSize}: needs XFS project quotas`);
+  await makeDirs(home, 0o710);
+  const backend = new OverlayBackend({ home, mounter, whiteouts: mounter.kind === 'kernel' ? 'overlay' : 'overlay-files', idMappings });
+  const driver = await createLayerDriver(home, backend, { idMappings, ignoreChownErrors: opts.ignoreChownErrors });
+  return { driver, backend };
+}
+
+export async function init(home: string, options: string[], idMappings?: IdMappings): Promise<Driver> {
+  return (await openOverlay(home, options, idMappings)).driver;
+}
