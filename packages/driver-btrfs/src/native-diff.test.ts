@@ -10,7 +10,7 @@ import { changesDirs, exportChanges, formatChange, readTar, tool, type Change, t
 import type { BtrfsBackend } from './backend.js';
 import { createBtrfs } from './btrfs.js';
 import { openBtrfs } from './init.js';
-import { buildRandomTree, Rand, randomEdits } from './random-tree.js';
+import { buildRandomTree, Rand, randomEdits } from '@graphdriver/core/testing';
 import { btrfsAvailable, useLoopbackBtrfs } from './test-support.js';
 
 const btrfs = createBtrfs();
