@@ -49,6 +49,14 @@ function hostRoot(maps: IdMappings['uidMap'] | undefined): number {
   return m ? m.hostId - m.containerId : 0;
 }
 
+/**
+ * upperdir and workdir relative to the home, through the layer's l/ link: the kernel follows
+ * the link and then "..", so no layer id (which may hold "," or ":") is in the options.
+ */
+function upperDirs(short: string): { upper: string; work: string } {
+  return { upper: `${LINK_DIR}/${short}`, work: `${LINK_DIR}/${short}/../work` };
+}
+
 export class OverlayBackend implements LayerBackend {
   readonly name = 'overlay2';
   readonly storageOptions = ['size'] as const;
@@ -97,12 +105,12 @@ export class OverlayBackend implements LayerBackend {
       throw errQuotaNotSupported('overlay2: the size storage option needs XFS project quotas on the backing filesystem');
     }
     const lower = parent ? await this.lowerFor(parent) : null;
+    const short = newShortId();
     if (lower) {
       // Refused now rather than at every get: the options must fit the kernel's page.
-      overlayOptions({ lower: lower.split(':'), upper: `${id}/diff`, work: `${id}/work` }, kernelExtraOptions());
+      overlayOptions({ lower: lower.split(':'), ...upperDirs(short) }, kernelExtraOptions());
     }
     const tmp = this.tmpName('new');
-    const short = newShortId();
     const link = this.layout.link(short);
     try {
       await mkdir(tmp, { mode: 0o700 });
@@ -175,7 +183,7 @@ export class OverlayBackend implements LayerBackend {
     const merged = this.layout.merged(id);
     if (await isMountPoint(merged)) return merged; // left mounted by an earlier process of this store
     await mkdir(merged, { recursive: true, mode: 0o700 });
-    await this.config.mounter.mount(this.home, { lower: lowers, upper: join(id, 'diff'), work: join(id, 'work') }, merged);
+    await this.config.mounter.mount(this.home, { lower: lowers, ...upperDirs(await this.layout.shortId(id)) }, merged);
     return merged;
   }
 

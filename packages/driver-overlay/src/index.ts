@@ -3,7 +3,7 @@
 import { register } from '@graphdriver/core';
 import { init, name } from './init.js';
 
-export { init, name, openOverlay } from './init.js';
+export { init, name, openOverlay, type InitDeps } from './init.js';
 export { OverlayBackend, type OverlayBackendConfig } from './backend.js';
 export { parseOverlayOptions, type OverlayOptions } from './options.js';
 export type { NativeDiffStats } from './native-diff.js';

@@ -60,7 +60,12 @@ async function chooseMounter(): Promise<Mounter> {
     throw errPrerequisites(name, 'not running as root, and rootless overlay (fuse-overlayfs) is not supported yet');
   }
   if (!(await kernelHasOverlay())) throw errPrerequisites(name, 'the kernel has no overlay filesystem (/proc/filesystems)');
-  return kernelMounter;
+  return kernelMounter();
+}
+
+export interface InitDeps {
+  /** The mount program (tests give the kernel's extra options, e.g. redirect_dir=on). */
+  mounter?: Mounter;
 }
 
 /** Checks the prerequisites and opens the driver over `home`, returning the backend too. */
@@ -68,13 +73,14 @@ export async function openOverlay(
   home: string,
   options: string[] = [],
   idMappings?: IdMappings,
+  deps: InitDeps = {},
 ): Promise<{ driver: Driver; backend: OverlayBackend }> {
   const isRoot = process.getuid?.() === 0;
   const opts = parseOverlayOptions(options, isRoot);
   const probe = await nearestExisting(home);
   const magic = await getFSMagic(probe);
   if (INCOMPATIBLE.has(magic)) throw errIncompatibleFS(name, `${fsName(magic)} (${probe})`);
-  const mounter = await chooseMounter();
+  const mounter = deps.mounter ?? (await chooseMounter());
   if (opts.defaultSize > 0) throw errQuotaNotSupported(`overlay2.size=${opts.defaultSize}: needs XFS project quotas`);
   await makeDirs(home, 0o710);
   const backend = new OverlayBackend({ home, mounter, whiteouts: mounter.kind === 'kernel' ? 'overlay' : 'overlay-files', idMappings });

@@ -115,9 +115,13 @@ export class NativeDiff {
     return Readable.from(guarded(), { objectMode: false, highWaterMark: 1 << 20 });
   }
 
-  /** Unpacks into the diff dir, whiteouts in this mount program's form. */
-  apply(id: string, diff: LayerStream, opts: ApplyOptions): Promise<number> {
-    return applyLayer(this.layout.diff(id), diff, { ...opts, whiteoutFormat: this.form });
+  /**
+   * Unpacks into the diff dir, whiteouts in this mount program's form. A base layer has
+   * nothing below it to hide, and its diff dir is its root as it is: whiteouts just delete.
+   */
+  async apply(id: string, diff: LayerStream, opts: ApplyOptions): Promise<number> {
+    const below = (await this.layout.lowers(id)).length > 0;
+    return applyLayer(this.layout.diff(id), diff, { ...opts, whiteoutFormat: below ? this.form : 'remove' });
   }
 
   /** ChangesDirs(merged view of the layer, merged view of its parent), from the upper dir. */

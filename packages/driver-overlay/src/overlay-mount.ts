@@ -3,7 +3,7 @@
 // a chain of 128 layers fits the one page the kernel reads options from (moby does the
 // same with its mountfrom helper).
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { errInvalidOption, tool, type Tool } from '@graphdriver/core';
 
@@ -42,30 +42,35 @@ export interface Mounter {
   unmount(target: string): Promise<void>;
 }
 
-export const kernelMounter: Mounter = {
-  kind: 'kernel',
-  tool: mountTool,
-  async mount(cwd, dirs, target) {
-    const opts = overlayOptions(dirs, kernelExtraOptions());
-    await mountTool.run(['-t', 'overlay', 'overlay', '-o', opts, target], { cwd });
-  },
-  async unmount(target) {
-    try {
-      await umountTool.run([target]);
-    } catch (err) {
-      // Busy (a process still has it open): detach it, as moby's Put always does.
-      if (!/busy/i.test(String((err as Error).message))) throw err;
-      await umountTool.run(['-l', target]);
-    }
-  },
-};
+/** The kernel's overlay through mount(8); `extra` options after moby's (tests turn features on with it). */
+export function kernelMounter(extra: readonly string[] = []): Mounter {
+  return {
+    kind: 'kernel',
+    tool: mountTool,
+    async mount(cwd, dirs, target) {
+      const opts = overlayOptions(dirs, [...kernelExtraOptions(), ...extra]);
+      await mountTool.run(['-t', 'overlay', 'overlay', '-o', opts, target], { cwd });
+    },
+    async unmount(target) {
+      try {
+        await umountTool.run([target]);
+      } catch (err) {
+        // Busy (a process still has it open): detach it, as moby's Put always does.
+        if (!/busy/i.test(String((err as Error).message))) throw err;
+        await umountTool.run(['-l', target]);
+      }
+    },
+  };
+}
 
 export const fuseMounter: Mounter = {
   kind: 'fuse',
   tool: fuseOverlayfs,
   async mount(cwd, dirs, target) {
-    const abs = { lower: dirs.lower.map((d) => resolve(cwd, d)), upper: resolve(cwd, dirs.upper), work: resolve(cwd, dirs.work) };
-    // fuse-overlayfs takes its options from argv, not a page: absolute paths are fine.
+    // fuse-overlayfs takes its options from argv, not a page: absolute paths are fine (real
+    // ones: "l/SHORT/../work" means the link's target's parent, which resolve() would not see).
+    const real = (d: string) => realpath(resolve(cwd, d));
+    const abs = { lower: await Promise.all(dirs.lower.map(real)), upper: await real(dirs.upper), work: await real(dirs.work) };
     await fuseOverlayfs.run(['-o', overlayOptionsUnbounded(abs), target], { cwd });
   },
   async unmount(target) {

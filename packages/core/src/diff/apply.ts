@@ -274,6 +274,8 @@ class Applier {
   private readonly maps: IdMappings | undefined;
   private xattr: Binding | undefined;
   private plnkDir: string | undefined;
+  /** 'overlay' whiteouts: the one 0/0 device (at the top of dest) the others are links to. */
+  private whiteoutDevice: string | undefined;
   private readonly plnk = new Map<string, TarHeader>();
   /** Entry name being handled, for messages from callbacks. */
   private current = '';
@@ -365,6 +367,7 @@ class Applier {
 
   cleanup(): void {
     if (this.plnkDir) fs.rmSync(this.plnkDir, { recursive: true, force: true });
+    if (this.whiteoutDevice) fs.rmSync(this.safe.abs(this.whiteoutDevice), { force: true });
   }
 
   // --- whiteouts ---------------------------------------------------------------------
@@ -392,11 +395,25 @@ class Applier {
       this.unpacked.add(whRel);
       return undefined;
     }
-    // overlay's own form, as moby's overlayWhiteoutConverter (mode 0, the entry's owner)
+    // overlay's own form, as moby's overlayWhiteoutConverter: a 0/0 device (mode 0). Node has
+    // no mknod(2), and a process per whiteout is slow: the device is made once and the
+    // whiteouts are hard links to it, as the kernel's own overlay shares one whiteout inode.
     const abs = this.safe.abs(rel);
-    return mknod(abs, 'char', { mode: 0, major: 0, minor: 0 }).then(() => {
-      this.lchownIds(abs, uid, gid);
+    const linkUp = () => {
+      fs.linkSync(this.safe.abs(this.whiteoutDevice!), abs); // link(2) never follows a symlink
       this.unpacked.add(rel);
+    };
+    if (this.whiteoutDevice !== undefined) {
+      linkUp();
+      return undefined;
+    }
+    // named as aufs metadata, which no entry of an archive can create
+    const device = `${WH_META_PREFIX}whiteout-${process.pid}-${Date.now()}`;
+    return mknod(this.safe.abs(device), 'char', { mode: 0, major: 0, minor: 0 }).then(() => {
+      this.whiteoutDevice = device;
+      this.unpacked.add(device); // an opaque whiteout at the top must not wipe it
+      this.lchownIds(this.safe.abs(device), uid, gid);
+      linkUp();
     });
   }
 
