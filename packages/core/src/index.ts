@@ -20,3 +20,4 @@ export { exportChanges, exportChangesToFile, tarDirectory, tarDirectoryToFile, t
 export { applyLayer, OVERLAY_OPAQUE_XATTR, type ApplyOptions, type WhiteoutFormat } from './diff/apply.js';
 export { makeDirs } from './fs/make-dirs.js';
 export { deleteTree } from './fs/delete-tree.js';
+export { linkLeavesRoot, assertLinkInside, cleanEntryName } from './fs/safe-path.js';

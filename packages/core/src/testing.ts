@@ -35,6 +35,7 @@ export { rng, seededBytes, layerTar, tarActions, applyModel, readTreeModel, type
 export { FAULT_POINTS, type FaultPointName } from './store/fault-points.js';
 export { runInChild } from './testing/crash.js';
 export { describeConcurrency } from './testing/concurrency.js';
+export { linksLeadingOut } from './testing/link-audit.js';
 export { describeHostileInput, describeMalformedArguments, peakRssGrowth, type HostileTarget } from './testing/hostile.js';
 export {
   hostileTars,
@@ -52,3 +53,12 @@ export { runFuzz, fuzzSeeds, FUZZ_ALLOWED_CODES, type FuzzOptions, type FuzzRepo
 export { describeExhaustion, bigTar, type ExhaustionTarget } from './testing/exhaustion.js';
 export { Rand, buildRandomTree, randomEdits, listEntries, type Entry as RandomTreeEntry } from './testing/random-tree.js';
 export { blankWhiteoutTimes } from './tar/test-helpers.js';
+export {
+  referencePeer,
+  referenceCorpus,
+  requireReference,
+  missingReference,
+  PEER_INSTALL_PATH,
+  CORPUS_INSTALL_PATH,
+  type ReferenceTool,
+} from './testing/reference-tools.js';

@@ -48,10 +48,11 @@ import {
 } from '../errors.js';
 import { makeDirs } from '../fs/make-dirs.js';
 import { mknod, mknodErrno } from '../fs/mknod.js';
-import { SafeRoot, cleanEntryName, joinRel, splitRel, unsafeEntry } from '../fs/safe-path.js';
+import { SafeRoot, assertLinkInside, cleanEntryName, joinRel, linkLeavesRoot, splitRel, unsafeEntry } from '../fs/safe-path.js';
 import { lsetxattrSync, xattrBinding, type Binding } from '../fs/xattr.js';
 import { forEachTarEntry } from '../tar/reader.js';
 import type { TarEntry, TarHeader } from '../tar/types.js';
+import { ApplyUndo } from './apply-undo.js';
 
 export interface ApplyProgress {
   /** Archive entries handled so far (whiteouts and skipped metadata included). */
@@ -99,9 +100,11 @@ const O_CREATE_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants
 
 /**
  * Unpacks the uncompressed layer tar `layer` into `dest` (created when missing) and returns
- * the sum of the entries' sizes. Entries that would touch anything outside `dest` fail with
- * ERR_UNSAFE_ENTRY; a corrupt tar with the reader's ERR_INVALID_ARCHIVE; a full disk with
- * ERR_NO_SPACE. On failure `dest` is left partly applied (the caller discards the layer).
+ * the sum of the entries' sizes. Entries that would touch anything outside `dest`, or leave
+ * a link in it that leads out (Docker's rule, `linkLeavesRoot`), fail with ERR_UNSAFE_ENTRY;
+ * a corrupt tar with the reader's ERR_INVALID_ARCHIVE; a full disk with ERR_NO_SPACE. On any
+ * failure `dest` is put back as it was before the call (see apply-undo.ts): nothing from the
+ * archive remains, and what it replaced or removed is restored.
  *
  * Reading a file, give its stream 1 MiB chunks (`createReadStream(path, { highWaterMark:
  * 1 << 20 })`): with the default 64 KiB, each chunk is a thread-pool round trip that the
@@ -114,6 +117,7 @@ export async function applyLayer(
 ): Promise<number> {
   const root = await prepareRoot(dest);
   const applier = new Applier(root, opts);
+  let applied = false;
   try {
     // Errors of the archive itself (the reader's) pass as they are; the entries' are translated.
     const progress = () => opts.onProgress?.({ entries: applier.entries, bytes: applier.size });
@@ -137,8 +141,9 @@ export async function applyLayer(
     } catch (err) {
       throw translateError(err, '(directory metadata)');
     }
+    applied = true;
   } finally {
-    applier.cleanup();
+    await applier.cleanup(applied);
   }
   return applier.size;
 }
@@ -263,6 +268,7 @@ class Applier {
   size = 0;
   entries = 0;
   private readonly safe: SafeRoot;
+  private readonly undo: ApplyUndo;
   private readonly unpacked = new Set<string>();
   private readonly dirs: PendingDir[] = [];
   private readonly umask = readUmask();
@@ -284,7 +290,15 @@ class Applier {
     this.ignoreChown = opts.ignoreChownErrors === true;
     this.whiteouts = opts.whiteoutFormat ?? 'remove';
     this.maps = opts.idMappings;
-    this.safe = new SafeRoot(root, (abs) => this.initParentDir(abs));
+    this.undo = ApplyUndo.start(root);
+    this.safe = new SafeRoot(
+      root,
+      (abs) => {
+        this.undo.created(abs.slice(root.length + 1), true);
+        this.initParentDir(abs);
+      },
+      (rel) => this.undo.beforeChangeIn(rel),
+    );
   }
 
   /**
@@ -301,6 +315,7 @@ class Applier {
     this.current = h.name;
     const rel = cleanEntryName(h.name);
     const [parentRel, base] = splitRel(rel);
+    if (rel.split('/', 1)[0] === this.undo.backupName) throw unsafeEntry(h.name, 'names the apply backup directory');
 
     // aufs metadata at the top: hardlink sources are kept aside, the rest is not content.
     if (rel.startsWith(WH_META_PREFIX)) {
@@ -329,10 +344,10 @@ class Applier {
         pending = this.file(h, real, e.body);
         break;
       case 'symlink':
-        this.symlink(h, real);
+        this.symlink(h, rel, real);
         break;
       case 'hardlink':
-        pending = this.hardlink(h, real);
+        pending = this.hardlink(h, rel, real);
         break;
       case 'char':
       case 'block':
@@ -365,8 +380,11 @@ class Applier {
     }
   }
 
-  cleanup(): void {
+  /** Ends the run: keeps the result if `applied`, else puts the root back as it was. */
+  async cleanup(applied: boolean): Promise<void> {
     if (this.plnkDir) fs.rmSync(this.plnkDir, { recursive: true, force: true });
+    if (applied) await this.undo.commit();
+    else await this.undo.rollback();
     if (this.whiteoutDevice) fs.rmSync(this.safe.abs(this.whiteoutDevice), { force: true });
   }
 
@@ -400,7 +418,9 @@ class Applier {
     // whiteouts are hard links to it, as the kernel's own overlay shares one whiteout inode.
     const abs = this.safe.abs(rel);
     const linkUp = () => {
+      this.undo.beforeChangeIn(rel);
       fs.linkSync(this.safe.abs(this.whiteoutDevice!), abs); // link(2) never follows a symlink
+      this.undo.created(rel);
       this.unpacked.add(rel);
     };
     if (this.whiteoutDevice !== undefined) {
@@ -409,7 +429,9 @@ class Applier {
     }
     // named as aufs metadata, which no entry of an archive can create
     const device = `${WH_META_PREFIX}whiteout-${process.pid}-${Date.now()}`;
+    this.undo.beforeChangeIn(device);
     return mknod(this.safe.abs(device), 'char', { mode: 0, major: 0, minor: 0 }).then(() => {
+      this.undo.created(device);
       this.whiteoutDevice = device;
       this.unpacked.add(device); // an opaque whiteout at the top must not wipe it
       this.lchownIds(this.safe.abs(device), uid, gid);
@@ -428,6 +450,7 @@ class Applier {
     if (!this.safe.isRealDir(dir)) return; // a symlink in the way: nothing to mark (as Docker)
     const abs = this.safe.abs(dir);
     if (this.whiteouts === 'overlay') {
+      this.undo.beforeMeta(dir, true);
       lsetxattrSync((this.xattr ??= xattrBinding()), abs, OVERLAY_OPAQUE_XATTR, Buffer.from('y'));
     } else {
       const rel = joinRel(dir, WH_OPAQUE);
@@ -446,7 +469,9 @@ class Applier {
       const abs = this.safe.abs(dir);
       const st = fs.lstatSync(abs, { throwIfNoEntry: false });
       if (st === undefined) {
+        this.undo.beforeChangeIn(dir);
         fs.mkdirSync(abs, 0o755);
+        this.undo.created(dir, true);
         this.initParentDir(abs);
         this.safe.addDir(dir);
         return; // new and empty: nothing to hide
@@ -460,63 +485,62 @@ class Applier {
 
   private wipe(dir: string): void {
     for (const ent of fs.readdirSync(this.safe.abs(dir), { withFileTypes: true })) {
+      if (dir === '' && ent.name === this.undo.backupName) continue;
       const rel = joinRel(dir, ent.name);
-      const abs = this.safe.abs(rel);
       if (this.unpacked.has(rel)) {
         if (ent.isDirectory()) this.wipe(rel);
-      } else if (ent.isDirectory()) {
-        fs.rmSync(abs, { recursive: true, force: true });
       } else {
-        fs.unlinkSync(abs);
+        this.undo.displace(rel);
       }
     }
   }
 
-  /** Removes the object at `rel` itself (rm -rf; a symlink is unlinked, not followed). */
-  private remove(rel: string, st?: fs.Stats): void {
-    const abs = this.safe.abs(rel);
-    st ??= fs.lstatSync(abs, { throwIfNoEntry: false });
-    if (st === undefined) return;
-    if (st.isDirectory()) {
-      fs.rmSync(abs, { recursive: true, force: true });
-      this.safe.forget(rel);
-    } else {
-      fs.unlinkSync(abs);
-    }
+  /**
+   * Removes the object at `rel` itself (rm -rf; a symlink is unlinked, not followed), or
+   * moves it aside for a rollback (ApplyUndo.displace).
+   */
+  private remove(rel: string): void {
+    if (this.undo.displace(rel)) this.safe.forget(rel);
   }
 
   /** Runs `make` (which fails with EEXIST on any existing name); on EEXIST replaces. */
   private replace<T>(rel: string, make: () => T): T {
+    this.undo.beforeChangeIn(rel);
+    let made: T;
     try {
-      return make();
+      made = make();
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
+      // Most names in the way are files: unlinked (or moved aside) without looking first
+      // (a layer diff replaces thousands); a directory is removed whole.
+      this.remove(rel);
+      made = make();
     }
-    // Most names in the way are files: unlink without looking first (a layer diff replaces
-    // thousands), and only a directory, which unlink refuses, is looked at and removed whole.
-    try {
-      fs.unlinkSync(this.safe.abs(rel));
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code === 'EISDIR' || code === 'EPERM') this.remove(rel);
-      else if (code !== 'ENOENT') throw err;
-    }
-    return make();
+    this.undo.created(rel);
+    return made;
   }
 
   // --- entry types -------------------------------------------------------------------
 
   private directory(h: TarHeader, real: string): void {
     const abs = this.safe.abs(real);
-    if (real !== '') {
+    const xattrs = h.xattrs !== undefined && h.xattrs.size > 0;
+    if (real === '') {
+      this.undo.beforeMeta('', xattrs);
+    } else {
+      this.undo.beforeChangeIn(real);
       try {
         fs.mkdirSync(abs, 0o700);
+        this.undo.created(real, true);
       } catch (err) {
         if (errnoCode(err) !== 'EEXIST') throw err;
         const st = fs.lstatSync(abs);
-        if (!st.isDirectory()) {
-          this.remove(real, st);
+        if (st.isDirectory()) {
+          this.undo.beforeMeta(real, xattrs);
+        } else {
+          this.remove(real);
           fs.mkdirSync(abs, 0o700);
+          this.undo.created(real, true);
         }
       }
       this.safe.addDir(real);
@@ -581,10 +605,14 @@ class Applier {
     fs.futimesSync(fd, t, t);
   }
 
-  private symlink(h: TarHeader, real: string): void {
+  /** `rel`: the entry's cleaned name; `real`: where it lands (its parents' symlinks resolved). */
+  private symlink(h: TarHeader, rel: string, real: string): void {
     const target = h.linkname;
     if (target === undefined || target === '') throw invalid(h.name, 'symlink without a target');
     if (target.includes('\0')) throw unsafeEntry(h.name, 'symlink target contains NUL');
+    // Judged where Docker judges it (the name) and where it really lives.
+    assertLinkInside(h.name, rel, target);
+    if (real !== rel) assertLinkInside(h.name, real, target);
     const abs = this.safe.abs(real);
     this.replace(real, () => fs.symlinkSync(target, abs));
     this.lchown(abs, h);
@@ -594,11 +622,13 @@ class Applier {
   }
 
   /** Synchronous but for links to aufs link sources. */
-  private hardlink(h: TarHeader, real: string): Promise<void> | undefined {
+  private hardlink(h: TarHeader, rel: string, real: string): Promise<void> | undefined {
     const link = h.linkname;
     if (link === undefined || link === '') throw invalid(h.name, 'hardlink without a target');
     let lrel: string;
     try {
+      // Docker joins the target to the root before cleaning: "/../x" climbs out too.
+      if (linkLeavesRoot('', link)) throw new Error('out');
       lrel = cleanEntryName(link);
     } catch {
       throw unsafeEntry(h.name, `hardlink target ${JSON.stringify(link)} is outside the root`);
@@ -616,6 +646,14 @@ class Applier {
 
     const abs = this.safe.abs(real);
     const tabs = this.safe.abs(target);
+    if (tst.isSymbolicLink()) {
+      // link(2) links the symlink itself: its target is then read from the new name's directory.
+      const starget = fs.readlinkSync(tabs);
+      assertLinkInside(h.name, rel, starget);
+      if (real !== rel) assertLinkInside(h.name, real, starget);
+    }
+    // The owner, mode and times set below change the inode the link shares with its target.
+    this.undo.beforeMeta(target, h.xattrs !== undefined && h.xattrs.size > 0);
     this.replace(real, () => fs.linkSync(tabs, abs)); // link(2) never follows a symlink
     this.lchown(abs, h);
     this.setXattrs(abs, h);
@@ -634,6 +672,7 @@ class Applier {
     const abs = this.safe.abs(real);
     const make = () =>
       mknod(abs, h.type as 'char' | 'block' | 'fifo', { mode: 0o600, major: h.devmajor, minor: h.devminor });
+    this.undo.beforeChangeIn(real);
     try {
       try {
         await make();
@@ -642,6 +681,7 @@ class Applier {
         this.remove(real);
         await make();
       }
+      this.undo.created(real);
     } catch (err) {
       if (device && mknodErrno(err) === 'EPERM' && this.ignoreChown) return false; // userns
       throw err;
