@@ -21,3 +21,4 @@ export { applyLayer, OVERLAY_OPAQUE_XATTR, type ApplyOptions, type WhiteoutForma
 export { makeDirs } from './fs/make-dirs.js';
 export { deleteTree } from './fs/delete-tree.js';
 export { linkLeavesRoot, assertLinkInside, cleanEntryName } from './fs/safe-path.js';
+export { ProjectQuota, XfsQuota, type QuotaProbe } from './linux/project-quota.js';

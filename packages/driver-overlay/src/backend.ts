@@ -12,12 +12,14 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   deleteTree,
-  errInvalidOption,
+  ErrorCode,
+  GraphDriverError,
   errLayerNotFound,
   errPrerequisites,
   errQuotaNotSupported,
   fsName,
   getFSMagic,
+  parseSize,
   tool,
   type ApplyOptions,
   type BackendCreateOpts,
@@ -25,6 +27,7 @@ import {
   type IdMappings,
   type LayerBackend,
   type LayerStream,
+  type ProjectQuota,
 } from '@graphdriver/core';
 import { isShortId, Layout, LINK_DIR, newShortId, RESERVED, TMP_DIR } from './layout.js';
 import { NativeDiff, type NativeDiffStats, type WhiteoutForm } from './native-diff.js';
@@ -36,8 +39,15 @@ export interface OverlayBackendConfig {
   mounter: Mounter;
   /** How this mounter writes deletions and opaque directories into the upper dir. */
   whiteouts: WhiteoutForm;
+  /** XFS project quotas when the home supports them; otherwise why not. */
+  quota: ProjectQuota | { unsupported: string };
+  /** Default `size` of read-write layers in bytes (0: none), Docker's overlay2.size. */
+  defaultSize: number;
   idMappings?: IdMappings;
 }
+
+/** The file ProjectQuota keeps in the home. */
+const QUOTA_STATE = 'quota-projects.json';
 
 const touch = tool('touch', { env: { LC_ALL: 'C', LANG: 'C' }, timeout: 30_000 });
 
@@ -85,6 +95,7 @@ export class OverlayBackend implements LayerBackend {
   async open(): Promise<void> {
     await mkdir(this.layout.linkDir(), { recursive: true, mode: 0o700 });
     await mkdir(this.layout.tmpDir(), { recursive: true, mode: 0o700 });
+    await this.quota?.load();
     try {
       this.native.naiveReason = (await probeOverlay(this.tmpName('check'), this.config.mounter)).naiveDiffReason;
     } catch (err) {
@@ -98,12 +109,10 @@ export class OverlayBackend implements LayerBackend {
   }
 
   async create(id: string, parent: string | null, opts: BackendCreateOpts): Promise<void> {
-    if (RESERVED.has(id) || id === 'layers' || id.startsWith('.')) {
-      throw errInvalidOption(`overlay2: ${JSON.stringify(id)} names a directory of the store itself and cannot be a layer id`);
+    if (RESERVED.has(id) || id === 'layers' || id === 'lock' || id.startsWith('.lock-') || id === QUOTA_STATE) {
+      throw new GraphDriverError(ErrorCode.InvalidId, `invalid layer id ${JSON.stringify(id)}: overlay2 keeps its own ${id} in the home`);
     }
-    if (opts.storageOpt.size !== undefined) {
-      throw errQuotaNotSupported('overlay2: the size storage option needs XFS project quotas on the backing filesystem');
-    }
+    const size = this.sizeFor(opts);
     const lower = parent ? await this.lowerFor(parent) : null;
     const short = newShortId();
     if (lower) {
@@ -114,6 +123,8 @@ export class OverlayBackend implements LayerBackend {
     const link = this.layout.link(short);
     try {
       await mkdir(tmp, { mode: 0o700 });
+      // the project goes on first, so that everything made in the layer is counted in it
+      if (size) await this.quota!.apply(id, tmp, size);
       await this.makeRoot(join(tmp, 'diff'), parent);
       await mkdir(join(tmp, 'work'), { mode: 0o700 });
       await mkdir(join(tmp, 'merged'), { mode: 0o700 });
@@ -124,8 +135,24 @@ export class OverlayBackend implements LayerBackend {
     } catch (err) {
       await rm(link, { force: true }).catch(() => {});
       await deleteTree(tmp).catch(() => {});
+      if (size) await this.quota!.release(id).catch(() => {});
       throw err;
     }
+  }
+
+  private get quota(): ProjectQuota | undefined {
+    return 'unsupported' in this.config.quota ? undefined : this.config.quota;
+  }
+
+  /** Bytes of quota for a new layer, or 0; refuses `size` where Docker's overlay2 does. */
+  private sizeFor(opts: BackendCreateOpts): number {
+    const requested = opts.storageOpt.size;
+    if (requested !== undefined && !opts.rw) {
+      throw errQuotaNotSupported('overlay2: --storage-opt size is only supported for read-write layers');
+    }
+    const size = requested !== undefined ? parseSize(requested) : opts.rw ? this.config.defaultSize : 0;
+    if (size > 0 && !this.quota) throw errQuotaNotSupported(`overlay2: ${(this.config.quota as { unsupported: string }).unsupported}`);
+    return size;
   }
 
   /** The `lower` of a child of `parent`: the parent's link, then the parent's own lower. */
@@ -167,6 +194,7 @@ export class OverlayBackend implements LayerBackend {
     }
     if (short) await rm(this.layout.link(short), { force: true });
     await deleteTree(trash);
+    await this.quota?.release(id);
   }
 
   async mount(id: string): Promise<string> {
@@ -204,13 +232,17 @@ export class OverlayBackend implements LayerBackend {
       ['Native Overlay Diff', this.native.naiveReason === null ? 'true' : `false (${this.native.naiveReason})`],
       ['Mount Program', this.config.mounter.kind === 'kernel' ? 'kernel overlay' : 'fuse-overlayfs'],
       ['userxattr', 'false'],
+      ['Quota', this.quota ? `xfs project quota on ${this.quota.xfs.mountpoint}` : `not supported (${(this.config.quota as { unsupported: string }).unsupported})`],
     ];
   }
 
   async metadata(id: string): Promise<Record<string, string>> {
     const lowers = await this.layout.lowerDirs(id).catch(() => [] as string[]);
-    if (lowers.length === 0) return { UpperDir: this.layout.diff(id) };
+    const projid = this.quota?.projectOf(id);
+    const quota: Record<string, string> = projid === undefined ? {} : { ProjectId: String(projid) };
+    if (lowers.length === 0) return { UpperDir: this.layout.diff(id), ...quota };
     return {
+      ...quota,
       LowerDir: lowers.join(':'),
       UpperDir: this.layout.diff(id),
       WorkDir: this.layout.work(id),
@@ -244,6 +276,7 @@ export class OverlayBackend implements LayerBackend {
       const live = isShortId(name) && keep.has(id) && (await stat(link).catch(() => null)) !== null;
       if (!live) await rm(link, { force: true, recursive: true });
     }
+    await this.quota?.releaseAllExcept(keep);
   }
 
   async cleanup(): Promise<void> {

@@ -13,6 +13,7 @@ import {
   FsMagic,
   getFSMagic,
   makeDirs,
+  ProjectQuota,
   type Driver,
   type IdMappings,
 } from '@graphdriver/core';
@@ -81,9 +82,17 @@ export async function openOverlay(
   const magic = await getFSMagic(probe);
   if (INCOMPATIBLE.has(magic)) throw errIncompatibleFS(name, `${fsName(magic)} (${probe})`);
   const mounter = deps.mounter ?? (await chooseMounter());
-  if (opts.defaultSize > 0) throw errQuotaNotSupported(`overlay2.size=${opts.defaultSize}: needs XFS project quotas`);
   await makeDirs(home, 0o710);
-  const backend = new OverlayBackend({ home, mounter, whiteouts: mounter.kind === 'kernel' ? 'overlay' : 'overlay-files', idMappings });
+  const quota = await ProjectQuota.probe(home);
+  if (opts.defaultSize > 0 && !quota.supported) throw errQuotaNotSupported(`overlay2.size=${opts.defaultSize}: ${quota.reason}`);
+  const backend = new OverlayBackend({
+    home,
+    mounter,
+    whiteouts: mounter.kind === 'kernel' ? 'overlay' : 'overlay-files',
+    quota: quota.supported ? quota.quota : { unsupported: quota.reason },
+    defaultSize: opts.defaultSize,
+    idMappings,
+  });
   const driver = await createLayerDriver(home, backend, { idMappings, ignoreChownErrors: opts.ignoreChownErrors });
   return { driver, backend };
 }

@@ -120,8 +120,14 @@ export class NativeDiff {
    * nothing below it to hide, and its diff dir is its root as it is: whiteouts just delete.
    */
   async apply(id: string, diff: LayerStream, opts: ApplyOptions): Promise<number> {
-    const below = (await this.layout.lowers(id)).length > 0;
-    return applyLayer(this.layout.diff(id), diff, { ...opts, whiteoutFormat: below ? this.form : 'remove' });
+    const lowers = await this.layout.lowerDirs(id);
+    if (lowers.length === 0) return applyLayer(this.layout.diff(id), diff, { ...opts, whiteoutFormat: 'remove' });
+    const view = new LowerView(lowers, this.wh);
+    const whiteoutNeeded = (rel: string) => {
+      const slash = rel.lastIndexOf('/');
+      return view.lookup(slash < 0 ? '' : rel.slice(0, slash), rel.slice(slash + 1)) !== null;
+    };
+    return applyLayer(this.layout.diff(id), diff, { ...opts, whiteoutFormat: this.form, whiteoutNeeded });
   }
 
   /** ChangesDirs(merged view of the layer, merged view of its parent), from the upper dir. */

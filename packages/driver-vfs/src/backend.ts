@@ -17,9 +17,9 @@ import {
   type BackendCreateOpts,
   type IdMappings,
   type LayerBackend,
+  type ProjectQuota,
 } from '@graphdriver/core';
 import { copyTree, probeReflink } from './copy-tree.js';
-import type { ProjectQuota } from './project-quota.js';
 
 export interface VfsBackendOptions {
   /** XFS project quotas when home supports them; otherwise why not. */

@@ -81,6 +81,12 @@ export interface ApplyOptions {
    * Whatever the format, what this layer held under a whiteout's name is deleted first.
    */
   whiteoutFormat?: WhiteoutFormat;
+  /**
+   * For the overlay forms: whether the layers below `dest` show something at `rel` (a path
+   * relative to dest). Where they do not, a whiteout would hide nothing and is not written
+   * (overlayfs lists a whiteout in a directory with nothing below it as an entry).
+   */
+  whiteoutNeeded?: (rel: string) => boolean;
 }
 
 export type WhiteoutFormat = 'remove' | 'overlay' | 'overlay-files';
@@ -282,6 +288,11 @@ class Applier {
   private plnkDir: string | undefined;
   /** 'overlay' whiteouts: the one 0/0 device (at the top of dest) the others are links to. */
   private whiteoutDevice: string | undefined;
+  /** Where this run wrote overlay whiteouts (of either form), by the name they hide. */
+  private readonly whitedOut = new Set<string>();
+  /** Directories this run made opaque (nothing below them needs a whiteout). */
+  private readonly opaqued = new Set<string>();
+  private readonly whiteoutNeeded: ((rel: string) => boolean) | undefined;
   private readonly plnk = new Map<string, TarHeader>();
   /** Entry name being handled, for messages from callbacks. */
   private current = '';
@@ -289,6 +300,7 @@ class Applier {
   constructor(root: string, opts: ApplyOptions) {
     this.ignoreChown = opts.ignoreChownErrors === true;
     this.whiteouts = opts.whiteoutFormat ?? 'remove';
+    this.whiteoutNeeded = opts.whiteoutNeeded;
     this.maps = opts.idMappings;
     this.undo = ApplyUndo.start(root);
     this.safe = new SafeRoot(
@@ -330,6 +342,7 @@ class Applier {
     if (h.xattrs && h.xattrs.size > 0 && !this.xattr) this.xattr = xattrBinding();
 
     if (base.startsWith(WH_PREFIX)) return this.whiteout(h, parentRel, base);
+    if (this.whitedOut.size > 0) this.revive(rel, h.type === 'directory');
 
     const parent = this.safe.resolveDir(parentRel, { create: true, entry: h.name })!;
     const real = joinRel(parent, base);
@@ -391,6 +404,7 @@ class Applier {
   // --- whiteouts ---------------------------------------------------------------------
 
   private whiteout(h: TarHeader, parentRel: string, base: string): Promise<void> | undefined {
+    if (this.whitedOut.size > 0 && parentRel !== '') this.revive(parentRel, true);
     if (base === WH_OPAQUE) {
       this.opaque(h, parentRel);
       return undefined;
@@ -402,8 +416,9 @@ class Applier {
     const rel = joinRel(dir, name);
     this.remove(rel);
     this.unpacked.delete(rel);
-    if (this.whiteouts === 'remove') return undefined;
+    if (this.whiteouts === 'remove' || !this.hidesSomething(rel)) return undefined;
     const [uid, gid] = this.ids(h);
+    this.whitedOut.add(rel);
     if (this.whiteouts === 'overlay-files') {
       const whRel = joinRel(dir, base);
       const abs = this.safe.abs(whRel);
@@ -440,6 +455,30 @@ class Applier {
   }
 
   /**
+   * An entry at (or below) a name this run whited out in an overlay upper dir: the whiteout
+   * goes, and a directory made in its place is opaque, so that the lower layers' object of
+   * that name stays hidden (what deleting it and then making the entry would have given).
+   */
+  private revive(rel: string, isDir: boolean): void {
+    const parts = rel.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const p = parts.slice(0, i).join('/');
+      if (!this.whitedOut.delete(p)) continue;
+      if (this.whiteouts === 'overlay') this.remove(p);
+      else this.remove(joinRel(splitRel(p)[0], WH_PREFIX + splitRel(p)[1]));
+      this.unpacked.delete(p);
+      if (i === parts.length && !isDir) continue; // a non-directory just takes the name
+      const abs = this.safe.abs(p);
+      this.undo.beforeChangeIn(p);
+      fs.mkdirSync(abs, 0o755);
+      this.undo.created(p, true);
+      this.initParentDir(abs);
+      this.safe.addDir(p);
+      this.markOpaque(p);
+    }
+  }
+
+  /**
    * `.wh..wh..opq` in D: remove everything in D that this layer did not unpack itself; in
    * an overlay upper dir, also mark D opaque so that the lower layers' D is hidden.
    */
@@ -448,6 +487,21 @@ class Applier {
     if (this.whiteouts === 'remove') return;
     const dir = dirRel === '' ? '' : joinRel(this.safe.resolveDir(splitRel(dirRel)[0], { create: true, entry: h.name })!, splitRel(dirRel)[1]);
     if (!this.safe.isRealDir(dir)) return; // a symlink in the way: nothing to mark (as Docker)
+    this.markOpaque(dir);
+  }
+
+  /** True when a whiteout at `rel` would hide something of the layers below. */
+  private hidesSomething(rel: string): boolean {
+    for (let p = splitRel(rel)[0]; ; p = splitRel(p)[0]) {
+      if (this.opaqued.has(p)) return false;
+      if (p === '') break;
+    }
+    return this.whiteoutNeeded?.(rel) ?? true;
+  }
+
+  /** Marks the real directory `dir` opaque in the overlay form of this run. */
+  private markOpaque(dir: string): void {
+    this.opaqued.add(dir);
     const abs = this.safe.abs(dir);
     if (this.whiteouts === 'overlay') {
       this.undo.beforeMeta(dir, true);

@@ -1,0 +1,187 @@
+// XFS project quotas, as Docker's quota.Control: `size` for the layers of vfs and overlay2.
+// Each layer with a size gets a project id of its own; the ids in use are kept in
+// `home/quota-projects.json` (layer id -> project id) and freed when the layer goes.
+// xfs_quota(8) in expert mode does the work; the mount it needs is found in mountinfo.
+import { readFile, realpath, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { tool, type RunResult } from '../exec.js';
+import { FsMagic, getFSMagic } from '../fsmagic.js';
+import { writeFileAtomic } from '../store/atomic-file.js';
+
+// --- the mount a path lives on ---------------------------------------------------------
+
+interface MountEntry {
+  mountpoint: string;
+  fstype: string;
+  source: string;
+  /** Per-superblock options, e.g. ['rw', 'attr2', 'prjquota']. */
+  superOptions: string[];
+}
+
+const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+/** The mount `path` lives on: same device, longest mount point that is a prefix of it. */
+async function mountOf(path: string): Promise<MountEntry | undefined> {
+  const real = await realpath(path);
+  const dev = (await stat(real, { bigint: true })).dev;
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  const devId = `${major}:${minor}`;
+  let best: MountEntry | undefined;
+  for (const line of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const head = line.slice(0, sep).split(' ');
+    const tail = line.slice(sep + 3).split(' ');
+    if (head[2] !== devId) continue;
+    const mp = unescapeOctal(head[4]);
+    const inside = mp === '/' || real === mp || real.startsWith(mp + '/');
+    if (!inside || (best && best.mountpoint.length > mp.length)) continue;
+    best = { mountpoint: mp, fstype: tail[0], source: unescapeOctal(tail[1] ?? ''), superOptions: (tail[2] ?? '').split(',') };
+  }
+  return best;
+}
+
+// --- xfs_quota -------------------------------------------------------------------------
+
+const xfsQuota = tool('xfs_quota', { env: { LC_ALL: 'C', LANG: 'C' }, timeout: 120_000 });
+
+export class XfsQuota {
+  constructor(readonly mountpoint: string) {}
+
+  static available(): Promise<boolean> {
+    return xfsQuota.available(['-V']);
+  }
+
+  private run(command: string, cwd?: string): Promise<RunResult> {
+    return xfsQuota.run(['-x', '-c', command, this.mountpoint], { cwd });
+  }
+
+  /** True when project quotas are both accounted and enforced on this mount. */
+  async projectQuotaEnforced(): Promise<boolean> {
+    const { stdout } = await this.run('state -p');
+    return /Accounting:\s*ON/.test(stdout) && /Enforcement:\s*ON/.test(stdout);
+  }
+
+  /**
+   * Puts the tree at `dir` into project `projid` and marks directories to pass it on to
+   * what is created in them. xfs_quota splits its command on spaces, so the path is given
+   * relative to its parent, which is the working directory.
+   */
+  async setProject(dir: string, projid: number): Promise<void> {
+    const name = basename(dir);
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`xfs_quota: cannot name ${JSON.stringify(dir)} in a command`);
+    await this.run(`project -s -p ${name} ${projid}`, dirname(dir));
+  }
+
+  /** Hard block limit of project `projid`; 0 removes the limit. */
+  async limitBytes(projid: number, bytes: number): Promise<void> {
+    await this.run(`limit -p bhard=${Math.ceil(bytes / 1024)}k ${projid}`);
+  }
+
+  /** Project ids with usage or limits on this filesystem (numeric report). */
+  async projectsInUse(): Promise<Set<number>> {
+    const { stdout } = await this.run('report -p -n -N -b');
+    const ids = new Set<number>();
+    for (const m of stdout.matchAll(/^#(\d+)\s/gm)) ids.add(Number(m[1]));
+    return ids;
+  }
+}
+
+// --- project ids per layer ---------------------------------------------------------------
+
+const STATE_FILE = 'quota-projects.json';
+
+export type QuotaProbe = { supported: true; quota: ProjectQuota } | { supported: false; reason: string };
+
+export class ProjectQuota {
+  private projects: Record<string, number> = {};
+  /** Allocation and release are serialised: two creates must not pick the same id. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly home: string,
+    readonly xfs: XfsQuota,
+  ) {}
+
+  /** Project quotas are usable when home is on XFS mounted with prjquota and we are root. */
+  static async probe(home: string): Promise<QuotaProbe> {
+    const no = (reason: string): QuotaProbe => ({ supported: false, reason });
+    if ((await getFSMagic(home)) !== FsMagic.xfs) return no(`${home} is not on XFS`);
+    const mount = await mountOf(home);
+    if (!mount) return no(`no mount found for ${home}`);
+    if (!mount.superOptions.some((o) => o === 'prjquota' || o === 'pquota')) {
+      return no(`${mount.mountpoint} is not mounted with prjquota`);
+    }
+    if (process.getuid?.() !== 0) return no('project quotas need root');
+    if (!(await XfsQuota.available())) return no('xfs_quota is not installed');
+    const xfs = new XfsQuota(mount.mountpoint);
+    if (!(await xfs.projectQuotaEnforced())) return no(`project quota is not enforced on ${mount.mountpoint}`);
+    return { supported: true, quota: new ProjectQuota(home, xfs) };
+  }
+
+  private get statePath(): string {
+    return join(this.home, STATE_FILE);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  async load(): Promise<void> {
+    try {
+      this.projects = JSON.parse(await readFile(this.statePath, 'utf8')) as Record<string, number>;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.projects = {};
+    }
+  }
+
+  private async save(): Promise<void> {
+    // No file when no layer has a quota: a store without quota layers looks as it did.
+    if (Object.keys(this.projects).length === 0) {
+      await unlink(this.statePath).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+      return;
+    }
+    await writeFileAtomic(this.statePath, JSON.stringify(this.projects));
+  }
+
+  projectOf(layer: string): number | undefined {
+    return this.projects[layer];
+  }
+
+  /** Gives `dir` (the layer `layer` being built) a project of its own limited to `bytes`. */
+  apply(layer: string, dir: string, bytes: number): Promise<number> {
+    return this.serial(async () => {
+      const used = await this.xfs.projectsInUse();
+      for (const id of Object.values(this.projects)) used.add(id);
+      let projid = 1;
+      while (used.has(projid)) projid++;
+      this.projects[layer] = projid;
+      await this.save();
+      await this.xfs.setProject(dir, projid);
+      await this.xfs.limitBytes(projid, bytes);
+      return projid;
+    });
+  }
+
+  /** Drops the limit of `layer`'s project and forgets it. Unknown layers are fine. */
+  release(layer: string): Promise<void> {
+    return this.serial(async () => {
+      const projid = this.projects[layer];
+      if (projid === undefined) return;
+      await this.xfs.limitBytes(projid, 0);
+      delete this.projects[layer];
+      await this.save();
+    });
+  }
+
+  /** After a crash: frees the projects of layers that are not in `keep`. */
+  async releaseAllExcept(keep: ReadonlySet<string>): Promise<void> {
+    for (const layer of Object.keys(this.projects)) if (!keep.has(layer)) await this.release(layer);
+  }
+}
