@@ -100,7 +100,11 @@ export class OverlayBackend implements LayerBackend {
       this.native.naiveReason = (await probeOverlay(this.tmpName('check'), this.config.mounter)).naiveDiffReason;
     } catch (err) {
       const fs = fsName(await getFSMagic(this.home));
-      throw errPrerequisites(this.name, `an overlay (${this.config.mounter.kind === 'kernel' ? 'kernel' : 'fuse-overlayfs'}) does not mount over ${fs} at ${this.home}: ${(err as Error).message}`, err);
+      throw errPrerequisites(
+        this.name,
+        `an overlay (${this.config.mounter.kind === 'kernel' ? 'kernel' : 'fuse-overlayfs'}) does not mount over ${fs} at ${this.home}: ${(err as Error).message}`,
+        err,
+      );
     }
   }
 
@@ -232,7 +236,12 @@ export class OverlayBackend implements LayerBackend {
       ['Native Overlay Diff', this.native.naiveReason === null ? 'true' : `false (${this.native.naiveReason})`],
       ['Mount Program', this.config.mounter.kind === 'kernel' ? 'kernel overlay' : 'fuse-overlayfs'],
       ['userxattr', 'false'],
-      ['Quota', this.quota ? `xfs project quota on ${this.quota.xfs.mountpoint}` : `not supported (${(this.config.quota as { unsupported: string }).unsupported})`],
+      [
+        'Quota',
+        this.quota
+          ? `xfs project quota on ${this.quota.xfs.mountpoint}`
+          : `not supported (${(this.config.quota as { unsupported: string }).unsupported})`,
+      ],
     ];
   }
 

@@ -27,14 +27,7 @@ export const name = 'overlay2';
  * Filesystems overlay cannot take an upper dir from (moby: aufs, ecryptfs, nfs, overlay,
  * zfs), and FUSE ones (zfs-fuse): no trusted xattrs, no whiteout devices.
  */
-const INCOMPATIBLE = new Set<number>([
-  FsMagic.overlayfs,
-  FsMagic.zfs,
-  FsMagic.fuse,
-  FsMagic.aufs,
-  FsMagic.ecryptfs,
-  FsMagic.nfs,
-]);
+const INCOMPATIBLE = new Set<number>([FsMagic.overlayfs, FsMagic.zfs, FsMagic.fuse, FsMagic.aufs, FsMagic.ecryptfs, FsMagic.nfs]);
 
 async function nearestExisting(path: string): Promise<string> {
   for (let p = path; ; p = dirname(p)) {

@@ -8,13 +8,33 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { applyLayer, changesDirs, changesSize, exportChanges, formatChange, packEntries, readXattr, type Change, type Driver } from '@graphdriver/core';
-import { blankWhiteoutTimes, buildRandomTree, compareTrees, Rand, randomEdits, snapshotTree } from '@graphdriver/core/testing';
+import {
+  applyLayer,
+  changesDirs,
+  changesSize,
+  exportChanges,
+  formatChange,
+  packEntries,
+  readXattr,
+  type Change,
+  type Driver,
+} from '@graphdriver/core';
+import {
+  blankWhiteoutTimes,
+  buildRandomTree,
+  compareTrees,
+  Rand,
+  randomEdits,
+  requireReference,
+  snapshotTree,
+} from '@graphdriver/core/testing';
 import type { OverlayBackend } from './backend.js';
 import { openOverlay } from './init.js';
 import { missingBackingSystem } from './test-support/targets.js';
 
 const run = promisify(execFile);
+/** Docker's own pkg/archive (the reference peer): fails under CI when missing, warns elsewhere. */
+const PEER = requireReference('peer', "overlay2 native-diff.test.ts's Docker applier checks");
 const root = process.getuid?.() === 0;
 if (!root) missingBackingSystem('overlay2 native diff tests: kernel overlay needs root');
 
@@ -113,7 +133,7 @@ describe.runIf(root)('overlay2 native diff vs naive diff', () => {
       await writeFile(join(work, 'layer.tar'), tar);
       // From inside the tree: Docker applies in a chroot, where its relative hardlink names
       // (which its chmod of a link looks up) resolve inside the tree.
-      await run('moby-archive-bench', ['apply', moby, join(work, 'layer.tar')], { cwd: moby });
+      await run(PEER as string, ['apply', moby, join(work, 'layer.tar')], { cwd: moby });
       await applyLayer(ours, Readable.from([tar]));
       return compareTrees(await snapshotTree(moby), await snapshotTree(ours), { mtime: 'seconds' });
     } finally {
@@ -169,7 +189,10 @@ describe.runIf(root)('overlay2 native diff vs naive diff', () => {
       await edit(d, c, r, 25);
       await d.create(g, c);
       await edit(d, g, r, 15);
-      for (const [id, parent] of [[c, p], [g, c]]) {
+      for (const [id, parent] of [
+        [c, p],
+        [g, c],
+      ]) {
         const before = b.diffStats.native;
         const tar = await collect(await d.diff(id, parent));
         const size = await d.diffSize(id, parent);
@@ -183,7 +206,7 @@ describe.runIf(root)('overlay2 native diff vs naive diff', () => {
 
         // Docker's own applier (moby pkg/archive) takes it, and makes of a copy of the parent
         // what core's applier makes of another
-        await expect(dockerApplies(d, parent, tar)).resolves.toEqual([]);
+        if (PEER) await expect(dockerApplies(d, parent, tar)).resolves.toEqual([]);
       }
     }
   }, 600_000);
@@ -226,18 +249,20 @@ describe.runIf(root)('overlay2 native diff vs naive diff', () => {
     expect(stdout.trim()).toBe('character special file 0:0');
     expect(readXattr(join(upper, 'opq'), 'trusted.overlay.opaque')?.toString()).toBe('y');
     // the mounted layer shows what Docker's applier makes of the parent's tree with it
-    const dest = await mkdtemp(join(base, 'moby-'));
-    try {
-      await writeFile(join(dest, 'layer.tar'), layer);
-      await run('cp', ['-a', await d.get('p'), join(dest, 'tree')]);
-      await d.put('p');
-      await run('moby-archive-bench', ['apply', join(dest, 'tree'), join(dest, 'layer.tar')], { cwd: join(dest, 'tree') });
-      const want = await snapshotTree(join(dest, 'tree'));
-      const got = await snapshotTree(await d.get('c'));
-      await d.put('c');
-      expect(compareTrees(want, got, { mtime: 'seconds', ignore: (p) => p === '/' })).toEqual([]);
-    } finally {
-      await rm(dest, { recursive: true, force: true });
+    if (PEER) {
+      const dest = await mkdtemp(join(base, 'moby-'));
+      try {
+        await writeFile(join(dest, 'layer.tar'), layer);
+        await run('cp', ['-a', await d.get('p'), join(dest, 'tree')]);
+        await d.put('p');
+        await run(PEER as string, ['apply', join(dest, 'tree'), join(dest, 'layer.tar')], { cwd: join(dest, 'tree') });
+        const want = await snapshotTree(join(dest, 'tree'));
+        const got = await snapshotTree(await d.get('c'));
+        await d.put('c');
+        expect(compareTrees(want, got, { mtime: 'seconds', ignore: (p) => p === '/' })).toEqual([]);
+      } finally {
+        await rm(dest, { recursive: true, force: true });
+      }
     }
     // the diff back: the naive diff's bytes (the opaque dir as a whiteout per hidden name)
     const tar = await collect(await d.diff('c', 'p'));

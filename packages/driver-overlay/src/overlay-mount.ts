@@ -25,7 +25,9 @@ export interface OverlayDirs {
 export function overlayOptions(dirs: OverlayDirs, extra: readonly string[] = []): string {
   const opts = [`lowerdir=${dirs.lower.join(':')}`, `upperdir=${dirs.upper}`, `workdir=${dirs.work}`, ...extra].join(',');
   if (Buffer.byteLength(opts) >= PAGE_SIZE) {
-    throw errInvalidOption(`overlay mount options for ${dirs.lower.length} lower layers are ${Buffer.byteLength(opts)} bytes, over the kernel's ${PAGE_SIZE}: the chain is too deep`);
+    throw errInvalidOption(
+      `overlay mount options for ${dirs.lower.length} lower layers are ${Buffer.byteLength(opts)} bytes, over the kernel's ${PAGE_SIZE}: the chain is too deep`,
+    );
   }
   return opts;
 }

@@ -80,7 +80,7 @@ describe.runIf(root)('overlay2', () => {
     expect(await readdir(join(home, 'l'))).toEqual([]);
   });
 
-  it("recovery unmounts and deletes what no record knows: half-made layers, stale mounts, dangling links", async () => {
+  it('recovery unmounts and deletes what no record knows: half-made layers, stale mounts, dangling links', async () => {
     const home = await newHome();
     const { d } = await open(home);
     await d.create('keep', null);
@@ -90,9 +90,23 @@ describe.runIf(root)('overlay2', () => {
     // leftovers of a crash: a half-made layer in tmp (mounted), an unrecorded layer, a dangling link
     const tmp = join(home, 'tmp', 'new-deadbeef');
     for (const dir of ['diff', 'work', 'merged']) await mkdir(join(tmp, dir), { recursive: true });
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${join(home, 'keep', 'diff')},upperdir=${tmp}/diff,workdir=${tmp}/work`, `${tmp}/merged`]);
+    await run('mount', [
+      '-t',
+      'overlay',
+      'overlay',
+      '-o',
+      `lowerdir=${join(home, 'keep', 'diff')},upperdir=${tmp}/diff,workdir=${tmp}/work`,
+      `${tmp}/merged`,
+    ]);
     for (const dir of ['diff', 'work', 'merged']) await mkdir(join(home, 'orphan', dir), { recursive: true });
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${join(home, 'keep', 'diff')},upperdir=${home}/orphan/diff,workdir=${home}/orphan/work`, `${home}/orphan/merged`]);
+    await run('mount', [
+      '-t',
+      'overlay',
+      'overlay',
+      '-o',
+      `lowerdir=${join(home, 'keep', 'diff')},upperdir=${home}/orphan/diff,workdir=${home}/orphan/work`,
+      `${home}/orphan/merged`,
+    ]);
     await symlink('../gone/diff', join(home, 'l', 'AAAAAAAAAAAAAAAAAAAAAAAAAA'));
 
     const { d: d2 } = await open(home);
@@ -113,14 +127,20 @@ describe.runIf(root)('overlay2', () => {
     await d.create('a', null);
     await d.create('b', 'a');
     const merged = await d.get('b');
-    await expect(init(join(merged, 'nested'), [])).rejects.toMatchObject({ code: 'ERR_INCOMPATIBLE_FS', message: expect.stringMatching(/overlay/) });
+    await expect(init(join(merged, 'nested'), [])).rejects.toMatchObject({
+      code: 'ERR_INCOMPATIBLE_FS',
+      message: expect.stringMatching(/overlay/),
+    });
     await d.put('b');
     // a FUSE filesystem (fuse-overlayfs run by root, as zfs-fuse would be)
     const fuse = await mkdtemp(join(base, 'fuse-'));
     for (const dir of ['lower', 'upper', 'work', 'mnt']) await mkdir(join(fuse, dir));
     await fuseOverlayfs.run(['-o', `lowerdir=${fuse}/lower,upperdir=${fuse}/upper,workdir=${fuse}/work`, `${fuse}/mnt`]);
     try {
-      await expect(init(join(fuse, 'mnt', 'home'), [])).rejects.toMatchObject({ code: 'ERR_INCOMPATIBLE_FS', message: expect.stringMatching(/fuse/) });
+      await expect(init(join(fuse, 'mnt', 'home'), [])).rejects.toMatchObject({
+        code: 'ERR_INCOMPATIBLE_FS',
+        message: expect.stringMatching(/fuse/),
+      });
     } finally {
       await run('fusermount3', ['-u', `${fuse}/mnt`]);
     }

@@ -36,7 +36,8 @@ export async function assertNoOverlayLeaks(home: string, layers: readonly string
   if (tmp.length) throw new Error(`home/tmp is not empty after recovery: ${tmp.join(', ')}`);
   const linked: string[] = [];
   for (const name of await readdir(join(home, LINK_DIR))) linked.push((await readlink(join(home, LINK_DIR, name))).split('/')[1]);
-  if (linked.sort().join('\n') !== want.join('\n')) throw new Error(`home/l links to [${linked.join(', ')}], layers are [${want.join(', ')}]`);
+  if (linked.sort().join('\n') !== want.join('\n'))
+    throw new Error(`home/l links to [${linked.join(', ')}], layers are [${want.join(', ')}]`);
 }
 
 export function describeOverlayRobustness(kind: LoopbackKind): void {
@@ -61,7 +62,10 @@ export function describeOverlayRobustness(kind: LoopbackKind): void {
   describe(`overlay2 robustness on ${kind}`, () => {
     describeCrashSafety(target);
     describeConcurrency(target);
-    describeHostileInput({ ...target, badInitOptions: [['overlay2.size=abc'], ['overlay2.bogus=1'], ['overlay2.ignore_chown_errors=maybe']] });
+    describeHostileInput({
+      ...target,
+      badInitOptions: [['overlay2.size=abc'], ['overlay2.bogus=1'], ['overlay2.ignore_chown_errors=maybe']],
+    });
     describeMalformedArguments(target);
   });
 
