@@ -11,7 +11,7 @@ export { createLayerDriver, type LayerDriverOptions } from './store/layer-driver
 export type { LayerBackend, BackendCreateOpts } from './store/backend.js';
 export type { LayerRecord, LayerState } from './store/layer-index.js';
 export { writeFileAtomic } from './store/atomic-file.js';
-export { naiveDiffDriver, naiveDiffDriverWithApply, type ApplyDiffProtoDriver } from './diff/naive.js';
+export { diffStream, naiveDiffDriver, naiveDiffDriverWithApply, type ApplyDiffProtoDriver } from './diff/naive.js';
 export { changesDirs, entryModified } from './diff/changes.js';
 export { readXattr } from './fs/xattr.js';
 export { compareBytewise } from './diff/walk-util.js';
@@ -22,3 +22,4 @@ export { makeDirs } from './fs/make-dirs.js';
 export { deleteTree } from './fs/delete-tree.js';
 export { linkLeavesRoot, assertLinkInside, cleanEntryName } from './fs/safe-path.js';
 export { ProjectQuota, XfsQuota, type QuotaProbe } from './linux/project-quota.js';
+export { nearestExisting } from './fs/nearest-existing.js';

@@ -14,9 +14,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { access, lchown, mkdir, readdir, readFile, rename, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
 import {
+  diffStream,
   errInvalidOption,
   exportChanges,
   parseSize,
@@ -324,19 +324,7 @@ export class BtrfsBackend implements LayerBackend {
     this.native.stats.native++;
     const { changes, pair } = got;
     // Exported from the read-only snapshot: the tar is the state the list was made from.
-    const inner = exportChanges(pair.newSnap, changes);
-    async function* guarded() {
-      try {
-        for await (const chunk of inner) yield chunk as Buffer;
-        // As core's naive diff: parents are unpacked with whole-second mtimes, so an edit in
-        // the same second as this diff would be invisible to a later naive one.
-        await sleep(1000 - (started % 1000));
-      } finally {
-        inner.destroy();
-        pair.release();
-      }
-    }
-    return Readable.from(guarded(), { objectMode: false, highWaterMark: 1 << 20 });
+    return diffStream(exportChanges(pair.newSnap, changes), started, () => pair.release());
   }
 }
 

@@ -1,11 +1,11 @@
 // moby's overlay2 Init: the kernel must have overlay, and the home's filesystem must be one
 // that can hold an upper dir; anything else is "prerequisites not satisfied" or
-// "incompatible filesystem", so that the registry moves on to the next driver. Run by a
-// plain user, layers are mounted through fuse-overlayfs instead of the kernel.
-import { readFile, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+// "incompatible filesystem", so that the registry moves on to the next driver. A plain
+// user gets ERR_PREREQUISITES: mounting through fuse-overlayfs is not wired up yet.
+import { readFile } from 'node:fs/promises';
 import {
   createLayerDriver,
+  nearestExisting,
   errIncompatibleFS,
   errPrerequisites,
   errQuotaNotSupported,
@@ -28,17 +28,6 @@ export const name = 'overlay2';
  * zfs), and FUSE ones (zfs-fuse): no trusted xattrs, no whiteout devices.
  */
 const INCOMPATIBLE = new Set<number>([FsMagic.overlayfs, FsMagic.zfs, FsMagic.fuse, FsMagic.aufs, FsMagic.ecryptfs, FsMagic.nfs]);
-
-async function nearestExisting(path: string): Promise<string> {
-  for (let p = path; ; p = dirname(p)) {
-    try {
-      await stat(p);
-      return p;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) throw err;
-    }
-  }
-}
 
 async function kernelHasOverlay(): Promise<boolean> {
   try {

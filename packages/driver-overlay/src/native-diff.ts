@@ -9,13 +9,13 @@
 // the naive diff): another parent than the layer's own, no parent, or a kernel whose
 // redirect_dir/metacopy features store renames and metadata-only copies as xattrs.
 import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
-import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
 import {
   applyLayer,
   ChangeKind,
   changesSize,
   compareBytewise,
+  diffStream,
   entryModified,
   exportChanges,
   type ApplyOptions,
@@ -101,18 +101,7 @@ export class NativeDiff {
     const started = Date.now();
     const changes = await this.changes(id, parent);
     if (!changes) return undefined;
-    const inner = exportChanges(this.layout.diff(id), changes, { skipXattr: isOverlayXattr });
-    async function* guarded() {
-      try {
-        for await (const chunk of inner) yield chunk as Buffer;
-        // As core's naive diff: parents are unpacked with whole-second mtimes, so an edit in
-        // the same second as this diff would be invisible to a later one.
-        await sleep(1000 - (started % 1000));
-      } finally {
-        inner.destroy();
-      }
-    }
-    return Readable.from(guarded(), { objectMode: false, highWaterMark: 1 << 20 });
+    return diffStream(exportChanges(this.layout.diff(id), changes, { skipXattr: isOverlayXattr }), started);
   }
 
   /**

@@ -10,6 +10,26 @@ import { changesDirs } from './changes.js';
 import { exportChanges, tarDirectory } from './export.js';
 import { changesSize } from './size.js';
 
+/**
+ * A layer diff as callers get it: `inner`'s bytes, ending no earlier than the second after
+ * `started` (Date.now() when the diff began), then `release` (whatever the diff held), also
+ * when the reader stops early. Parents are unpacked with whole-second mtimes: an edit made
+ * within the same second as a diff would be invisible to the next one, so a diff ends only
+ * in the next second. For the naive diff and the drivers' native ones alike.
+ */
+export function diffStream(inner: Readable, started: number, release?: () => unknown): Readable {
+  async function* guarded() {
+    try {
+      for await (const chunk of inner) yield chunk as Buffer;
+      await sleep(1000 - (started % 1000));
+    } finally {
+      inner.destroy();
+      await release?.();
+    }
+  }
+  return Readable.from(guarded(), { objectMode: false, highWaterMark: 1 << 20 });
+}
+
 export interface ApplyDiffProtoDriver extends ProtoDriver {
   applyDiff(id: string, parent: string | null | undefined, diff: LayerStream, opts?: ApplyDiffOptions): Promise<number>;
 }
@@ -70,19 +90,7 @@ class NaiveDiffDriver implements Driver {
       await this.proto.put(id);
       throw err;
     }
-    const proto = this.proto;
-    async function* guarded() {
-      try {
-        for await (const chunk of inner) yield chunk as Buffer;
-        // Parents are unpacked with whole-second mtimes: an edit made within the same second
-        // as this diff would be invisible to the next one, so end only in the next second.
-        await sleep(1000 - (started % 1000));
-      } finally {
-        inner.destroy();
-        await proto.put(id);
-      }
-    }
-    return Readable.from(guarded(), { objectMode: false, highWaterMark: 1 << 20 });
+    return diffStream(inner, started, () => this.proto.put(id));
   }
 
   changes(id: string, parent?: string | null): Promise<Change[]> {
