@@ -7,11 +7,10 @@ export { tool, ToolError, type Tool, type RunOptions, type RunResult } from './e
 export * from './options.js';
 export { readTar, packEntries, encodeHeader, padding, END_OF_ARCHIVE, type ReadTarOptions, type PackEntry } from './tar/index.js';
 export type { TarHeader, TarEntry, EntryType } from './tar/types.js';
-export { createLayerDriver, type LayerDriverOptions } from './store/layer-driver.js';
+export { createLayerDriver, LayerDriver, type LayerDriverOptions } from './store/layer-driver.js';
 export type { LayerBackend, BackendCreateOpts } from './store/backend.js';
-export type { LayerRecord, LayerState } from './store/layer-index.js';
 export { writeFileAtomic } from './store/atomic-file.js';
-export { diffStream, naiveDiffDriver, naiveDiffDriverWithApply, type ApplyDiffProtoDriver } from './diff/naive.js';
+export { naiveDiffDriver, naiveDiffDriverWithApply, type ApplyDiffProtoDriver } from './diff/naive.js';
 export { changesDirs, entryModified } from './diff/changes.js';
 export { readXattr } from './fs/xattr.js';
 export { compareBytewise } from './diff/walk-util.js';
@@ -22,4 +21,3 @@ export { makeDirs } from './fs/make-dirs.js';
 export { deleteTree } from './fs/delete-tree.js';
 export { linkLeavesRoot, assertLinkInside, cleanEntryName } from './fs/safe-path.js';
 export { ProjectQuota, XfsQuota, type QuotaProbe } from './linux/project-quota.js';
-export { nearestExisting } from './fs/nearest-existing.js';

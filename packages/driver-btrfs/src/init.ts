@@ -3,7 +3,6 @@
 // so that the registry moves on to the next driver.
 import {
   createLayerDriver,
-  nearestExisting,
   makeDirs,
   errPrerequisites,
   fsName,
@@ -12,6 +11,7 @@ import {
   type Driver,
   type IdMappings,
 } from '@graphdriver/core';
+import { nearestExisting } from '@graphdriver/core/linux';
 import { BtrfsBackend } from './backend.js';
 import { createBtrfs, type Btrfs } from './btrfs.js';
 import { parseDriverOptions } from './options.js';

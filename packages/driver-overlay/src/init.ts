@@ -5,7 +5,6 @@
 import { readFile } from 'node:fs/promises';
 import {
   createLayerDriver,
-  nearestExisting,
   errIncompatibleFS,
   errPrerequisites,
   errQuotaNotSupported,
@@ -17,6 +16,7 @@ import {
   type Driver,
   type IdMappings,
 } from '@graphdriver/core';
+import { nearestExisting } from '@graphdriver/core/linux';
 import { OverlayBackend } from './backend.js';
 import { parseOverlayOptions } from './options.js';
 import { kernelMounter, type Mounter } from './overlay-mount.js';

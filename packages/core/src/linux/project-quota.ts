@@ -2,45 +2,12 @@
 // Each layer with a size gets a project id of its own; the ids in use are kept in
 // `home/quota-projects.json` (layer id -> project id) and freed when the layer goes.
 // xfs_quota(8) in expert mode does the work; the mount it needs is found in mountinfo.
-import { readFile, realpath, stat, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { tool, type RunResult } from '../exec.js';
 import { FsMagic, getFSMagic } from '../fsmagic.js';
 import { writeFileAtomic } from '../store/atomic-file.js';
-
-// --- the mount a path lives on ---------------------------------------------------------
-
-interface MountEntry {
-  mountpoint: string;
-  fstype: string;
-  source: string;
-  /** Per-superblock options, e.g. ['rw', 'attr2', 'prjquota']. */
-  superOptions: string[];
-}
-
-const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-
-/** The mount `path` lives on: same device, longest mount point that is a prefix of it. */
-async function mountOf(path: string): Promise<MountEntry | undefined> {
-  const real = await realpath(path);
-  const dev = (await stat(real, { bigint: true })).dev;
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
-  const devId = `${major}:${minor}`;
-  let best: MountEntry | undefined;
-  for (const line of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const head = line.slice(0, sep).split(' ');
-    const tail = line.slice(sep + 3).split(' ');
-    if (head[2] !== devId) continue;
-    const mp = unescapeOctal(head[4]);
-    const inside = mp === '/' || real === mp || real.startsWith(mp + '/');
-    if (!inside || (best && best.mountpoint.length > mp.length)) continue;
-    best = { mountpoint: mp, fstype: tail[0], source: unescapeOctal(tail[1] ?? ''), superOptions: (tail[2] ?? '').split(',') };
-  }
-  return best;
-}
+import { mountOf } from './mountinfo.js';
 
 // --- xfs_quota -------------------------------------------------------------------------
 
