@@ -21,6 +21,9 @@ export const ErrorCode = {
   UnsafeEntry: 'ERR_UNSAFE_ENTRY',
   Unsupported: 'ERR_UNSUPPORTED_ENTRY',
   ToolFailed: 'ERR_TOOL_FAILED',
+  Aborted: 'ERR_ABORTED',
+  StoreDamaged: 'ERR_STORE_DAMAGED',
+  Hung: 'ERR_HUNG',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -36,6 +39,22 @@ export class GraphDriverError extends Error {
   }
 }
 Object.defineProperty(GraphDriverError.prototype, BRAND, { value: true });
+
+/**
+ * An operation given an `AbortSignal` that was aborted: `name` is 'AbortError' (as the DOM's
+ * and Node's own), `code` is ERR_ABORTED, `cause` is the signal's reason.
+ */
+export class AbortError extends GraphDriverError {
+  constructor(message = 'the operation was aborted', options?: { cause?: unknown }) {
+    super(ErrorCode.Aborted, message, options);
+    this.name = 'AbortError';
+  }
+}
+
+/** Ours, Node's (`ABORT_ERR`) or the DOM's: anything that says an AbortSignal stopped it. */
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || isGraphDriverError(err, ErrorCode.Aborted));
+}
 
 /**
  * True for errors raised by this library. Node's own errors also carry "ERR_..." codes

@@ -11,7 +11,9 @@ export { createLayerDriver, type LayerDriverOptions } from './store/layer-driver
 export type { LayerBackend, BackendCreateOpts } from './store/backend.js';
 export type { LayerRecord, LayerState } from './store/layer-index.js';
 export { writeFileAtomic } from './store/atomic-file.js';
-export { naiveDiffDriver, naiveDiffDriverWithApply, type ApplyDiffProtoDriver } from './diff/naive.js';
+export { naiveDiffDriver, naiveDiffDriverWithApply, type ApplyDiffProtoDriver, type Lease, type LeasingProtoDriver } from './diff/naive.js';
+export { diffStream, type DiffStreamOptions } from './diff/diff-stream.js';
+export { abortError, abortableSource, destroyOnAbort, throwIfAborted } from './abort.js';
 export { changesDirs, entryModified } from './diff/changes.js';
 export { compareBytewise } from './diff/walk-util.js';
 export { changesSize } from './diff/size.js';

@@ -12,11 +12,11 @@
 //   home/tmp/              layers being made
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { access, lchown, mkdir, readdir, readFile, rename, rm, statfs } from 'node:fs/promises';
+import { access, lchown, mkdir, readdir, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
 import {
+  diffStream,
   errInvalidOption,
   exportChanges,
   parseSize,
@@ -272,21 +272,36 @@ export class BtrfsBackend implements LayerBackend {
     return out;
   }
 
-  async recover(keep: ReadonlySet<string>): Promise<void> {
+  /** Returns the half-made and orphaned layers it removed (not the snapshot cache), for `check`. */
+  async recover(keep: ReadonlySet<string>): Promise<string[]> {
+    const swept: string[] = [];
     // Half-made layers of a process that died, and every read-only snapshot: their cache
     // was in that process's memory, and nothing on disk is trusted to still be current.
     for (const dir of [this.tmpDir, this.snapshotsDir]) {
-      for (const name of await readdir(dir)) await this.removePath(join(dir, name));
+      for (const name of await readdir(dir)) {
+        await this.removePath(join(dir, name));
+        if (dir === this.tmpDir) swept.push(join(dir, name));
+      }
     }
     // Layers the index does not know: made (or being removed) when the process died.
     for (const name of await readdir(this.subvolumesDir)) {
-      if (!keep.has(name)) await this.removePath(join(this.subvolumesDir, name));
+      if (keep.has(name)) continue;
+      await this.removePath(join(this.subvolumesDir, name));
+      swept.push(join(this.subvolumesDir, name));
     }
     for (const dir of [this.quotasDir, this.stubsDir]) {
       for (const name of await readdir(dir)) {
         if (!keep.has(name)) await rm(join(dir, name), { force: true });
       }
     }
+    return swept;
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return stat(this.path(id)).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
   }
 
   async cleanup(): Promise<void> {
@@ -324,19 +339,9 @@ export class BtrfsBackend implements LayerBackend {
     this.native.stats.native++;
     const { changes, pair } = got;
     // Exported from the read-only snapshot: the tar is the state the list was made from.
-    const inner = exportChanges(pair.newSnap, changes);
-    async function* guarded() {
-      try {
-        for await (const chunk of inner) yield chunk as Buffer;
-        // As core's naive diff: parents are unpacked with whole-second mtimes, so an edit in
-        // the same second as this diff would be invisible to a later naive one.
-        await sleep(1000 - (started % 1000));
-      } finally {
-        inner.destroy();
-        pair.release();
-      }
-    }
-    return Readable.from(guarded(), { objectMode: false, highWaterMark: 1 << 20 });
+    // As core's naive diff, the stream lets go of the snapshots the moment it ends or is
+    // destroyed, and ends only in the second after `started` (whole-second parent mtimes).
+    return diffStream(exportChanges(pair.newSnap, changes), { started, release: () => pair.release() });
   }
 }
 

@@ -3,7 +3,9 @@
 // is locked against a second process, and a crash's leftovers are cleaned at init.
 import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { ApplyDiffOptions, Change, CreateOpts, Driver, IdMappings, LayerStream, ProtoDriver } from '../driver.js';
+import type { ApplyDiffOptions, Change, CreateOpts, DiffOptions, Driver, IdMappings, LayerStream, ProtoDriver, RemoveOptions } from '../driver.js';
+import { abortableSource, destroyOnAbort, throwIfAborted } from '../abort.js';
+import type { Lease } from '../diff/naive.js';
 import { asStorageError, errInvalidOption, errLayerBusy, errLayerExists, errLayerNotFound, ErrorCode, GraphDriverError, isGraphDriverError } from '../errors.js';
 import { makeDirs } from '../fs/make-dirs.js';
 import { normalizeParent, validateId } from '../ids.js';
@@ -15,6 +17,8 @@ import { KeyedMutex } from './keyed-mutex.js';
 import { LayerIndex, type LayerRecord } from './layer-index.js';
 import { isLockFileName, StoreLock } from './store-lock.js';
 import { faultPoint } from './fault-points.js';
+import { Leases } from './leases.js';
+import { inspectStore, repairStore, type StoreProblem } from './check.js';
 
 export interface LayerDriverOptions {
   /** Tolerate failing chown while applying layers (rootless use). */
@@ -70,6 +74,12 @@ class LayerProtoDriver implements ProtoDriver {
   private readonly mountedHere = new Map<string, string>();
   /** Layers an applyDiff of this process is unpacking into right now. */
   private readonly applyingNow = new Set<string>();
+  /** Transient references of this process's own operations (store/leases.ts). */
+  readonly leases = new Leases();
+  /** Measures what a layer adds to its parent (set by withDiff: the full driver's diffSize). */
+  measure?: (id: string, parent: string | null) => Promise<number>;
+  /** What recovery at init found and mended, for `check` to report. */
+  recoveredAtOpen: StoreProblem[] = [];
   private closed = false;
 
   constructor(
@@ -91,9 +101,13 @@ class LayerProtoDriver implements ProtoDriver {
       await this.backend.remove(rec.id);
       await this.index.delete(rec.id);
       faultPoint('recover:swept');
+      this.recoveredAtOpen.push({ kind: 'incomplete', id: rec.id, message: `layer ${rec.id} was left ${rec.state} by a process that stopped`, repair: 'removed at open', repaired: true });
     }
     faultPoint('recover:backend');
-    await this.backend.recover(new Set(this.index.all().map((r) => r.id)));
+    const swept = await this.backend.recover(new Set(this.index.all().map((r) => r.id)));
+    for (const path of swept ?? []) {
+      this.recoveredAtOpen.push({ kind: 'stray', path, message: `${path}: debris no layer record knows`, repair: 'removed at open', repaired: true });
+    }
   }
 
   private complete(id: string): LayerRecord {
@@ -127,6 +141,7 @@ class LayerProtoDriver implements ProtoDriver {
         state: 'creating',
         created: new Date().toISOString(),
         mounts: 0,
+        size: 0, // a new layer adds nothing to its parent yet
         ...(Object.keys(storageOpt).length ? { storageOpt } : {}),
       };
       await this.index.save(rec);
@@ -144,7 +159,7 @@ class LayerProtoDriver implements ProtoDriver {
     });
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(id: string, opts: RemoveOptions = {}): Promise<void> {
     validateId(id);
     this.checkOpen();
     await this.mutex.with([id], async () => {
@@ -153,7 +168,9 @@ class LayerProtoDriver implements ProtoDriver {
       if (this.applyingNow.has(id)) throw errLayerBusy(id, 'a diff is being applied to it');
       const children = this.index.children(id);
       if (children.length) throw errLayerBusy(id, `it has child layers: ${children.join(', ')}`);
-      if (rec.mounts > 0) throw errLayerBusy(id, `it is mounted (${rec.mounts} references)`);
+      // an operation of this very process reads it now: not even force takes it away
+      if (this.leases.held(id) > 0) throw errLayerBusy(id, 'a diff or change list of this process is reading it');
+      if (rec.mounts > 0 && !opts.force) throw errLayerBusy(id, `it is mounted (${rec.mounts} references; force releases them)`);
       let unrecorded = false;
       try {
         await this.index.update(id, { state: 'removing' });
@@ -183,29 +200,92 @@ class LayerProtoDriver implements ProtoDriver {
     this.checkOpen();
     return this.mutex.with([id], async () => {
       const rec = this.complete(id);
-      let path = this.mountedHere.get(id);
-      if (path === undefined) {
-        path = await this.backend.mount(id, opts.mountLabel);
-        this.mountedHere.set(id, path);
-      }
+      const path = await this.mountHere(id, opts.mountLabel);
       await this.index.update(id, { mounts: rec.mounts + 1 });
       return path;
     });
   }
 
+  /** The layer's mounted path, mounting it through the backend when this process has not. */
+  private async mountHere(id: string, mountLabel?: string): Promise<string> {
+    let path = this.mountedHere.get(id);
+    if (path === undefined) {
+      path = await this.backend.mount(id, mountLabel);
+      this.mountedHere.set(id, path);
+    }
+    return path;
+  }
+
+  /** Unmounts `id` when nothing holds it any more: no reference, no lease. Under the id's mutex. */
+  private async unmountIfUnused(id: string): Promise<void> {
+    if ((this.index.get(id)?.mounts ?? 0) > 0 || this.leases.held(id) > 0) return;
+    await this.backend.unmount(id);
+    this.mountedHere.delete(id);
+  }
+
+  /**
+   * A transient reference for an operation of this process (store/leases.ts): the layer is
+   * mounted and busy until `release`, which counts down at once and finishes on disk later.
+   */
+  async lease(id: string): Promise<Lease> {
+    validateId(id);
+    this.checkOpen();
+    const path = await this.mutex.with([id], async () => {
+      const rec = this.complete(id);
+      const p = await this.mountHere(id);
+      const n = this.leases.take(id);
+      await this.index.update(id, { leases: this.leases.recorded(rec, n) }).catch((err) => {
+        this.leases.drop(id);
+        throw err;
+      });
+      return p;
+    });
+    let released: Promise<void> | undefined;
+    return {
+      path,
+      release: () => {
+        if (released) return released;
+        const n = this.leases.drop(id);
+        released = this.mutex.with([id], async () => {
+          const rec = this.index.get(id);
+          if (!rec) return;
+          await this.index.update(id, { leases: this.leases.recorded(rec, n) });
+          await this.unmountIfUnused(id);
+        });
+        this.leases.track(released);
+        return released;
+      },
+    };
+  }
+
   async put(id: string): Promise<void> {
     validateId(id);
-    await this.mutex.with([id], async () => {
+    const last = await this.mutex.with([id], async () => {
       const rec = this.index.get(id);
       if (!rec) throw errLayerNotFound(id);
-      if (rec.mounts <= 0) return; // Docker tolerates an unbalanced Put
+      if (rec.mounts <= 0) return false; // Docker tolerates an unbalanced Put
       const mounts = rec.mounts - 1;
-      if (mounts === 0) {
-        await this.backend.unmount(id);
-        this.mountedHere.delete(id);
-      }
       await this.index.update(id, { mounts });
+      if (mounts === 0) await this.unmountIfUnused(id);
+      return mounts === 0 && rec.state === 'complete';
     });
+    if (last) await this.recordSize(id);
+  }
+
+  /**
+   * Measures and records what the layer adds to its parent, after its last reference is put
+   * (what was written through get is in by then). Best effort: a layer that changed under a
+   * failed measurement keeps no size rather than a wrong one, and put itself never fails for it.
+   */
+  private async recordSize(id: string): Promise<void> {
+    const rec = this.index.get(id);
+    if (!rec || !this.measure) return;
+    const size = await this.measure(id, rec.parent).catch(() => undefined);
+    await this.mutex
+      .with([id], async () => {
+        if (this.index.get(id)?.state === 'complete') await this.index.update(id, size === undefined ? { size: undefined } : { size });
+      })
+      .catch(() => {});
   }
 
   async exists(id: string): Promise<boolean> {
@@ -246,8 +326,10 @@ class LayerProtoDriver implements ProtoDriver {
       throw errInvalidOption(`apply diff to ${id}: the diff must be a readable stream or an async iterable of bytes`);
     }
     this.checkOpen();
+    throwIfAborted(opts.signal, `apply diff to ${id}`); // before the layer is touched
     await this.mutex.with([id], async () => {
       this.complete(id);
+      if (this.leases.held(id) > 0) throw errLayerBusy(id, 'a diff or change list of this process is reading it');
       const children = this.index.children(id);
       if (children.length) throw errLayerBusy(id, `it has child layers: ${children.join(', ')}`);
       // Until it finishes the layer is not complete: a crash now leaves it to be swept at init.
@@ -276,17 +358,14 @@ class LayerProtoDriver implements ProtoDriver {
       }
       return p;
     });
-    const release = () =>
-      this.mutex.with([id], async () => {
-        if ((this.index.get(id)?.mounts ?? 0) > 0) return; // the caller's own get() keeps it
-        await this.backend.unmount(id);
-        this.mountedHere.delete(id);
-      });
+    // the caller's own get() keeps it mounted
+    const release = () => this.mutex.with([id], () => this.unmountIfUnused(id));
     faultPoint('apply:mounted');
     try {
+      const source = abortableSource(diff, opts.signal, `apply diff to ${id}`);
       const n = this.backend.applyDiff
-        ? await this.backend.applyDiff(id, path, diff)
-        : await applyLayer(path, diff, {
+        ? await this.backend.applyDiff(id, path, source)
+        : await applyLayer(path, source, {
             ignoreChownErrors: this.options.ignoreChownErrors,
             idMappings: this.options.idMappings,
             onProgress: opts.onProgress,
@@ -294,7 +373,7 @@ class LayerProtoDriver implements ProtoDriver {
       faultPoint('apply:unpacked');
       await release();
       faultPoint('apply:released');
-      await this.mutex.with([id], () => this.index.update(id, { state: 'complete', diffSize: n }));
+      await this.mutex.with([id], () => this.index.update(id, { state: 'complete', diffSize: n, size: n }));
       return n;
     } catch (err) {
       // The layer keeps state 'applying': reported incomplete, never listed, swept at init.
@@ -306,12 +385,14 @@ class LayerProtoDriver implements ProtoDriver {
   /** Releases the home lock and nothing else: mounts and their references stay as they are. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.leases.settled();
     this.closed = true;
     await this.lock.release();
   }
 
   async cleanup(): Promise<void> {
     if (this.closed) return;
+    await this.leases.settled();
     for (const rec of this.index.all()) {
       if (rec.mounts > 0 || this.mountedHere.has(rec.id)) {
         await this.backend.unmount(rec.id);
@@ -323,6 +404,44 @@ class LayerProtoDriver implements ProtoDriver {
     await this.backend.cleanup();
     this.closed = true;
     await this.lock.release();
+  }
+
+  /** Problems of the store now (store/check.ts), after those recovery mended at init. */
+  async check(): Promise<StoreProblem[]> {
+    this.checkOpen();
+    await this.leases.settled();
+    return [...this.recoveredAtOpen, ...(await inspectStore(this))];
+  }
+
+  /** Mends what `check` finds (store/check.ts) and returns every problem, marked repaired or not. */
+  async repair(): Promise<StoreProblem[]> {
+    this.checkOpen();
+    await this.leases.settled();
+    const found = await inspectStore(this);
+    const done = await repairStore(this, found);
+    return [...this.recoveredAtOpen, ...done];
+  }
+
+  isApplying(id: string): boolean {
+    return this.applyingNow.has(id);
+  }
+
+  /** Removes `id` whatever its state or references (repair's tool). Under the id's mutex. */
+  async drop(id: string): Promise<void> {
+    await this.mutex.with([id], async () => {
+      if (this.leases.held(id) > 0 || this.applyingNow.has(id)) throw errLayerBusy(id, 'in use by this process');
+      await this.backend.unmount(id).catch(() => {});
+      this.mountedHere.delete(id);
+      await this.backend.remove(id);
+      await this.index.delete(id);
+    });
+  }
+
+  /** Sets fields of a record under its mutex (repair's tool). */
+  async amend(id: string, patch: Partial<LayerRecord>): Promise<void> {
+    await this.mutex.with([id], async () => {
+      if (this.index.get(id)) await this.index.update(id, patch);
+    });
   }
 
   private checkOpen(): void {
@@ -347,7 +466,10 @@ function withDiff(proto: LayerProtoDriver, backend: LayerBackend): Driver {
   const driver: Driver = Object.assign(naive, {
     record: (id: string) => proto.record(id),
     close: () => proto.close(),
+    check: () => proto.check(),
+    repair: () => proto.repair(),
   });
+  proto.measure = (id, parent) => driver.diffSize(id, parent);
   if (backend.changes) {
     const nativeChanges = backend.changes.bind(backend);
     driver.changes = async (id: string, parent?: string | null): Promise<Change[]> => {
@@ -358,9 +480,13 @@ function withDiff(proto: LayerProtoDriver, backend: LayerBackend): Driver {
   }
   if (backend.diff) {
     const nativeDiff = backend.diff.bind(backend);
-    driver.diff = async (id: string, parent?: string | null): Promise<Readable> => {
+    driver.diff = async (id: string, parent?: string | null, opts: DiffOptions = {}): Promise<Readable> => {
       const p = normalizeParent(parent);
-      return (await nativeDiff(id, p)) ?? naiveDiff(id, p);
+      throwIfAborted(opts.signal, `diff ${id}`);
+      const native = await nativeDiff(id, p);
+      if (!native) return naiveDiff(id, p, opts);
+      // the backend's stream holds its own snapshot and releases it when destroyed
+      return destroyOnAbort(native, opts.signal, `diff ${id}`);
     };
   }
   return driver;

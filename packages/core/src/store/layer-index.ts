@@ -26,12 +26,23 @@ export interface LayerRecord {
   storageOpt?: Record<string, string>;
   /** Bytes reported by the last applyDiff. */
   diffSize?: number;
+  /**
+   * Bytes the layer adds to its parent, recorded when it is made (0), applied (the applied
+   * size, as Docker's layer store) and when its last reference is put (measured then), so
+   * that listing never walks a tree. Absent in records older than this field.
+   */
+  size?: number;
+  /**
+   * Transient references of operations (diff streams, change lists) by owner (store/leases.ts):
+   * evidence of a process that died holding one; they never keep a layer busy.
+   */
+  leases?: Record<string, number>;
 }
 
 const SUFFIX = '.json';
 
 /** File name of a record: the id itself, or its hash when id + suffix would pass NAME_MAX. */
-function recordName(id: string): string {
+export function recordName(id: string): string {
   return Buffer.byteLength(id) + SUFFIX.length <= 255 ? id + SUFFIX : `sha256-${createHash('sha256').update(id).digest('hex')}${SUFFIX}`;
 }
 
