@@ -12,7 +12,7 @@ export async function importCommand(g: GlobalOptions, out: Output, refText: stri
     const progress = out.progress(plan.bytes);
     let result;
     try {
-      result = await runImport(driver, plan, progress);
+      result = await runImport(driver, plan, progress, g.signal);
     } finally {
       progress.done();
     }
@@ -31,7 +31,7 @@ export async function exportCommand(g: GlobalOptions, out: Output, id: string, r
     const progress = out.progress();
     let result;
     try {
-      result = await exportImage(driver, id, ref, progress);
+      result = await exportImage(driver, id, ref, progress, g.signal);
     } finally {
       progress.done();
     }

@@ -1,13 +1,14 @@
 // `export ID oci:DIR[:TAG]`: writes the chain of layers ending at ID as an OCI image: one
 // gzip blob per layer (its diff against its parent), a config whose diff_ids are the
 // uncompressed digests, a manifest, and an entry in index.json, as skopeo and umoci expect.
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { readFile, rename, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { errLayerNotFound, layerRecord, makeDirs, writeFileAtomic, type Driver } from '@graphdriver/core';
+import { errLayerNotFound, layerRecord, makeDirs, throwIfAborted, writeFileAtomic, type Driver } from '@graphdriver/core';
 import { GraphDriverError } from '@graphdriver/core';
 import { CliErrorCode, pathError } from '../cli-errors.js';
 import type { Progress } from '../progress.js';
@@ -58,7 +59,8 @@ export async function layerChain(driver: Driver, id: string): Promise<string[]> 
   return chain.reverse();
 }
 
-export async function exportImage(driver: Driver, id: string, ref: OciReference, progress: Progress): Promise<ExportResult> {
+/** With `signal`: stops at once, removing the blob being written (blobs already placed are whole). */
+export async function exportImage(driver: Driver, id: string, ref: OciReference, progress: Progress, signal?: AbortSignal): Promise<ExportResult> {
   const chain = await layerChain(driver, id);
   await prepareLayout(ref.dir);
 
@@ -66,7 +68,8 @@ export async function exportImage(driver: Driver, id: string, ref: OciReference,
   for (let i = 0; i < chain.length; i++) {
     const parent = i === 0 ? null : chain[i - 1];
     progress.part(`layer ${i + 1}/${chain.length}`);
-    const { digest, diffId, size } = await writeLayerBlob(driver, ref.dir, chain[i], parent, progress);
+    throwIfAborted(signal, 'export');
+    const { digest, diffId, size } = await writeLayerBlob(driver, ref.dir, chain[i], parent, progress, signal);
     layers.push({ id: chain[i], parent, digest, diffId, size });
   }
 
@@ -80,6 +83,7 @@ export async function exportImage(driver: Driver, id: string, ref: OciReference,
     rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
     history: layers.map((l) => ({ created, created_by: `graphdriver export (layer ${l.id})` })),
   };
+  throwIfAborted(signal, 'export');
   const configDesc = await writeJsonBlob(ref.dir, MediaType.Config, config);
   const manifest: ImageManifest = {
     schemaVersion: 2,
@@ -108,15 +112,19 @@ async function prepareLayout(dir: string): Promise<void> {
 }
 
 /** Streams diff(id, parent) through gzip into a blob, hashing both sides on the way. */
-async function writeLayerBlob(driver: Driver, dir: string, id: string, parent: string | null, progress: Progress) {
+async function writeLayerBlob(driver: Driver, dir: string, id: string, parent: string | null, progress: Progress, signal?: AbortSignal) {
   const tmp = join(dir, 'blobs', 'sha256', `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   const tar = new DigestCounter((n) => progress.addBytes(n));
   const blob = new DigestCounter();
+  let file: WriteStream | undefined;
   try {
-    const diff = await driver.diff(id, parent);
-    await pipeline(diff, tar, createGzip(), blob, createWriteStream(tmp, { mode: 0o644 }));
+    const diff = await driver.diff(id, parent, { signal });
+    file = createWriteStream(tmp, { mode: 0o644 });
+    await pipeline(diff, tar, createGzip(), blob, file, { signal });
     await placeBlob(tmp, blobPath(dir, blob.digest));
   } catch (err) {
+    // a stream destroyed while still opening creates the file after all: wait for it to close
+    if (file && !file.closed) await once(file, 'close').catch(() => {});
     await unlink(tmp).catch(() => {});
     throw err;
   }

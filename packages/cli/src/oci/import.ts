@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { GraphDriverError, type Driver } from '@graphdriver/core';
+import { GraphDriverError, throwIfAborted, type Driver } from '@graphdriver/core';
 import { CliErrorCode } from '../cli-errors.js';
 import { decompressAuto, type Compression } from '../compression.js';
 import type { Progress } from '../progress.js';
@@ -78,7 +78,8 @@ export async function planImport(driver: Driver, ref: OciReference): Promise<Imp
   return { layout, manifestDigest: descriptor.digest, manifest, diffIds, chain, bytes };
 }
 
-export async function runImport(driver: Driver, plan: ImportPlan, progress: Progress): Promise<ImportResult> {
+/** With `signal`: stops at once; the layer being applied is removed, those done stay. */
+export async function runImport(driver: Driver, plan: ImportPlan, progress: Progress, signal?: AbortSignal): Promise<ImportResult> {
   const { layout, manifest, diffIds, chain } = plan;
   const layers: ImportedLayer[] = [];
   for (let i = 0; i < chain.length; i++) {
@@ -86,13 +87,14 @@ export async function runImport(driver: Driver, plan: ImportPlan, progress: Prog
     const id = chain[i];
     const parent = i === 0 ? null : chain[i - 1];
     const base = { id, parent, digest: desc.digest, diffId: diffIds[i], size: desc.size };
+    throwIfAborted(signal, 'import');
     // checked again: another import may have made it since the plan
     if (await driver.exists(id)) {
       layers.push({ ...base, compression: null, skipped: true });
       continue;
     }
     progress.part(`layer ${i + 1}/${chain.length}`);
-    const { applied, compression } = await applyVerified(driver, id, parent, layout.blobPath(desc.digest), desc, diffIds[i], progress);
+    const { applied, compression } = await applyVerified(driver, id, parent, layout.blobPath(desc.digest), desc, diffIds[i], progress, signal);
     layers.push({ ...base, compression, skipped: false, applied });
   }
   return { manifest: plan.manifestDigest, config: manifest.config.digest, top: chain.at(-1) ?? null, layers };
@@ -111,6 +113,7 @@ async function applyVerified(
   { digest, size }: Descriptor,
   diffId: string,
   progress: Progress,
+  signal?: AbortSignal,
 ): Promise<{ applied: number; compression: Compression }> {
   const blob = new DigestCounter((n) => progress.addBytes(n));
   const file: Readable = createReadStream(path, { highWaterMark: 1 << 20 });
@@ -124,7 +127,7 @@ async function applyVerified(
 
   await driver.create(id, parent);
   try {
-    const applied = await driver.applyDiff(id, parent, input, { onProgress: (p) => progress.entries(p.entries) });
+    const applied = await driver.applyDiff(id, parent, input, { onProgress: (p) => progress.entries(p.entries), signal });
     for await (const _ of tar.iterator({ destroyOnReturn: true })) {
       // drain: the digests cover every byte
     }
@@ -140,6 +143,7 @@ async function applyVerified(
     tar.destroy();
     file.destroy();
     await driver.remove(id).catch(() => {});
+    if (signal?.aborted) throw err;
     // a corrupt blob usually fails to decompress before its digest is known: name the cause
     const actual = await fileDigest(path).catch(() => undefined);
     if (actual && actual !== digest) throw digestMismatch('layer blob', digest, actual);

@@ -260,32 +260,38 @@ class LayerProtoDriver implements ProtoDriver {
 
   async put(id: string): Promise<void> {
     validateId(id);
-    const last = await this.mutex.with([id], async () => {
+    // The last reference going: what was written through get is in by now, so the layer's
+    // size is measured (while it is still mounted) and recorded with the release.
+    const before = this.index.get(id);
+    const measured = before?.mounts === 1 && before.state === 'complete';
+    const size = measured ? await this.measureSize(id, before.parent) : undefined;
+    const unmeasured = await this.mutex.with([id], async () => {
       const rec = this.index.get(id);
       if (!rec) throw errLayerNotFound(id);
       if (rec.mounts <= 0) return false; // Docker tolerates an unbalanced Put
       const mounts = rec.mounts - 1;
-      await this.index.update(id, { mounts });
+      const last = mounts === 0 && rec.state === 'complete';
+      await this.index.update(id, last && measured ? { mounts, size } : { mounts });
       if (mounts === 0) await this.unmountIfUnused(id);
-      return mounts === 0 && rec.state === 'complete';
+      return last && !measured;
     });
-    if (last) await this.recordSize(id);
+    // puts that ran side by side, none of which saw itself last: measured after the release
+    if (unmeasured) {
+      const after = await this.measureSize(id, before?.parent ?? null);
+      await this.mutex
+        .with([id], async () => {
+          if (this.index.get(id)?.state === 'complete') await this.index.update(id, { size: after });
+        })
+        .catch(() => {}); // the reference is released; a size that cannot be written stays unknown
+    }
   }
 
   /**
-   * Measures and records what the layer adds to its parent, after its last reference is put
-   * (what was written through get is in by then). Best effort: a layer that changed under a
-   * failed measurement keeps no size rather than a wrong one, and put itself never fails for it.
+   * What the layer adds to its parent, or undefined when it cannot be measured: a layer
+   * then keeps no size rather than a wrong one, and put itself never fails for it.
    */
-  private async recordSize(id: string): Promise<void> {
-    const rec = this.index.get(id);
-    if (!rec || !this.measure) return;
-    const size = await this.measure(id, rec.parent).catch(() => undefined);
-    await this.mutex
-      .with([id], async () => {
-        if (this.index.get(id)?.state === 'complete') await this.index.update(id, size === undefined ? { size: undefined } : { size });
-      })
-      .catch(() => {});
+  private async measureSize(id: string, parent: string | null): Promise<number | undefined> {
+    return this.measure?.(id, parent).catch(() => undefined);
   }
 
   async exists(id: string): Promise<boolean> {
