@@ -3,12 +3,14 @@
 import { resolve } from 'node:path';
 import {
   createLayerDriver,
+  tool,
   errInvalidOption,
   errPrerequisites,
   type Driver,
   type IdMappings,
 } from '@graphdriver/core';
 import { ZfsBackend } from './backend.js';
+import { FuseWatchdog, guardDriver } from './fuse-watchdog.js';
 import { detectFlavour, type Flavour } from './flavour.js';
 import { zfsDatasetHolding } from './mountinfo.js';
 import { datasetNameProblem } from './names.js';
@@ -20,6 +22,8 @@ export interface ZfsInitDeps {
   /** Skip detection (tests, or a caller that knows). */
   flavour?: Flavour;
   tools?: ZfsTools;
+  /** Timing of the zfs-fuse watchdog (fuse-watchdog.ts); default: zfs.hangtimeout. */
+  watchdog?: { intervalMs: number; timeoutMs: number };
 }
 
 const DRIVER = 'zfs';
@@ -82,5 +86,16 @@ export async function initZfs(
     mountOptions: opts.mountOptions,
     rootOwner: mappedRoot(idMappings),
   });
-  return createLayerDriver(home, backend, { idMappings });
+  const driver = await createLayerDriver(home, backend, { idMappings });
+  const hangMs = deps.watchdog?.timeoutMs ?? opts.hangTimeoutMs;
+  if (flavour.kind !== 'zfs-fuse' || hangMs === 0) return driver;
+  // zfs-fuse's own deadlock must fail calls fast, not hang them (OpenZFS is in the kernel)
+  const probe = tool('zpool', { timeout: hangMs + 1000 }); // its own: the driver's commands queue
+  const dog = new FuseWatchdog({
+    dir: backend.graphDir,
+    probe: () => probe.run(['list', '-H', '-o', 'name']),
+    intervalMs: deps.watchdog?.intervalMs ?? hangMs,
+    timeoutMs: hangMs,
+  });
+  return guardDriver(driver, dog);
 }

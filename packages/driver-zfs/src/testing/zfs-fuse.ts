@@ -213,6 +213,30 @@ export async function acquireZfsFuse(): Promise<DaemonLease> {
   };
 }
 
+/**
+ * Runs `fn(daemonPid)` with the daemon to this process alone, for a test that stops it on
+ * purpose (SIGSTOP): the machine-wide lock is held throughout (so no test process can
+ * lease, start or stop the daemon meanwhile; they wait up to LOCK_WAIT_MS), and no other
+ * process holds a lease or a pool. Waits up to `waitMs` for the others to finish first.
+ * `fn` must be short (well under LOCK_WAIT_MS).
+ */
+export async function withDaemonToMyself<T>(fn: (daemonPid: number) => Promise<T>, waitMs = 600_000): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const others = await withStateLock(async () => {
+      const leases = (await liveLeases()).filter((name) => !name.startsWith(`${process.pid}-`));
+      const { stdout } = await zpool.run(['list', '-H', '-o', 'name']);
+      const pools = stdout.split('\n').filter((p) => p && !p.startsWith(`gdt${process.pid}x`));
+      const pids = await zfsFusePids();
+      if (leases.length || pools.length || pids.length !== 1) return `leases ${leases.join(', ') || '-'}, pools ${pools.join(', ') || '-'}, daemons ${pids.join(', ') || '-'}`;
+      return { result: await fn(pids[0]) };
+    });
+    if (typeof others !== 'string') return others.result;
+    if (Date.now() > deadline) throw new Error(`zfs-fuse test set-up: the daemon was never free for this process alone (${others})`);
+    await sleep(1000);
+  }
+}
+
 // ---- pools ----------------------------------------------------------------------------
 
 export interface TestPool {
