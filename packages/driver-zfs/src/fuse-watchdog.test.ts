@@ -52,7 +52,7 @@ describe.skipIf(gate.skip)('zfs-fuse watchdog against a stopped daemon', () => {
     const fsname = `${pool.pool}/wd`;
     await pool.createDataset(fsname, { mountpoint: 'none' });
     const home = join(pool.workdir, 'home', 'zfs');
-    const d = await initZfs(home, [`zfs.fsname=${fsname}`], undefined, { watchdog: { intervalMs: 300, timeoutMs: 2000 } });
+    const d = await initZfs(home, [`zfs.fsname=${fsname}`], undefined, { watchdog: { intervalMs: 500, timeoutMs: 8000 } });
     driver = d;
     await d.create('l', null);
     const root = await d.get('l'); // mounted, and kept mounted: the diff needs no zfs command
@@ -63,7 +63,6 @@ describe.skipIf(gate.skip)('zfs-fuse watchdog against a stopped daemon', () => {
     const mount = mountAt(await readMountinfo(), root);
     expect(mount?.fstype).toBe('fuse.zfs');
     const connection = join(FUSE_CONNECTIONS, String(fuseConnectionId(mount!.major, mount!.minor)));
-    await stat(connection); // fusectl is mounted: the watchdog has something to write to
 
     const outcome = await withDaemonToMyself(async (daemon) => {
       process.kill(daemon, 'SIGSTOP');
@@ -91,6 +90,7 @@ describe.skipIf(gate.skip)('zfs-fuse watchdog against a stopped daemon', () => {
     expect(outcome.err).toMatchObject({ code: ErrorCode.Hung });
     expect((outcome.err as Error).message).toMatch(/zfs-fuse daemon does not answer.*aborted the FUSE connection of 1 mount/);
     expect(outcome.after).toBe('ENOTCONN');
+    await stat(connection); // the watchdog mounted the FUSE control filesystem where it was missing
 
     // the dead mount goes with a lazy unmount; the store is usable again once it is gone
     execFileSync('umount', ['-l', root]);

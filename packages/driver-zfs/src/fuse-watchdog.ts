@@ -10,8 +10,19 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ErrorCode, GraphDriverError, type Driver } from '@graphdriver/core';
-import { mountsUnder, readMountinfo } from './mountinfo.js';
+import { ErrorCode, GraphDriverError, tool, type Driver } from '@graphdriver/core';
+import { mountAt, mountsUnder, readMountinfo } from './mountinfo.js';
+
+const mountTool = tool('mount', { timeout: 10_000 });
+
+/**
+ * The FUSE control filesystem, mounted where it belongs when it is not (systemd mounts it
+ * at boot; a bare VM or container may not have): without it no connection can be aborted.
+ */
+async function ensureFusectl(): Promise<void> {
+  if (mountAt(await readMountinfo(), FUSE_CONNECTIONS)?.fstype === 'fusectl') return;
+  await mountTool.run(['-t', 'fusectl', 'fusectl', FUSE_CONNECTIONS]);
+}
 
 export const FUSE_CONNECTIONS = '/sys/fs/fuse/connections';
 
@@ -105,6 +116,10 @@ export class FuseWatchdog {
   private async declareHung(): Promise<void> {
     const aborted: string[] = [];
     const failed: string[] = [];
+    const control = await ensureFusectl().then(
+      () => undefined,
+      (err: Error) => err.message.split('\n')[0],
+    );
     const mounts = mountsUnder(await readMountinfo(), this.opts.dir).filter((e) => e.fstype === 'fuse.zfs');
     for (const m of mounts) {
       const path = join(FUSE_CONNECTIONS, String(fuseConnectionId(m.major, m.minor)), 'abort');
@@ -118,6 +133,7 @@ export class FuseWatchdog {
       `the zfs-fuse daemon does not answer (no reply within ${this.opts.timeoutMs} ms): ` +
         `aborted the FUSE connection of ${aborted.length} mount${aborted.length === 1 ? '' : 's'}` +
         (failed.length ? `, could not abort ${failed.join(', ')}` : '') +
+        (control ? ` (no FUSE control filesystem at ${FUSE_CONNECTIONS}: ${control})` : '') +
         '; restart zfs-fuse',
     );
     for (const fn of [...this.onHang]) fn(err);
