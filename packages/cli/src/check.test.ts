@@ -5,11 +5,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StoreProblem } from '@graphdriver/core';
 import { BIN, runCli, runJson, spawnCli } from './test-support/run-cli.js';
 import { vfsRecords } from './test-support/store-files.js';
+import { waitUntil } from './test-support/wait.js';
 
 let work: string;
 let root: string;
@@ -109,11 +109,7 @@ describe('graphdriver check', () => {
 
   it('a diff killed with SIGKILL leaves a stale reference: reported, released by --repair; it never made the layer busy', async () => {
     const run = spawnCli([...g(), 'diff', 'top', '-o', join(work, 'out.tar')]);
-    const deadline = Date.now() + 60_000;
-    while (!(await vfsRecords(root)).get('top')?.leases) {
-      if (Date.now() > deadline) throw new Error('the diff never took its reference');
-      await sleep(2);
-    }
+    await waitUntil('the diff taking its reference', async () => (await vfsRecords(root)).get('top')?.leases !== undefined);
     run.child.kill('SIGKILL');
     await run.result;
     expect((await vfsRecords(root)).get('top')?.leases).toBeDefined();

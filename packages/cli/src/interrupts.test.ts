@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli, runJson, spawnCli } from './test-support/run-cli.js';
 import { temporaries, vfsRecords } from './test-support/store-files.js';
+import { waitUntil } from './test-support/wait.js';
 
 let work: string;
 let root: string;
@@ -89,11 +90,7 @@ describe('Ctrl-C and SIGTERM in the middle of an operation', () => {
     const layout = join(work, 'oci-ctrl-c');
     const run = spawnCli([...g(), 'export', 'base', `oci:${layout}`]);
     const blobs = join(layout, 'blobs', 'sha256');
-    const deadline = Date.now() + 60_000;
-    while ((await temporaries(blobs)).length === 0) {
-      if (Date.now() > deadline) throw new Error('export never started writing a blob');
-      await sleep(5);
-    }
+    await waitUntil('export writing a blob', async () => (await temporaries(blobs)).length > 0);
     run.child.kill('SIGINT');
     const r = await run.result;
     expect(r.status).toBe(130);
@@ -107,11 +104,7 @@ describe('Ctrl-C and SIGTERM in the middle of an operation', () => {
     const run = spawnCli([...g(), 'apply', 'half', '-']);
     const tar = execFileSync('cat', [layerTar], { maxBuffer: 64 << 20 });
     run.child.stdin.write(tar.subarray(0, tar.length >> 1)); // half of it, then nothing
-    const deadline = Date.now() + 60_000;
-    while ((await vfsRecords(root)).get('half')?.state !== 'applying') {
-      if (Date.now() > deadline) throw new Error('apply never started');
-      await sleep(5);
-    }
+    await waitUntil('apply starting', async () => (await vfsRecords(root)).get('half')?.state === 'applying');
     run.child.kill('SIGTERM');
     const r = await run.result;
     expect(r.status).toBe(143);
