@@ -35,6 +35,7 @@ export { rng, seededBytes, layerTar, tarActions, applyModel, readTreeModel, type
 export { FAULT_POINTS, type FaultPointName } from './store/fault-points.js';
 export { runInChild } from './testing/crash.js';
 export { describeConcurrency } from './testing/concurrency.js';
+export { linksLeadingOut } from './testing/link-audit.js';
 export { describeHostileInput, describeMalformedArguments, peakRssGrowth, type HostileTarget } from './testing/hostile.js';
 export {
   hostileTars,
@@ -50,3 +51,12 @@ export {
 } from './testing/hostile-tars.js';
 export { runFuzz, fuzzSeeds, FUZZ_ALLOWED_CODES, type FuzzOptions, type FuzzReport, type FuzzFailure } from './testing/fuzz.js';
 export { describeExhaustion, bigTar, type ExhaustionTarget } from './testing/exhaustion.js';
+export {
+  referencePeer,
+  referenceCorpus,
+  requireReference,
+  missingReference,
+  PEER_INSTALL_PATH,
+  CORPUS_INSTALL_PATH,
+  type ReferenceTool,
+} from './testing/reference-tools.js';
