@@ -32,7 +32,12 @@ const ids = async () => (await runJson<Array<{ id: string }>>([...g(), 'ls'])).m
 
 /** base <- mid <- top, and a lone layer `other`, each with a file. */
 async function makeChain(): Promise<void> {
-  for (const [id, parent] of [['base', ''], ['mid', 'base'], ['top', 'mid'], ['other', '']]) {
+  for (const [id, parent] of [
+    ['base', ''],
+    ['mid', 'base'],
+    ['top', 'mid'],
+    ['other', ''],
+  ]) {
     expect((await runCli([...g(), 'create', id, '--parent', parent])).status).toBe(0);
     const dir = (await runCli([...g(), '-q', 'mount', id])).stdout.trim();
     await writeFile(join(dir, `${id}.txt`), id.repeat(100));
@@ -63,7 +68,9 @@ describe('graphdriver check', () => {
     await rm(join(home(), 'dir', 'mid'), { recursive: true });
     const plain = await runCli([...g(), 'check']);
     expect(plain.status).toBe(1);
-    expect(plain.stdout).toMatch(/^missing-data: layer mid is recorded but its data is gone \(repair would drop its record and its children\)\n$/);
+    expect(plain.stdout).toMatch(
+      /^missing-data: layer mid is recorded but its data is gone \(repair would drop its record and its children\)\n$/,
+    );
     expect(plain.stderr).toMatch(/^graphdriver: ERR_STORE_DAMAGED: 1 problem found/);
     expect(await ids()).toEqual(['base', 'mid', 'other', 'top']); // check changed nothing
 

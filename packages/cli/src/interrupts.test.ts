@@ -122,7 +122,7 @@ describe('signals at random moments', () => {
     // a seeded generator, so a failing round can be replayed
     let seed = Number(process.env.GD_SIGNAL_SEED ?? Date.now() % 100_000);
     console.log(`[signals] seed ${seed} (GD_SIGNAL_SEED to replay)`);
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     // Signals are spread over the CLI's own start (~ the time of an `ls`) and 0-300 ms of work.
     const t0 = Date.now();
     await runCli([...g(), 'ls']);

@@ -52,7 +52,10 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     .description("verify every layer's record against the store; exit 1 on problems")
     .option('--repair', 'mend what can be mended: drop layers whose data is gone, release stale references, sweep strays')
     .action((o) => run((g, out) => check(g, out, o)));
-  program.command('ls').description('list layers with parent, size and creation time').action(() => run((g, out) => layers.list(g, out)));
+  program
+    .command('ls')
+    .description('list layers with parent, size and creation time')
+    .action(() => run((g, out) => layers.list(g, out)));
   program
     .command('mount')
     .description("make a layer's root available and print its path (counted; undo with unmount)")
@@ -64,8 +67,15 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     .description('release one reference taken by mount')
     .argument('<id>')
     .action((id) => run((g, out) => layers.unmount(g, out, id)));
-  program.command('status').description("the driver's status").action(() => run((g, out) => layers.status(g, out)));
-  program.command('info').description("a layer's record and the driver's metadata").argument('<id>').action((id) => run((g, out) => layers.info(g, out, id)));
+  program
+    .command('status')
+    .description("the driver's status")
+    .action(() => run((g, out) => layers.status(g, out)));
+  program
+    .command('info')
+    .description("a layer's record and the driver's metadata")
+    .argument('<id>')
+    .action((id) => run((g, out) => layers.info(g, out, id)));
   program
     .command('changes')
     .description('paths added (A), changed (C) and deleted (D) against the parent')
@@ -92,7 +102,10 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     .argument('<id>')
     .addOption(p())
     .action((id, o) => run((g, out) => layers.size(g, out, id, o)));
-  program.command('drivers').description('registered drivers and whether each can run here').action(() => run((g, out) => drivers(g, out)));
+  program
+    .command('drivers')
+    .description('registered drivers and whether each can run here')
+    .action(() => run((g, out) => drivers(g, out)));
   program
     .command('import')
     .description('import an OCI image layout as a chain of layers named by chain ID')

@@ -53,7 +53,9 @@ describe('graphdriver rm', () => {
     await ok('mount', 'm');
     const r = await runCli([...g(), 'rm', 'm', 'free']);
     expect(r.status).toBe(1);
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^graphdriver: ERR_LAYER_BUSY: layer m is busy: it is mounted \(2 references/)]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^graphdriver: ERR_LAYER_BUSY: layer m is busy: it is mounted \(2 references/),
+    ]);
     expect((await ls()).map((l) => [l.id, l.mounts])).toEqual([['m', 2]]);
     expect(await ok('rm', '-f', 'm')).toBe('m');
     expect(await ls()).toEqual([]);

@@ -61,8 +61,12 @@ export function isAbortError(err: unknown): boolean {
  * (ERR_OUT_OF_RANGE, ERR_INVALID_ARG_TYPE): those are not ours, and are not typed errors.
  */
 export function isGraphDriverError(err: unknown, code?: ErrorCode): err is GraphDriverError {
-  return err instanceof Error && (err as unknown as Record<symbol, unknown>)[BRAND] === true &&
-    typeof (err as GraphDriverError).code === 'string' && (code === undefined || (err as GraphDriverError).code === code);
+  return (
+    err instanceof Error &&
+    (err as unknown as Record<symbol, unknown>)[BRAND] === true &&
+    typeof (err as GraphDriverError).code === 'string' &&
+    (code === undefined || (err as GraphDriverError).code === code)
+  );
 }
 
 /** True for errors that mean "this driver cannot run here" (Docker's NotSupportedError family). */
@@ -74,14 +78,9 @@ export function isDriverNotSupported(err: unknown): boolean {
   );
 }
 
-export const errNotSupported = (name: string) =>
-  new GraphDriverError(ErrorCode.NotSupported, `driver not supported: ${name}`);
+export const errNotSupported = (name: string) => new GraphDriverError(ErrorCode.NotSupported, `driver not supported: ${name}`);
 export const errPrerequisites = (driver: string, why: string, cause?: unknown) =>
-  new GraphDriverError(
-    ErrorCode.Prerequisites,
-    `prerequisites for driver ${driver} not satisfied (wrong filesystem?): ${why}`,
-    { cause },
-  );
+  new GraphDriverError(ErrorCode.Prerequisites, `prerequisites for driver ${driver} not satisfied (wrong filesystem?): ${why}`, { cause });
 export const errIncompatibleFS = (driver: string, fs: string) =>
   new GraphDriverError(ErrorCode.IncompatibleFS, `backing file system ${fs} is unsupported for the ${driver} graph driver`);
 export const errQuotaNotSupported = (why: string) =>

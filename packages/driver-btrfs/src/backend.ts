@@ -78,7 +78,12 @@ export class BtrfsBackend implements LayerBackend {
     this.stubsDir = join(this.home, 'stubs');
     this.snapshotsDir = join(this.home, 'snapshots');
     this.tmpDir = join(this.home, 'tmp');
-    this.native = new NativeDiff(this.btrfs, (id) => this.path(id), this.snapshotsDir, (id) => existsSync(this.stubFile(id)));
+    this.native = new NativeDiff(
+      this.btrfs,
+      (id) => this.path(id),
+      this.snapshotsDir,
+      (id) => existsSync(this.stubFile(id)),
+    );
   }
 
   /** Counts of native answers and fallbacks to the naive diff (for tests and benchmarks). */

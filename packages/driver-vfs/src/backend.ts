@@ -132,7 +132,12 @@ export class VfsBackend implements LayerBackend {
   async status(): Promise<Array<[string, string]>> {
     const out: Array<[string, string]> = [['Backing Filesystem', fsName(await getFSMagic(this.home))]];
     out.push(['Reflinks', this.reflinks ? 'true' : 'false']);
-    out.push(['Quota', this.quota ? `xfs project quota on ${this.quota.xfs.mountpoint}` : `not supported (${(this.opts.quota as { unsupported: string }).unsupported})`]);
+    out.push([
+      'Quota',
+      this.quota
+        ? `xfs project quota on ${this.quota.xfs.mountpoint}`
+        : `not supported (${(this.opts.quota as { unsupported: string }).unsupported})`,
+    ]);
     if (this.opts.defaultSize) out.push(['Default Size', String(this.opts.defaultSize)]);
     return out;
   }

@@ -1,14 +1,7 @@
 // Init of the zfs driver: find the implementation and the parent dataset, then hand a
 // ZfsBackend to core's createLayerDriver.
 import { resolve } from 'node:path';
-import {
-  createLayerDriver,
-  tool,
-  errInvalidOption,
-  errPrerequisites,
-  type Driver,
-  type IdMappings,
-} from '@graphdriver/core';
+import { createLayerDriver, tool, errInvalidOption, errPrerequisites, type Driver, type IdMappings } from '@graphdriver/core';
 import { ZfsBackend } from './backend.js';
 import { FuseWatchdog, guardDriver } from './fuse-watchdog.js';
 import { detectFlavour, type Flavour } from './flavour.js';
@@ -39,12 +32,7 @@ export function mappedRoot(idMappings: IdMappings | undefined): { uid: number; g
   return uid === 0 && gid === 0 ? undefined : { uid, gid };
 }
 
-export async function initZfs(
-  homeArg: string,
-  options: string[],
-  idMappings?: IdMappings,
-  deps: ZfsInitDeps = {},
-): Promise<Driver> {
+export async function initZfs(homeArg: string, options: string[], idMappings?: IdMappings, deps: ZfsInitDeps = {}): Promise<Driver> {
   const opts = parseZfsOptions(options);
   const home = resolve(homeArg);
 

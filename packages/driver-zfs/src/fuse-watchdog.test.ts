@@ -44,9 +44,10 @@ describe.skipIf(gate.skip)('zfs-fuse watchdog against a stopped daemon', () => {
     await pool?.teardown();
   });
 
-  if (gate.reason) it('has zfs-fuse (required in CI)', () => {
-    throw new Error(`zfs-fuse is unavailable: ${gate.reason}`);
-  });
+  if (gate.reason)
+    it('has zfs-fuse (required in CI)', () => {
+      throw new Error(`zfs-fuse is unavailable: ${gate.reason}`);
+    });
 
   it('a diff reading a layer of a hung daemon fails with ERR_HUNG and its FUSE connection is aborted', { timeout: 900_000 }, async () => {
     const fsname = `${pool.pool}/wd`;

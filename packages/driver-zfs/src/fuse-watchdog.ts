@@ -68,7 +68,8 @@ export class FuseWatchdog {
   /** Watches while `stream` is open (a diff read later): a hang destroys it with ERR_HUNG. */
   guardStream<S extends Readable>(what: string, stream: S): S {
     const leave = this.enter();
-    const listener = (err: GraphDriverError) => stream.destroy(new GraphDriverError(ErrorCode.Hung, `${what}: ${err.message}`, { cause: err }));
+    const listener = (err: GraphDriverError) =>
+      stream.destroy(new GraphDriverError(ErrorCode.Hung, `${what}: ${err.message}`, { cause: err }));
     this.onHang.add(listener);
     stream.once('close', () => {
       this.onHang.delete(listener);

@@ -17,13 +17,15 @@ export function parseZfsOptions(options: readonly string[]): ZfsOptions {
   applyOptions('zfs', options, {
     'zfs.fsname': (value) => {
       const why = datasetNameProblem(value);
-      if (why || value.includes('@')) throw errInvalidOption(`zfs.fsname ${JSON.stringify(value)} is not a dataset name: ${why ?? 'a snapshot'}`);
+      if (why || value.includes('@'))
+        throw errInvalidOption(`zfs.fsname ${JSON.stringify(value)} is not a dataset name: ${why ?? 'a snapshot'}`);
       out.fsname = value;
     },
     // seconds, as Docker's durations without a unit; 0 turns the zfs-fuse watchdog off
     'zfs.hangtimeout': (value) => {
       const s = Number(value.replace(/s$/, ''));
-      if (!/^\d+(\.\d+)?s?$/.test(value) || !Number.isFinite(s)) throw errInvalidOption(`zfs.hangtimeout ${JSON.stringify(value)} is not a number of seconds`);
+      if (!/^\d+(\.\d+)?s?$/.test(value) || !Number.isFinite(s))
+        throw errInvalidOption(`zfs.hangtimeout ${JSON.stringify(value)} is not a number of seconds`);
       out.hangTimeoutMs = Math.round(s * 1000);
     },
     'zfs.mountopt': (value) => {

@@ -6,7 +6,8 @@ import type { Output } from '../output.js';
 import { withDriver, type GlobalOptions } from '../session.js';
 
 function line(p: StoreProblem): string {
-  const state = p.repaired === true ? `repaired: ${p.repair}` : p.repaired === false ? `NOT repaired: ${p.repair}` : `repair would ${p.repair}`;
+  const state =
+    p.repaired === true ? `repaired: ${p.repair}` : p.repaired === false ? `NOT repaired: ${p.repair}` : `repair would ${p.repair}`;
   return `${p.kind}: ${p.message} (${state})`;
 }
 
@@ -21,7 +22,10 @@ export async function check(g: GlobalOptions, out: Output, o: { repair?: boolean
     out.result({ problems, repaired: !!o.repair, ok: o.repair ? left.length === 0 : problems.length === 0 }, text, problems.map(line));
     if (o.repair ? left.length > 0 : problems.length > 0) {
       const n = o.repair ? left.length : problems.length;
-      throw new GraphDriverError(CliErrorCode.StoreDamaged, `${n} problem${n === 1 ? '' : 's'} ${o.repair ? 'could not be repaired' : 'found'}${o.repair ? '' : ' (graphdriver check --repair mends what it can)'}`);
+      throw new GraphDriverError(
+        CliErrorCode.StoreDamaged,
+        `${n} problem${n === 1 ? '' : 's'} ${o.repair ? 'could not be repaired' : 'found'}${o.repair ? '' : ' (graphdriver check --repair mends what it can)'}`,
+      );
     }
   });
 }

@@ -137,7 +137,11 @@ export async function apply(g: GlobalOptions, out: Output, id: string, file: str
         source.on('error', (err) => counted.destroy(input ? (pathError(err, `cannot read ${file}`) as Error) : err));
         const { compression, stream } = await decompressAuto(source.pipe(counted));
         const size = await driver.applyDiff(id, parent, stream, { onProgress: (p) => progress.entries(p.entries), signal: g.signal });
-        out.result({ id, parent, compression, size }, `${id}: applied ${size} bytes (${compression === 'none' ? 'plain' : compression} tar)`, String(size));
+        out.result(
+          { id, parent, compression, size },
+          `${id}: applied ${size} bytes (${compression === 'none' ? 'plain' : compression} tar)`,
+          String(size),
+        );
       } finally {
         progress.done();
         if (input) source.destroy();

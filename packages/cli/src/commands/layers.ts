@@ -58,7 +58,10 @@ export async function remove(g: GlobalOptions, out: Output, ids: string[], o: { 
     if (removed.length && !g.json) out.result({ removed }, removed, removed);
     const first = failed[0].error;
     if (failed.length === 1) throw first;
-    throw new GraphDriverError(errorCode(first), `${failed.map((f) => errorMessage(f.error)).join('; ')} (${removed.length} removed, ${failed.length} not)`);
+    throw new GraphDriverError(
+      errorCode(first),
+      `${failed.map((f) => errorMessage(f.error)).join('; ')} (${removed.length} removed, ${failed.length} not)`,
+    );
   });
 }
 
@@ -95,8 +98,19 @@ export async function list(g: GlobalOptions, out: Output) {
         mounts: rec?.mounts ?? 0,
       });
     }
-    const rows = layers.map((l) => [l.id, l.parent ?? '-', l.rw ? 'rw' : 'ro', l.size === null ? '-' : humanBytes(l.size), l.created ?? '-', String(l.mounts)]);
-    out.result(layers, table(['ID', 'PARENT', 'MODE', 'SIZE', 'CREATED', 'MOUNTS'], rows), layers.map((l) => l.id));
+    const rows = layers.map((l) => [
+      l.id,
+      l.parent ?? '-',
+      l.rw ? 'rw' : 'ro',
+      l.size === null ? '-' : humanBytes(l.size),
+      l.created ?? '-',
+      String(l.mounts),
+    ]);
+    out.result(
+      layers,
+      table(['ID', 'PARENT', 'MODE', 'SIZE', 'CREATED', 'MOUNTS'], rows),
+      layers.map((l) => l.id),
+    );
   });
 }
 

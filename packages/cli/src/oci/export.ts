@@ -52,7 +52,10 @@ export async function layerChain(driver: Driver, id: string): Promise<string[]> 
     chain.push(cur);
     const rec = layerRecord(driver, cur);
     if (!rec) {
-      throw new GraphDriverError(CliErrorCode.Internal, `the ${driver.name} driver keeps no layer records, so the chain of ${id} cannot be followed`);
+      throw new GraphDriverError(
+        CliErrorCode.Internal,
+        `the ${driver.name} driver keeps no layer records, so the chain of ${id} cannot be followed`,
+      );
     }
     cur = rec.parent;
   }
@@ -60,7 +63,13 @@ export async function layerChain(driver: Driver, id: string): Promise<string[]> 
 }
 
 /** With `signal`: stops at once, removing the blob being written (blobs already placed are whole). */
-export async function exportImage(driver: Driver, id: string, ref: OciReference, progress: Progress, signal?: AbortSignal): Promise<ExportResult> {
+export async function exportImage(
+  driver: Driver,
+  id: string,
+  ref: OciReference,
+  progress: Progress,
+  signal?: AbortSignal,
+): Promise<ExportResult> {
   const chain = await layerChain(driver, id);
   await prepareLayout(ref.dir);
 
@@ -104,7 +113,8 @@ async function prepareLayout(dir: string): Promise<void> {
   const marker = join(dir, LAYOUT_FILE);
   try {
     const existing = JSON.parse(await readFile(marker, 'utf8')) as { imageLayoutVersion?: string };
-    if (!existing.imageLayoutVersion?.startsWith('1.')) throw invalidLayout(dir, `unsupported imageLayoutVersion ${existing.imageLayoutVersion}`);
+    if (!existing.imageLayoutVersion?.startsWith('1.'))
+      throw invalidLayout(dir, `unsupported imageLayoutVersion ${existing.imageLayoutVersion}`);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     await writeFileAtomic(marker, JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }), 0o644);
@@ -135,14 +145,22 @@ async function writeJsonBlob(dir: string, mediaType: string, value: unknown): Pr
   const data = Buffer.from(JSON.stringify(value));
   const digest = sha256(data);
   const path = blobPath(dir, digest);
-  const exists = await stat(path).then((s) => s.size === data.length, () => false);
+  const exists = await stat(path).then(
+    (s) => s.size === data.length,
+    () => false,
+  );
   if (!exists) await writeFileAtomic(path, data, 0o644);
   return { mediaType, digest, size: data.length };
 }
 
 /** Content-addressed: a blob that is already there is the same bytes. */
 async function placeBlob(tmp: string, path: string): Promise<void> {
-  if (await stat(path).then(() => true, () => false)) {
+  if (
+    await stat(path).then(
+      () => true,
+      () => false,
+    )
+  ) {
     await unlink(tmp);
     return;
   }

@@ -94,7 +94,16 @@ export async function runImport(driver: Driver, plan: ImportPlan, progress: Prog
       continue;
     }
     progress.part(`layer ${i + 1}/${chain.length}`);
-    const { applied, compression } = await applyVerified(driver, id, parent, layout.blobPath(desc.digest), desc, diffIds[i], progress, signal);
+    const { applied, compression } = await applyVerified(
+      driver,
+      id,
+      parent,
+      layout.blobPath(desc.digest),
+      desc,
+      diffIds[i],
+      progress,
+      signal,
+    );
     layers.push({ ...base, compression, skipped: false, applied });
   }
   return { manifest: plan.manifestDigest, config: manifest.config.digest, top: chain.at(-1) ?? null, layers };

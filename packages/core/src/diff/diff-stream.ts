@@ -43,11 +43,9 @@ export function diffStream(inner: Readable, opts: DiffStreamOptions): Readable {
   inner.once('error', (err) => out.destroy(err));
   inner.once('end', () => {
     // released before the end is seen, so a reader that waited for the end finds it done
-    void (opts.started === undefined ? Promise.resolve() : sleep(1000 - (opts.started % 1000)))
-      .then(release)
-      .then(() => {
-        if (!out.destroyed) out.push(null);
-      });
+    void (opts.started === undefined ? Promise.resolve() : sleep(1000 - (opts.started % 1000))).then(release).then(() => {
+      if (!out.destroyed) out.push(null);
+    });
   });
   return out;
 }

@@ -34,17 +34,39 @@ class NaiveDiffDriver implements Driver {
     private readonly applyOptions: ApplyOptions = {},
   ) {}
 
-  get name() { return this.proto.name; }
-  create(...a: Parameters<ProtoDriver['create']>) { return this.proto.create(...a); }
-  createReadWrite(...a: Parameters<ProtoDriver['createReadWrite']>) { return this.proto.createReadWrite(...a); }
-  remove(id: string, opts?: RemoveOptions) { return this.proto.remove(id, opts); }
-  get(id: string, opts?: { mountLabel?: string }) { return this.proto.get(id, opts); }
-  put(id: string) { return this.proto.put(id); }
-  exists(id: string) { return this.proto.exists(id); }
-  list() { return this.proto.list(); }
-  status() { return this.proto.status(); }
-  getMetadata(id: string) { return this.proto.getMetadata(id); }
-  cleanup() { return this.proto.cleanup(); }
+  get name() {
+    return this.proto.name;
+  }
+  create(...a: Parameters<ProtoDriver['create']>) {
+    return this.proto.create(...a);
+  }
+  createReadWrite(...a: Parameters<ProtoDriver['createReadWrite']>) {
+    return this.proto.createReadWrite(...a);
+  }
+  remove(id: string, opts?: RemoveOptions) {
+    return this.proto.remove(id, opts);
+  }
+  get(id: string, opts?: { mountLabel?: string }) {
+    return this.proto.get(id, opts);
+  }
+  put(id: string) {
+    return this.proto.put(id);
+  }
+  exists(id: string) {
+    return this.proto.exists(id);
+  }
+  list() {
+    return this.proto.list();
+  }
+  status() {
+    return this.proto.status();
+  }
+  getMetadata(id: string) {
+    return this.proto.getMetadata(id);
+  }
+  cleanup() {
+    return this.proto.cleanup();
+  }
 
   /** Mounts `id` for one operation: a lease where the driver has them, else get/put. */
   private async take(id: string): Promise<Lease> {

@@ -36,13 +36,28 @@ export async function inspectStore(store: CheckedStore): Promise<StoreProblem[]>
       continue;
     }
     if (backend.exists && !(await backend.exists(id))) {
-      problems.push({ kind: 'missing-data', id, message: `layer ${id} is recorded but its data is gone`, repair: 'drop its record and its children' });
+      problems.push({
+        kind: 'missing-data',
+        id,
+        message: `layer ${id} is recorded but its data is gone`,
+        repair: 'drop its record and its children',
+      });
     }
     if (rec.parent && !index.get(rec.parent)) {
-      problems.push({ kind: 'missing-parent', id, message: `layer ${id} names parent ${rec.parent}, which has no record`, repair: 'drop it and its children' });
+      problems.push({
+        kind: 'missing-parent',
+        id,
+        message: `layer ${id} names parent ${rec.parent}, which has no record`,
+        repair: 'drop it and its children',
+      });
     }
     if (!Number.isInteger(rec.mounts) || rec.mounts < 0) {
-      problems.push({ kind: 'bad-references', id, message: `layer ${id} counts ${JSON.stringify(rec.mounts)} references`, repair: 'count 0' });
+      problems.push({
+        kind: 'bad-references',
+        id,
+        message: `layer ${id} counts ${JSON.stringify(rec.mounts)} references`,
+        repair: 'count 0',
+      });
     }
     for (const [owner, count] of store.leases.stale(rec)) {
       problems.push({

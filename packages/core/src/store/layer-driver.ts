@@ -3,10 +3,29 @@
 // is locked against a second process, and a crash's leftovers are cleaned at init.
 import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { ApplyDiffOptions, Change, CreateOpts, DiffOptions, Driver, IdMappings, LayerStream, ProtoDriver, RemoveOptions } from '../driver.js';
+import type {
+  ApplyDiffOptions,
+  Change,
+  CreateOpts,
+  DiffOptions,
+  Driver,
+  IdMappings,
+  LayerStream,
+  ProtoDriver,
+  RemoveOptions,
+} from '../driver.js';
 import { abortableSource, destroyOnAbort, throwIfAborted } from '../abort.js';
 import type { Lease } from '../diff/naive.js';
-import { asStorageError, errInvalidOption, errLayerBusy, errLayerExists, errLayerNotFound, ErrorCode, GraphDriverError, isGraphDriverError } from '../errors.js';
+import {
+  asStorageError,
+  errInvalidOption,
+  errLayerBusy,
+  errLayerExists,
+  errLayerNotFound,
+  ErrorCode,
+  GraphDriverError,
+  isGraphDriverError,
+} from '../errors.js';
 import { makeDirs } from '../fs/make-dirs.js';
 import { normalizeParent, validateId } from '../ids.js';
 import { storageOptions } from '../options.js';
@@ -26,11 +45,7 @@ export interface LayerDriverOptions {
   idMappings?: IdMappings;
 }
 
-export async function createLayerDriver(
-  home: string,
-  backend: LayerBackend,
-  options: LayerDriverOptions = {},
-): Promise<Driver> {
+export async function createLayerDriver(home: string, backend: LayerBackend, options: LayerDriverOptions = {}): Promise<Driver> {
   await makeDirs(home, 0o700);
   const lock = await StoreLock.acquire(home);
   let opened = false;
@@ -101,12 +116,24 @@ class LayerProtoDriver implements ProtoDriver {
       await this.backend.remove(rec.id);
       await this.index.delete(rec.id);
       faultPoint('recover:swept');
-      this.recoveredAtOpen.push({ kind: 'incomplete', id: rec.id, message: `layer ${rec.id} was left ${rec.state} by a process that stopped`, repair: 'removed at open', repaired: true });
+      this.recoveredAtOpen.push({
+        kind: 'incomplete',
+        id: rec.id,
+        message: `layer ${rec.id} was left ${rec.state} by a process that stopped`,
+        repair: 'removed at open',
+        repaired: true,
+      });
     }
     faultPoint('recover:backend');
     const swept = await this.backend.recover(new Set(this.index.all().map((r) => r.id)));
     for (const path of swept ?? []) {
-      this.recoveredAtOpen.push({ kind: 'stray', path, message: `${path}: debris no layer record knows`, repair: 'removed at open', repaired: true });
+      this.recoveredAtOpen.push({
+        kind: 'stray',
+        path,
+        message: `${path}: debris no layer record knows`,
+        repair: 'removed at open',
+        repaired: true,
+      });
     }
   }
 

@@ -80,7 +80,9 @@ export class LayerIndex {
   }
 
   children(id: string): string[] {
-    return this.all().filter((r) => r.parent === id).map((r) => r.id);
+    return this.all()
+      .filter((r) => r.parent === id)
+      .map((r) => r.id);
   }
 
   async save(rec: LayerRecord): Promise<void> {

@@ -211,7 +211,14 @@ describe('check and repair of references', () => {
   });
 
   it('missing data and a missing parent: the layers and their children are dropped; strays removed', async () => {
-    for (const [id, parent] of [['a', null], ['a1', 'a'], ['a2', 'a1'], ['b', null], ['b1', 'b'], ['ok', null]] as const) {
+    for (const [id, parent] of [
+      ['a', null],
+      ['a1', 'a'],
+      ['a2', 'a1'],
+      ['b', null],
+      ['b1', 'b'],
+      ['ok', null],
+    ] as const) {
       await driver.create(id, parent);
     }
     await driver.close?.();

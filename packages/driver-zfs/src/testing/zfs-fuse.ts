@@ -31,7 +31,12 @@ export async function zfsFuseUnavailable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'not running as root';
   if (!existsSync('/dev/fuse')) return 'no /dev/fuse';
   if (existsSync('/dev/zfs')) return 'the OpenZFS module is loaded (zfs-fuse would fight it for the zfs command)';
-  for (const [t, pkg] of [[zfsFuse, 'zfs-fuse'], [zpool, 'zfs-fuse'], [zfs, 'zfs-fuse'], [setfattr, 'attr']] as const) {
+  for (const [t, pkg] of [
+    [zfsFuse, 'zfs-fuse'],
+    [zpool, 'zfs-fuse'],
+    [zfs, 'zfs-fuse'],
+    [setfattr, 'attr'],
+  ] as const) {
     // `--help` probes: a command exists when it runs at all
     if (!(await tool(t.command).available(['--help']))) return `${t.command} is not installed (Debian package ${pkg})`;
   }
@@ -228,7 +233,8 @@ export async function withDaemonToMyself<T>(fn: (daemonPid: number) => Promise<T
       const { stdout } = await zpool.run(['list', '-H', '-o', 'name']);
       const pools = stdout.split('\n').filter((p) => p && !p.startsWith(`gdt${process.pid}x`));
       const pids = await zfsFusePids();
-      if (leases.length || pools.length || pids.length !== 1) return `leases ${leases.join(', ') || '-'}, pools ${pools.join(', ') || '-'}, daemons ${pids.join(', ') || '-'}`;
+      if (leases.length || pools.length || pids.length !== 1)
+        return `leases ${leases.join(', ') || '-'}, pools ${pools.join(', ') || '-'}, daemons ${pids.join(', ') || '-'}`;
       return { result: await fn(pids[0]) };
     });
     if (typeof others !== 'string') return others.result;
