@@ -1,7 +1,7 @@
 // Init of the zfs driver: find the implementation and the parent dataset, then hand a
 // ZfsBackend to core's createLayerDriver.
 import { resolve } from 'node:path';
-import { createLayerDriver, tool, errInvalidOption, errPrerequisites, type Driver, type IdMappings } from '@graphdriver/core';
+import { createLayerDriver, errInvalidOption, errPrerequisites, type Driver, type IdMappings } from '@graphdriver/core';
 import { ZfsBackend } from './backend.js';
 import { FuseWatchdog, guardDriver } from './fuse-watchdog.js';
 import { detectFlavour, type Flavour } from './flavour.js';
@@ -78,10 +78,9 @@ export async function initZfs(homeArg: string, options: string[], idMappings?: I
   const hangMs = deps.watchdog?.timeoutMs ?? opts.hangTimeoutMs;
   if (flavour.kind !== 'zfs-fuse' || hangMs === 0) return driver;
   // zfs-fuse's own deadlock must fail calls fast, not hang them (OpenZFS is in the kernel)
-  const probe = tool('zpool', { timeout: hangMs + 1000 }); // its own: the driver's commands queue
   const dog = new FuseWatchdog({
     dir: backend.graphDir,
-    probe: () => probe.run(['list', '-H', '-o', 'name']),
+    probe: ['zpool', 'list', '-H', '-o', 'name'], // run by the watchdog: the driver's commands queue
     intervalMs: deps.watchdog?.intervalMs ?? hangMs,
     timeoutMs: hangMs,
   });

@@ -89,7 +89,7 @@ describe.skipIf(gate.skip)('zfs-fuse watchdog against a stopped daemon', () => {
       }
     });
     expect(outcome.err).toMatchObject({ code: ErrorCode.Hung });
-    expect((outcome.err as Error).message).toMatch(/zfs-fuse daemon does not answer.*aborted the FUSE connection of 1 mount/);
+    expect((outcome.err as Error).message).toMatch(/zfs-fuse daemon does not answer/);
     expect(outcome.after).toBe('ENOTCONN');
     await stat(connection); // the watchdog mounted the FUSE control filesystem where it was missing
 
