@@ -29,6 +29,7 @@ export function systemTools(timeout = 120_000): ZfsTools {
   };
 }
 
+
 function propArgs(props: Record<string, string>): string[] {
   return Object.entries(props).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
 }
