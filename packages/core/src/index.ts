@@ -7,12 +7,10 @@ export { tool, ToolError, type Tool, type RunOptions, type RunResult } from './e
 export * from './options.js';
 export { readTar, packEntries, encodeHeader, padding, END_OF_ARCHIVE, type ReadTarOptions, type PackEntry } from './tar/index.js';
 export type { TarHeader, TarEntry, EntryType } from './tar/types.js';
-export { createLayerDriver, type LayerDriverOptions } from './store/layer-driver.js';
+export { createLayerDriver, LayerDriver, type LayerDriverOptions } from './store/layer-driver.js';
 export type { LayerBackend, BackendCreateOpts } from './store/backend.js';
-export type { LayerRecord, LayerState } from './store/layer-index.js';
 export { writeFileAtomic } from './store/atomic-file.js';
 export { naiveDiffDriver, naiveDiffDriverWithApply, type ApplyDiffProtoDriver, type Lease, type LeasingProtoDriver } from './diff/naive.js';
-export { diffStream, type DiffStreamOptions } from './diff/diff-stream.js';
 export { abortError, abortableSource, destroyOnAbort, throwIfAborted } from './abort.js';
 export { changesDirs, entryModified } from './diff/changes.js';
 export { compareBytewise } from './diff/walk-util.js';

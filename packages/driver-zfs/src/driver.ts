@@ -1,7 +1,14 @@
 // Init of the zfs driver: find the implementation and the parent dataset, then hand a
 // ZfsBackend to core's createLayerDriver.
 import { resolve } from 'node:path';
-import { createLayerDriver, errInvalidOption, errPrerequisites, type Driver, type IdMappings } from '@graphdriver/core';
+import {
+  createLayerDriver,
+  errInvalidOption,
+  errPrerequisites,
+  type Driver,
+  type IdMappings,
+} from '@graphdriver/core';
+import { rootPair } from '@graphdriver/core/linux';
 import { ZfsBackend } from './backend.js';
 import { FuseWatchdog, guardDriver } from './fuse-watchdog.js';
 import { detectFlavour, type Flavour } from './flavour.js';
@@ -23,12 +30,7 @@ const DRIVER = 'zfs';
 
 /** Host uid/gid of the container's root, when user namespaces remap it away from 0:0. */
 export function mappedRoot(idMappings: IdMappings | undefined): { uid: number; gid: number } | undefined {
-  const host = (maps: IdMappings['uidMap'] | undefined) => {
-    const m = maps?.find((r) => r.containerId <= 0 && 0 < r.containerId + r.size);
-    return m ? m.hostId - m.containerId : 0;
-  };
-  const uid = host(idMappings?.uidMap);
-  const gid = host(idMappings?.gidMap);
+  const { uid, gid } = rootPair(idMappings);
   return uid === 0 && gid === 0 ? undefined : { uid, gid };
 }
 

@@ -9,9 +9,9 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, type Driver } from '@graphdriver/core';
+import { mountAt, readMountInfo } from '@graphdriver/core/linux';
 import { initZfs } from './driver.js';
 import { fuseConnectionId, FUSE_CONNECTIONS } from './fuse-watchdog.js';
-import { mountAt, readMountinfo } from './mountinfo.js';
 import { parseZfsOptions } from './options.js';
 import { makeZfsFusePool, withDaemonToMyself, zfsFuseGate, type TestPool } from './testing/zfs-fuse.js';
 
@@ -61,7 +61,7 @@ describe.skipIf(gate.skip)('zfs-fuse watchdog against a stopped daemon', () => {
       await mkdir(join(root, `d${i}`));
       await writeFile(join(root, `d${i}`, 'f'), `file ${i}\n`);
     }
-    const mount = mountAt(await readMountinfo(), root);
+    const mount = mountAt(await readMountInfo(), root);
     expect(mount?.fstype).toBe('fuse.zfs');
     const connection = join(FUSE_CONNECTIONS, String(fuseConnectionId(mount!.major, mount!.minor)));
 

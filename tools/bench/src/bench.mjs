@@ -46,7 +46,11 @@ function die(msg) {
   process.exit(1);
 }
 
-if (!existsSync(join(repo, 'packages/core/dist/index.js'))) die('packages/core/dist is missing: run `pnpm build` (or `pnpm bench` at the repo root) first');
+try {
+  await import('@graphdriver/core');
+} catch (err) {
+  die(`@graphdriver/core cannot be loaded (run \`pnpm build\`, or \`pnpm bench\` at the repo root, first): ${err.message}`);
+}
 const { missingReference, referenceCorpus, referencePeer } = await import('@graphdriver/core/testing');
 const CORPUS = referenceCorpus();
 const PEER = referencePeer();

@@ -4,12 +4,12 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { readFile, rename, stat, unlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { errLayerNotFound, layerRecord, makeDirs, throwIfAborted, writeFileAtomic, type Driver } from '@graphdriver/core';
 import { GraphDriverError } from '@graphdriver/core';
+import { tempPathIn } from '@graphdriver/core/linux';
 import { CliErrorCode, pathError } from '../cli-errors.js';
 import type { Progress } from '../progress.js';
 import { DigestCounter, blobPath, sha256 } from './digest.js';
@@ -123,7 +123,7 @@ async function prepareLayout(dir: string): Promise<void> {
 
 /** Streams diff(id, parent) through gzip into a blob, hashing both sides on the way. */
 async function writeLayerBlob(driver: Driver, dir: string, id: string, parent: string | null, progress: Progress, signal?: AbortSignal) {
-  const tmp = join(dir, 'blobs', 'sha256', `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const tmp = tempPathIn(join(dir, 'blobs', 'sha256'));
   const tar = new DigestCounter((n) => progress.addBytes(n));
   const blob = new DigestCounter();
   let file: WriteStream | undefined;

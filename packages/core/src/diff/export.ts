@@ -1,7 +1,7 @@
 // Layer tarballs, as Docker writes them: ExportChanges (a diff against a parent) and
 // Tar(dir, Uncompressed) (a whole tree, Diff(id, "")). Headers follow Docker's addTarFile
 // (pkg/archive/archive.go); the byte encoding is src/tar/writer.ts's, with plain ustar
-// headers written in place by header-fast.ts (same bytes, checked by the tests).
+// headers written in place by tar/header-fast.ts (same bytes, checked by the tests).
 //
 // This module plans the entries (what Docker's addTarFile puts in each header, and which
 // file's data follows); tar-assembler.ts turns them into bytes and tar-output.ts delivers
@@ -15,7 +15,8 @@ import type { EntryType, TarHeader } from '../tar/types.js';
 import { hostNameLookup, type NameLookup } from './owners.js';
 import type { PlanSource, Planned } from './tar-assembler.js';
 import { tarReadable, writeTarTo } from './tar-output.js';
-import { LSTAT_QUIET, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, assertNamesDecodable, devMajor, devMinor, floorSeconds, isErrno, sortByPath, sortBytewise } from './walk-util.js';
+import { LSTAT_QUIET, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, assertNamesDecodable, devMajor, devMinor, floorSeconds, sortByPath, sortBytewise } from './walk-util.js';
+import { isErrno } from '../linux/errno.js';
 
 const WHITEOUT_PREFIX = '.wh.';
 const CAPABILITY = 'security.capability';

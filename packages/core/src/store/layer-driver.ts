@@ -1,6 +1,7 @@
 // Turns a LayerBackend into a full Driver: the one place where ids are checked, parents and
 // children are tracked, get/put are counted, operations on one id are serialised, the home
-// is locked against a second process, and a crash's leftovers are cleaned at init.
+// is locked against a second process, and a crash's leftovers are cleaned at init. The rules
+// themselves (states, references, concurrency, recovery, refusals) are documented in driver.ts.
 import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type {
@@ -10,30 +11,23 @@ import type {
   DiffOptions,
   Driver,
   IdMappings,
+  LayerRecord,
   LayerStream,
   ProtoDriver,
   RemoveOptions,
 } from '../driver.js';
-import { abortableSource, destroyOnAbort, throwIfAborted } from '../abort.js';
+import { abortableSource, throwIfAborted } from '../abort.js';
 import type { Lease } from '../diff/naive.js';
-import {
-  asStorageError,
-  errInvalidOption,
-  errLayerBusy,
-  errLayerExists,
-  errLayerNotFound,
-  ErrorCode,
-  GraphDriverError,
-  isGraphDriverError,
-} from '../errors.js';
+import { asStorageError, errInvalidOption, errLayerBusy, errLayerExists, errLayerNotFound, ErrorCode, GraphDriverError, isGraphDriverError } from '../errors.js';
 import { makeDirs } from '../fs/make-dirs.js';
 import { normalizeParent, validateId } from '../ids.js';
 import { storageOptions } from '../options.js';
 import { applyLayer } from '../diff/apply.js';
-import { naiveDiffDriverWithApply } from '../diff/naive.js';
+import { layerChangesSize, naiveDiffDriverWithApply } from '../diff/naive.js';
+import { guardDiffStream } from '../diff/stream-guard.js';
 import type { LayerBackend } from './backend.js';
-import { KeyedMutex } from './keyed-mutex.js';
-import { LayerIndex, type LayerRecord } from './layer-index.js';
+import { KeyedMutex } from '../linux/keyed-mutex.js';
+import { LayerIndex } from './layer-index.js';
 import { isLockFileName, StoreLock } from './store-lock.js';
 import { faultPoint } from './fault-points.js';
 import { Leases } from './leases.js';
@@ -45,7 +39,11 @@ export interface LayerDriverOptions {
   idMappings?: IdMappings;
 }
 
-export async function createLayerDriver(home: string, backend: LayerBackend, options: LayerDriverOptions = {}): Promise<Driver> {
+export async function createLayerDriver(
+  home: string,
+  backend: LayerBackend,
+  options: LayerDriverOptions = {},
+): Promise<LayerDriver> {
   await makeDirs(home, 0o700);
   const lock = await StoreLock.acquire(home);
   let opened = false;
@@ -60,7 +58,7 @@ export async function createLayerDriver(home: string, backend: LayerBackend, opt
     opened = true;
     const proto = new LayerProtoDriver(home, backend, index, lock, options);
     await proto.recover();
-    return withDiff(proto, backend);
+    return new LayerDriver(proto, backend);
   } catch (err) {
     if (opened) await backend.cleanup().catch(() => {});
     await lock.release();
@@ -82,7 +80,8 @@ async function refuseForeignHome(home: string): Promise<void> {
   }
 }
 
-class LayerProtoDriver implements ProtoDriver {
+/** The store: ids, records, states, references, locking and recovery over a backend. */
+export class LayerProtoDriver implements ProtoDriver {
   readonly name: string;
   private readonly mutex = new KeyedMutex();
   /** Layers this process has mounted through the backend. */
@@ -91,7 +90,7 @@ class LayerProtoDriver implements ProtoDriver {
   private readonly applyingNow = new Set<string>();
   /** Transient references of this process's own operations (store/leases.ts). */
   readonly leases = new Leases();
-  /** Measures what a layer adds to its parent (set by withDiff: the full driver's diffSize). */
+  /** Measures what a layer adds to its parent (set by LayerDriver: its diffSize, native changes where the backend has them). */
   measure?: (id: string, parent: string | null) => Promise<number>;
   /** What recovery at init found and mended, for `check` to report. */
   recoveredAtOpen: StoreProblem[] = [];
@@ -491,36 +490,58 @@ function sortChildrenFirst(recs: LayerRecord[], index: LayerIndex): LayerRecord[
   return [...recs].sort((a, b) => depth(b) - depth(a));
 }
 
-/** The naive diff over the proto driver, with the backend's native parts where it has them. */
-function withDiff(proto: LayerProtoDriver, backend: LayerBackend): Driver {
-  const naive = naiveDiffDriverWithApply(proto);
-  const naiveChanges = naive.changes.bind(naive);
-  const naiveDiff = naive.diff.bind(naive);
-  const driver: Driver = Object.assign(naive, {
-    record: (id: string) => proto.record(id),
-    close: () => proto.close(),
-    check: () => proto.check(),
-    repair: () => proto.repair(),
-  });
-  proto.measure = (id, parent) => driver.diffSize(id, parent);
-  if (backend.changes) {
-    const nativeChanges = backend.changes.bind(backend);
-    driver.changes = async (id: string, parent?: string | null): Promise<Change[]> => {
-      const p = normalizeParent(parent);
-      const native = await nativeChanges(id, p);
-      return native ?? naiveChanges(id, p);
-    };
+/**
+ * The full Driver over a backend: the store's life (LayerProtoDriver) plus diffs, where
+ * `changes`, `diff` and `diffSize` use the backend's native diff when it has one and the
+ * naive diff otherwise. Every diff stream, native or naive, is wrapped once in the stream guard.
+ */
+export class LayerDriver implements Driver {
+  readonly name: string;
+  private readonly naive: Driver;
+
+  /** Made by createLayerDriver, which opens and recovers the store first. */
+  constructor(
+    private readonly store: LayerProtoDriver,
+    private readonly backend: LayerBackend,
+  ) {
+    this.name = store.name;
+    this.naive = naiveDiffDriverWithApply(store);
+    store.measure = (id, parent) => this.diffSize(id, parent);
   }
-  if (backend.diff) {
-    const nativeDiff = backend.diff.bind(backend);
-    driver.diff = async (id: string, parent?: string | null, opts: DiffOptions = {}): Promise<Readable> => {
-      const p = normalizeParent(parent);
-      throwIfAborted(opts.signal, `diff ${id}`);
-      const native = await nativeDiff(id, p);
-      if (!native) return naiveDiff(id, p, opts);
-      // the backend's stream holds its own snapshot and releases it when destroyed
-      return destroyOnAbort(native, opts.signal, `diff ${id}`);
-    };
+
+  create(id: string, parent?: string | null, opts?: CreateOpts): Promise<void> { return this.store.create(id, parent, opts); }
+  createReadWrite(id: string, parent?: string | null, opts?: CreateOpts): Promise<void> { return this.store.createReadWrite(id, parent, opts); }
+  remove(id: string, opts?: RemoveOptions): Promise<void> { return this.store.remove(id, opts); }
+  get(id: string, opts?: { mountLabel?: string }): Promise<string> { return this.store.get(id, opts); }
+  put(id: string): Promise<void> { return this.store.put(id); }
+  exists(id: string): Promise<boolean> { return this.store.exists(id); }
+  list(): Promise<string[]> { return this.store.list(); }
+  status(): Promise<Array<[string, string]>> { return this.store.status(); }
+  getMetadata(id: string): Promise<Record<string, string>> { return this.store.getMetadata(id); }
+  cleanup(): Promise<void> { return this.store.cleanup(); }
+  close(): Promise<void> { return this.store.close(); }
+  record(id: string): LayerRecord | undefined { return this.store.record(id); }
+  check(): Promise<StoreProblem[]> { return this.store.check(); }
+  repair(): Promise<StoreProblem[]> { return this.store.repair(); }
+
+  applyDiff(id: string, parent: string | null | undefined, diff: LayerStream, opts?: ApplyDiffOptions): Promise<number> {
+    return this.store.applyDiff(id, parent, diff, opts);
   }
-  return driver;
+
+  async changes(id: string, parentArg?: string | null): Promise<Change[]> {
+    const parent = normalizeParent(parentArg);
+    return (await this.backend.changes?.(id, parent)) ?? this.naive.changes(id, parent);
+  }
+
+  async diff(id: string, parentArg?: string | null, opts: DiffOptions = {}): Promise<Readable> {
+    const parent = normalizeParent(parentArg);
+    throwIfAborted(opts.signal, `diff ${id}`);
+    const started = Date.now();
+    const native = await this.backend.diff?.(id, parent);
+    return native ? guardDiffStream(native, started, undefined, opts.signal) : this.naive.diff(id, parent, opts);
+  }
+
+  async diffSize(id: string, parent?: string | null): Promise<number> {
+    return layerChangesSize(this.store, id, await this.changes(id, parent));
+  }
 }

@@ -10,8 +10,8 @@
 // 512-byte template copied in one native call (UstarCache keeps one per owner pair); only
 // the name, mode, size, time, type and link target are written, and the checksum is the
 // template's sum plus what those add.
-import type { EntryType, TarHeader } from '../tar/types.js';
-import { modeField } from '../tar/writer.js';
+import type { EntryType, TarHeader } from './types.js';
+import { modeField } from './writer.js';
 
 const TYPEFLAG: Record<EntryType, number> = {
   file: 0x30,

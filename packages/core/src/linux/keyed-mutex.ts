@@ -1,4 +1,6 @@
-// Serialises operations on the same layer id inside one process; distinct ids run in parallel.
+// Serialises operations on the same key inside one process; distinct keys run in parallel.
+// The one in-process lock: the layer store keys it by layer id, drivers by whatever they
+// must not run side by side (one device set, one daemon connection).
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
@@ -12,6 +14,11 @@ export class KeyedMutex {
     } finally {
       for (const r of releases.reverse()) r();
     }
+  }
+
+  /** Runs `fn` holding the lock of `key` alone. */
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return this.with([key], fn);
   }
 
   private async lock(key: string): Promise<() => void> {
