@@ -40,7 +40,6 @@ async function take(proto: LeasingProtoDriver, id: string): Promise<Lease> {
   if (proto.lease) return proto.lease(id);
   const path = await proto.get(id);
   let released: Promise<void> | undefined;
-  // biome-ignore lint/suspicious/noAssignInExpressions: once, whoever calls first
   return { path, release: () => (released ??= proto.put(id)) };
 }
 
