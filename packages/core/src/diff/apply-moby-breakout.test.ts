@@ -16,21 +16,13 @@ import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { END_OF_ARCHIVE } from '../tar/writer.js';
 import type { TarHeader } from '../tar/types.js';
 import { entry } from '../testing/hostile-tars.js';
+import { requireReference } from '../testing/reference-tools.js';
 import { snapshot, tmpDir, toObject } from './apply-fixtures.js';
 import { applyLayer } from './apply.js';
 import { run } from './test-trees.js';
 
-const peer = [process.env.MOBY_ARCHIVE_BENCH, '/usr/local/bin/moby-archive-bench'].find((c) => c && fs.existsSync(c));
-if (!peer) {
-  const msg = 'moby breakout tables: moby-archive-bench not found, Docker\'s outcomes NOT confirmed (bash /work/shared/peer/build.sh /usr/local/bin/moby-archive-bench)';
-  if (process.env.CI) {
-    describe('moby-archive-bench', () => {
-      it('is installed', () => {
-        throw new Error(msg);
-      });
-    });
-  } else console.warn(`\n!!! ${msg}\n`);
-}
+// Without the peer (tools/peer) this fails under CI and warns elsewhere.
+const peer = requireReference('peer', "moby breakout tables (Docker's outcomes NOT confirmed)");
 
 type H = { name: string; type: 'file' | 'symlink' | 'hardlink'; linkname?: string; mode: number };
 const reg = (name: string): H => ({ name, type: 'file', mode: 0o644 });
