@@ -16,9 +16,19 @@ import type {
   ProtoDriver,
   RemoveOptions,
 } from '../driver.js';
-import { abortableSource, throwIfAborted } from '../abort.js';
+import { abortError, abortableSource, throwIfAborted } from '../abort.js';
 import type { Lease } from '../diff/naive.js';
-import { asStorageError, errInvalidOption, errLayerBusy, errLayerExists, errLayerNotFound, ErrorCode, GraphDriverError, isGraphDriverError } from '../errors.js';
+import {
+  asStorageError,
+  errInvalidOption,
+  errLayerBusy,
+  errLayerExists,
+  errLayerNotFound,
+  ErrorCode,
+  GraphDriverError,
+  isAbortError,
+  isGraphDriverError,
+} from '../errors.js';
 import { makeDirs } from '../fs/make-dirs.js';
 import { normalizeParent, validateId } from '../ids.js';
 import { storageOptions } from '../options.js';
@@ -410,6 +420,8 @@ export class LayerProtoDriver implements ProtoDriver {
     } catch (err) {
       // The layer keeps state 'applying': reported incomplete, never listed, swept at init.
       await release().catch(() => {});
+      // aborted: whatever the unpacker made of its source stopping, the abort is the cause
+      if (opts.signal?.aborted && !isAbortError(err)) throw abortError(opts.signal, `apply diff to ${id}`);
       throw asStorageError(err, `apply diff to ${id}`);
     }
   }
