@@ -37,7 +37,6 @@ export function destroyOnAbort<S extends Readable>(stream: S, signal: AbortSigna
 export function abortableSource(source: LayerStream, signal: AbortSignal | undefined, what?: string): LayerStream {
   if (!signal) return source;
   return (async function* () {
-    throwIfAborted(signal, what);
     const it = source[Symbol.asyncIterator]();
     let onAbort!: () => void;
     const aborted = new Promise<never>((_, reject) => {
@@ -47,6 +46,7 @@ export function abortableSource(source: LayerStream, signal: AbortSignal | undef
     aborted.catch(() => {}); // observed by the race below, or not at all
     let done = false;
     try {
+      throwIfAborted(signal, what); // inside: an abort before the first chunk destroys the source too
       for (;;) {
         const r = await Promise.race([it.next(), aborted]);
         if (r.done) {
