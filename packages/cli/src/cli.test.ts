@@ -39,7 +39,22 @@ describe('usage and errors', () => {
   it('prints help and version with status 0', async () => {
     const help = await runCli(['--help']);
     expect(help.status).toBe(0);
-    for (const cmd of ['create', 'rm', 'ls', 'mount', 'unmount', 'status', 'info', 'changes', 'diff', 'apply', 'size', 'drivers', 'import', 'export']) {
+    for (const cmd of [
+      'create',
+      'rm',
+      'ls',
+      'mount',
+      'unmount',
+      'status',
+      'info',
+      'changes',
+      'diff',
+      'apply',
+      'size',
+      'drivers',
+      'import',
+      'export',
+    ]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${cmd}\\b`, 'm'));
     }
     const version = await runCli(['--version']);
@@ -169,7 +184,11 @@ describe('layers', () => {
 
   it('drivers lists every registered driver with the reason when it cannot run, and leaves no home behind', async () => {
     const own = join(work, 'drivers-root');
-    const r = await runJson<{ root: string; drivers: Array<{ name: string; usable: boolean; reason?: string; code?: string }> }>(['--root', own, 'drivers']);
+    const r = await runJson<{ root: string; drivers: Array<{ name: string; usable: boolean; reason?: string; code?: string }> }>([
+      '--root',
+      own,
+      'drivers',
+    ]);
     const vfs = r.drivers.find((d) => d.name === 'vfs');
     expect(vfs).toMatchObject({ usable: true });
     for (const d of r.drivers) {
@@ -200,7 +219,10 @@ describe('diff and apply', () => {
       const r = await runJson<{ compression: string; size: number }>([...g(), 'apply', id, ...file], { input });
       expect(r.compression, id).toBe(compression);
       const changes = await runJson<Array<{ path: string; kind: string }>>([...g(), 'changes', id]);
-      expect(changes.map((c) => `${c.kind} ${c.path}`), id).toEqual(['A /etc', 'A /etc/app', 'A /etc/app/conf', 'A /hello']);
+      expect(
+        changes.map((c) => `${c.kind} ${c.path}`),
+        id,
+      ).toEqual(['A /etc', 'A /etc/app', 'A /etc/app/conf', 'A /hello']);
     }
     // garbage is an archive error, and the layer is left incomplete, not listed
     await runJson([...g(), 'create', 'garbage']);

@@ -8,11 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeLoopbackFs, type LoopbackFs } from '@graphdriver/core/testing';
-import { buildImageFixture, type ImageFixture } from './test-support/fixture.js';
+import { chainIds, sha256 } from '@graphdriver/image';
+import { buildImageFixture, diffTrees, rootlessView, skopeo, snapshotTree, umoci, type ImageFixture } from '@graphdriver/image/testing';
 import { runCli, runJson } from './test-support/run-cli.js';
-import { skopeo, umoci } from './test-support/tools.js';
-import { diffTrees, rootlessView, snapshotTree } from './test-support/tree.js';
-import { chainIds, sha256 } from './oci/digest.js';
 
 const missing: string[] = [];
 if (process.getuid?.() !== 0) missing.push('root (owners and device nodes in the fixture)');
@@ -63,7 +61,9 @@ async function ourTree(globals: string[], id: string, opts: { owners?: boolean; 
 /** Rewrites a layout's blob and every reference to it (index -> manifest -> config). */
 async function rewriteConfig(layout: string, tag: string, edit: (config: { rootfs: { diff_ids: string[] } }) => void) {
   const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
-  const entry = index.manifests.find((m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
+  const entry = index.manifests.find(
+    (m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === tag,
+  );
   const blob = (d: string) => join(layout, 'blobs/sha256', d.slice(7));
   const manifest = JSON.parse(await readFile(blob(entry.digest), 'utf8'));
   const config = JSON.parse(await readFile(blob(manifest.config.digest), 'utf8'));
@@ -98,7 +98,9 @@ describe.skipIf(missing.length > 0)('OCI image layouts with umoci and skopeo (vf
   it('the fixture is a real multi-layer image: skopeo reads it', async () => {
     const info = await skopeo.inspect(ref('v4'));
     expect(info.Layers.length).toBe(5);
-    expect([...reference.keys()]).toEqual(expect.arrayContaining(['bin/busybox', 'dev/null', 'opt/new/file', 'etc/hostname/name', 'var/lib/app/state.bak']));
+    expect([...reference.keys()]).toEqual(
+      expect.arrayContaining(['bin/busybox', 'dev/null', 'opt/new/file', 'etc/hostname/name', 'var/lib/app/state.bak']),
+    );
   });
 
   it("imports umoci's layout as a chain named by chain IDs; the tree equals umoci unpack's", async () => {
@@ -146,11 +148,16 @@ describe.skipIf(missing.length > 0)('OCI image layouts with umoci and skopeo (vf
     const croot = join(work, 'croot');
     const r = await runCli([...gv(croot), 'import', `oci:${corrupt}:v4`]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^graphdriver: ERR_DIGEST_MISMATCH: layer blob: digest mismatch: expected sha256:/);
+    expect(r.stderr).toMatch(/^graphdriver: ERR_DIGEST_MISMATCH: oci:\S+: layer blob: digest mismatch: expected sha256:/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     // the two good layers below it stay; the bad one is not left behind
     const ls = (await runJson<Array<{ id: string }>>([...gv(croot), 'ls'])).map((l) => l.id).sort();
-    expect(ls).toEqual(imported.layers.slice(0, 2).map((l) => l.id).sort());
+    expect(ls).toEqual(
+      imported.layers
+        .slice(0, 2)
+        .map((l) => l.id)
+        .sort(),
+    );
 
     // a config whose diff_id does not match the layer's content
     const wrong = join(work, 'wrong-diffid');
@@ -160,7 +167,7 @@ describe.skipIf(missing.length > 0)('OCI image layouts with umoci and skopeo (vf
     });
     const w = await runCli([...gv(join(work, 'wroot')), 'import', `oci:${wrong}:v1`]);
     expect(w.status).toBe(1);
-    expect(w.stderr).toMatch(/^graphdriver: ERR_DIGEST_MISMATCH: .*diffID.*expected sha256:0{64}/);
+    expect(w.stderr).toMatch(/^graphdriver: ERR_DIGEST_MISMATCH: .*diff ID.*expected sha256:0{64}/);
     expect(await runJson<unknown[]>([...gv(join(work, 'wroot')), 'ls'])).toEqual([]);
 
     // a missing blob is found before anything is written
@@ -169,7 +176,7 @@ describe.skipIf(missing.length > 0)('OCI image layouts with umoci and skopeo (vf
     await rm(join(gone, 'blobs/sha256', layerDigests[4].slice(7)));
     const g2 = await runCli([...gv(join(work, 'groot')), 'import', `oci:${gone}:v4`]);
     expect(g2.status).toBe(1);
-    expect(g2.stderr).toMatch(/^graphdriver: ERR_OCI_INVALID: .*blob sha256:[0-9a-f]{64} is missing/);
+    expect(g2.stderr).toMatch(/^graphdriver: ERR_IMAGE_INVALID: .*blob sha256:[0-9a-f]{64} is missing/);
     expect(await runJson<unknown[]>([...gv(join(work, 'groot')), 'ls'])).toEqual([]);
 
     const notag = await runCli([...gv(join(work, 'groot')), 'import', `oci:${fx.layout}:nosuch`]);
@@ -244,7 +251,7 @@ describe.skipIf(missing.length > 0)('OCI image layouts on btrfs (a loop device)'
     await fs?.teardown();
   });
 
-  it('imports into btrfs subvolumes; the tree equals umoci unpack\'s; the export unpacks the same', async (ctx) => {
+  it("imports into btrfs subvolumes; the tree equals umoci unpack's; the export unpacks the same", async (ctx) => {
     if (!fs) return ctx.skip();
     const imp = await runJson<Imported>([...gb(), 'import', ref('v4')]);
     expect(imp.layers).toHaveLength(5);

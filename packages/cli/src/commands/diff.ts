@@ -6,7 +6,7 @@ import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ChangeKind, GraphDriverError, errInvalidOption, errnoCode, formatChange, type Change } from '@graphdriver/core';
 import { CliErrorCode, pathError } from '../cli-errors.js';
-import { decompressAuto } from '../compression.js';
+import { decompressAuto } from '@graphdriver/image';
 import type { Output } from '../output.js';
 import { withDriver, type GlobalOptions } from '../session.js';
 import { parentOf } from './layers.js';

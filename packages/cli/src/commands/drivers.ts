@@ -21,7 +21,10 @@ export interface DriverProbe {
 
 export async function probeDriver(root: string, name: string, options: string[]): Promise<DriverProbe> {
   const home = join(root, name);
-  const existed = await access(home).then(() => true, () => false);
+  const existed = await access(home).then(
+    () => true,
+    () => false,
+  );
   try {
     const driver = await getDriver(name, { root, driverOptions: options });
     if (existed) {
@@ -44,7 +47,11 @@ export async function drivers(g: GlobalOptions, out: Output) {
   const probes: DriverProbe[] = [];
   // driver options belong to the driver that was named; the others are probed without them
   for (const name of names) probes.push(await probeDriver(s.root, name, name === s.driverName ? s.options : []));
-  const rows = probes.map((p) => [p.name, p.usable ? 'yes' : 'no', p.usable ? (p.inUse ? 'in use under this root' : '') : `${p.code}: ${p.reason}`]);
+  const rows = probes.map((p) => [
+    p.name,
+    p.usable ? 'yes' : 'no',
+    p.usable ? (p.inUse ? 'in use under this root' : '') : `${p.code}: ${p.reason}`,
+  ]);
   out.result(
     { root: s.root, drivers: probes },
     table(['DRIVER', 'USABLE', 'NOTE'], rows),

@@ -179,7 +179,11 @@ class ExportPlan implements PlanSource {
   private readonly sorted: Change[];
   private i = 0;
 
-  constructor(dir: string, changes: readonly Change[], private readonly ctx: AppendContext) {
+  constructor(
+    dir: string,
+    changes: readonly Change[],
+    private readonly ctx: AppendContext,
+  ) {
     this.root = trimDir(dir);
     this.sorted = sortByPath([...changes]);
   }
@@ -196,9 +200,12 @@ class ExportPlan implements PlanSource {
       const slash = p.lastIndexOf('/');
       const name = p.slice(1, slash + 1) + WHITEOUT_PREFIX + p.slice(slash + 1);
       // Docker writes whiteouts with only a name and a time (mode, owners and everything
-      // else zero). Go's tar writer rounds that time to the nearest second, which can put it
-      // up to half a second in the future (GNU tar then warns on extraction); we round down.
-      return { header: { name, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime: Math.floor(Date.now() / 1000) } };
+      // else zero). Docker's time is that of the export; ours is the mtime of the directory
+      // the deletion changed, so the same layer always gives the same tar (reproducible
+      // image exports). Appliers never use a whiteout's time.
+      const parent = lstatQuiet(this.root === '/' ? p.slice(0, slash) || '/' : this.root + p.slice(0, slash));
+      const mtime = parent ? floorSeconds(parent.mtimeNs) : 0;
+      return { header: { name, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime } };
     }
     if (p === '/') return null; // Docker would archive "" here; no valid change names the root
     const path = this.root === '/' ? p : this.root + p;
@@ -222,7 +229,10 @@ class TreePlan implements PlanSource {
   private readonly stack: Frame[] = [];
   private started = false;
 
-  constructor(private readonly dir: string, private readonly ctx: AppendContext) {}
+  constructor(
+    private readonly dir: string,
+    private readonly ctx: AppendContext,
+  ) {}
 
   /** The first step, on the first read: errors about the root then fail the stream. */
   private start(): Planned | null | undefined {

@@ -1,7 +1,11 @@
 // Layer tarballs arrive plain, gzip- or zstd-compressed; the format is told by the first
 // bytes, never by a file name or media type, so a mislabelled blob is still read right.
-import { Readable, pipeline } from 'node:stream';
+// gzip is inflated by igzip (Debian isal) or unpigz child processes when installed: both
+// inflate several times faster than zlib and run beside the tar unpacking on another core.
+import { Readable, pipeline, type Duplex } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { ErrorCode, GraphDriverError, type ToolError } from '@graphdriver/core';
+import { filter } from './filter.js';
 import { createZstdDecompress } from './zstd.js';
 
 export { createZstdDecompress };
@@ -40,7 +44,7 @@ export async function decompressAuto(source: Readable): Promise<Decompressed> {
   const input = source.readableEnded ? Readable.from(head.length ? [head] : []) : source;
   if (input === source && head.length) source.unshift(head);
   const compression = detectCompression(head);
-  const inflater = compression === 'gzip' ? createGunzip() : compression === 'zstd' ? createZstdDecompress() : undefined;
+  const inflater = compression === 'gzip' ? await createGzipInflater() : compression === 'zstd' ? createZstdDecompress() : undefined;
   // pipeline, not pipe: it destroys every stage with the first error, so the reader gets it.
   const stream = inflater ? pipeline(input, inflater, () => {}) : input;
   // The caller reads only later (after opening the layer), and an error in between must not
@@ -51,6 +55,31 @@ export async function decompressAuto(source: Readable): Promise<Decompressed> {
   // only after that, when it flushes.)
   stream.on('error', () => {});
   return { compression, stream };
+}
+
+// a failing inflater means corrupt gzip data, whichever program it was
+// (the inflaters' words for a stream cut short are put as zlib puts them, one message for all)
+const corrupt = (err: ToolError) => {
+  const said = err.stderr.trim() || err.message;
+  const why = /does not contain a complete gzip file|unexpected end of file/.test(said)
+    ? `unexpected end of file (${err.command})`
+    : `${said} (${err.command})`;
+  return new GraphDriverError(ErrorCode.InvalidArchive, `invalid gzip data: ${why}`, { cause: err });
+};
+const igzip = filter('igzip', ['-d', '-c', '-q'], { failure: corrupt });
+const unpigz = filter('unpigz', ['-c'], { failure: corrupt });
+
+/**
+ * The fastest gzip inflater here. GRAPHDRIVER_GZIP=zlib|igzip|unpigz forces one (the tests
+ * run each on the same data).
+ */
+export async function createGzipInflater(): Promise<Duplex> {
+  const forced = process.env.GRAPHDRIVER_GZIP;
+  if (forced === 'zlib') return createGunzip();
+  for (const f of [igzip, unpigz]) {
+    if ((forced === undefined || forced === f.command) && (await f.available())) return f.stream();
+  }
+  return createGunzip();
 }
 
 /** Reads up to `n` bytes (fewer only at end of stream) without losing any. */

@@ -50,7 +50,9 @@ export async function snapshotTree(root: string, opts: TreeOptions = {}): Promis
       const e: TreeEntry = { type, mode: s.mode & 0o7777, uid: opts.owners === false ? 0 : s.uid, gid: opts.owners === false ? 0 : s.gid };
       if (type === 'file') {
         e.size = s.size;
-        e.sha256 = createHash('sha256').update(await readFile(abs)).digest('hex');
+        e.sha256 = createHash('sha256')
+          .update(await readFile(abs))
+          .digest('hex');
         if (s.nlink > 1) {
           const key = `${s.dev}:${s.ino}`;
           const first = inodes.get(key);

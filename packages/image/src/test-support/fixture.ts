@@ -4,8 +4,8 @@
 // (whiteouts), a file replaced by a directory, and an opaque directory.
 import { execFileSync } from 'node:child_process';
 import { chmod, chown, copyFile, link, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { noise } from './images.js';
 import { umoci } from './tools.js';
 
 export const BUSYBOX = '/usr/bin/busybox';
@@ -15,17 +15,6 @@ export interface ImageFixture {
   layout: string;
   /** Tags of the image after 1, 2, 3 and 5 layers (v4 adds an opaque /opt and a whiteout). */
   tags: [string, string, string, string];
-}
-
-/** Deterministic incompressible bytes, so gzip cannot make a large layer small. */
-function noise(bytes: number, seed: string): Buffer {
-  const out = Buffer.alloc(bytes);
-  let block = createHash('sha256').update(seed).digest();
-  for (let off = 0; off < bytes; off += block.length) {
-    block.copy(out, off);
-    block = createHash('sha256').update(block).digest();
-  }
-  return out;
 }
 
 async function populateBase(root: string): Promise<void> {

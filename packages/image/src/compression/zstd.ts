@@ -16,8 +16,7 @@ import { ErrorCode, GraphDriverError } from '@graphdriver/core';
 /** The zstd tool's default window limit (--memory=128MB, i.e. --long=27). */
 export const MAX_ZSTD_WINDOW = 128 << 20;
 
-const invalid = (why: string, cause?: unknown) =>
-  new GraphDriverError(ErrorCode.InvalidArchive, `invalid zstd data: ${why}`, { cause });
+const invalid = (why: string, cause?: unknown) => new GraphDriverError(ErrorCode.InvalidArchive, `invalid zstd data: ${why}`, { cause });
 
 /** A stream that inflates a zstd stream (any number of frames, skippable frames included). */
 export function createZstdDecompress(): Duplex {
