@@ -430,8 +430,24 @@ export class LayerProtoDriver implements ProtoDriver {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.leases.settled();
+    await this.dropOwnLeases();
     this.closed = true;
     await this.lock.release();
+  }
+
+  /**
+   * Takes this driver's leases out of the records when it lets go of the home: an operation
+   * still holding one (a diff stream its caller abandoned, an interrupted transfer) ends with
+   * the driver, and must not be left behind looking like a process that died.
+   */
+  private async dropOwnLeases(): Promise<void> {
+    for (const rec of this.index.all()) {
+      if (rec.leases?.[this.leases.owner] === undefined) continue;
+      await this.mutex.with([rec.id], async () => {
+        const now = this.index.get(rec.id);
+        if (now) await this.index.update(rec.id, { leases: this.leases.recorded(now, 0) });
+      }).catch(() => {});
+    }
   }
 
   async cleanup(): Promise<void> {
