@@ -33,6 +33,9 @@ export function guardDiffStream(inner: Readable, started: number, release: () =>
       cb(err);
     },
   });
+  // An abort may destroy the stream before its caller has piped it anywhere: the error is
+  // still seen by every listener added later, but must not crash the process unobserved.
+  out.on('error', () => {});
   destroyOnAbort(out, signal, 'diff');
   inner.on('data', (chunk: Buffer) => {
     if (!out.push(chunk)) inner.pause();
