@@ -7,6 +7,9 @@ export const CliErrorCode = {
   Usage: 'ERR_USAGE',
   Terminal: 'ERR_TERMINAL',
   StdoutClosed: 'ERR_STDOUT_CLOSED',
+  Interrupted: 'ERR_INTERRUPTED',
+  /** `check` found problems (or `check --repair` could not mend them all). */
+  StoreDamaged: 'ERR_STORE_DAMAGED',
   Internal: 'ERR_INTERNAL',
 } as const;
 

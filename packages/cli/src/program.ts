@@ -13,6 +13,8 @@ import { drivers } from './commands/drivers.js';
 import * as image from './commands/image.js';
 import { transferOptions } from './commands/image.js';
 import { Output } from './output.js';
+import { watchInterrupts, type Interrupts } from './interrupts.js';
+import { check } from './commands/check.js';
 import type { GlobalOptions } from './session.js';
 import { version } from './version.js';
 
@@ -43,9 +45,15 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     .action((id, o) => run((g, out) => layers.create(g, out, id, o)));
   program
     .command('rm')
-    .description('remove a layer')
-    .argument('<id>')
-    .action((id) => run((g, out) => layers.remove(g, out, id)));
+    .description('remove layers (children before their parents)')
+    .argument('<id...>')
+    .option('-f, --force', 'also remove mounted layers, releasing their references')
+    .action((ids: string[], o) => run((g, out) => layers.remove(g, out, ids, o)));
+  program
+    .command('check')
+    .description("verify every layer's record against the store; exit 1 on problems")
+    .option('--repair', 'mend what can be mended: drop layers whose data is gone, release stale references, sweep strays')
+    .action((o) => run((g, out) => check(g, out, o)));
   program
     .command('ls')
     .description('list layers with parent, size and creation time')
@@ -148,33 +156,44 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
   return program;
 }
 
-/** Runs the CLI on `argv` (as process.argv) and returns the exit status; never throws. */
-export async function main(argv: readonly string[]): Promise<number> {
+/**
+ * Runs the CLI on `argv` (as process.argv) and returns the exit status; never throws.
+ * `interrupts`: signals already being watched (bin.ts); else main watches them while it runs.
+ */
+export async function main(argv: readonly string[], watched?: Interrupts): Promise<number> {
   let g: GlobalOptions = { opt: [], json: argv.includes('--json'), quiet: false, debug: argv.includes('--debug') };
+  const interrupts = watched ?? watchInterrupts();
   const program = buildProgram(async (fn) => {
     const o = program.opts<Partial<GlobalOptions>>();
-    g = { root: o.root, driver: o.driver, opt: o.opt ?? [], json: !!o.json, quiet: !!o.quiet, debug: !!o.debug };
+    g = { root: o.root, driver: o.driver, opt: o.opt ?? [], json: !!o.json, quiet: !!o.quiet, debug: !!o.debug, signal: interrupts.signal };
     await fn(g, new Output(g));
   });
   try {
     await program.parseAsync([...argv]);
-    return 0;
+    // a command that got to its end anyway is still reported as interrupted
+    const stop = interrupts.interruption;
+    return stop ? report(g, new GraphDriverError(stop.code, stop.message), stop.status) : 0;
   } catch (err) {
+    // whatever the command failed with once interrupted (an AbortError, EPIPE) is the interruption
+    const stop = interrupts.interruption;
+    if (stop) return report(g, new GraphDriverError(stop.code, stop.message), stop.status);
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return 0; // --help, --version
       if (err.code === 'commander.help') return 2; // no command given: the help went to stderr
       return report(g, new GraphDriverError(CliErrorCode.Usage, `${err.message.replace(/^error: /, '')} (see graphdriver --help)`));
     }
     return report(g, err);
+  } finally {
+    if (!watched) interrupts.dispose();
   }
 }
 
 /** One line on stderr (a JSON object with --json), a stack only with --debug. */
-function report(g: Pick<GlobalOptions, 'json' | 'debug'>, err: unknown): number {
+function report(g: Pick<GlobalOptions, 'json' | 'debug'>, err: unknown, status = exitStatus(err)): number {
   const code = errorCode(err);
   const message = errorMessage(err);
   if (g.json) process.stderr.write(`${JSON.stringify({ error: { code, message } })}\n`);
   else process.stderr.write(`graphdriver: ${code}: ${message}\n`);
   if (g.debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-  return exitStatus(err);
+  return status;
 }

@@ -11,6 +11,8 @@ export interface GlobalOptions {
   json: boolean;
   quiet: boolean;
   debug: boolean;
+  /** Fires on SIGINT, SIGTERM, SIGHUP or a closed stdout (interrupts.ts). */
+  signal?: AbortSignal;
 }
 
 export const isRoot = (): boolean => process.getuid?.() === 0;

@@ -31,9 +31,20 @@
 // in the record, so it survives the process: a `get` in one process may be matched by a `put`
 // in a later one (the CLI's `mount` and `umount`), as long as the first ends with `close`,
 // not `cleanup`. An extra `put` is tolerated, as in Docker. A layer with references cannot be
-// removed, nor can one with children or one a diff is being applied to (ERR_LAYER_BUSY).
-// `diff`, `changes` and `diffSize` take and release their own references; a `diff` stream
-// holds one until it ends or is destroyed.
+// removed (unless `remove(id, { force: true })`, which releases them), nor can one with
+// children or one a diff is being applied to or read from (ERR_LAYER_BUSY).
+// `diff`, `changes` and `diffSize` hold the layers they read with transient references
+// (leases) of their own, counted in memory and not in `mounts`: a `diff` stream holds one
+// until it ends or is destroyed and lets go of it at once either way, and a process that
+// dies holding one leaves nothing counted. A lease is also written to the record under the
+// driver's owner token, only as evidence: `check` reports one left by a process that ended
+// as a stale reference, and `repair` drops it.
+//
+// # Sizes
+//
+// The record keeps `size`, what the layer adds to its parent: 0 when made, the applied size
+// after `applyDiff` (as Docker's layer store), measured again when the last reference is put.
+// Listing reads it; nothing walks a tree to list.
 //
 // # Concurrency
 //
@@ -47,9 +58,11 @@
 //
 // A failed operation leaves the store as it was and releases what it took:
 // - `create` that fails removes what the backend made and the record: the id is free again.
-// - `applyDiff` that fails (bad archive, full disk) leaves the layer `applying`: it is
-//   reported by `getMetadata` with `Incomplete: 'true'`, never listed nor returned by `get`,
-//   and may only be removed. Its tree holds part of the tar.
+// - `applyDiff` that fails (bad archive, full disk, an aborted `signal`) leaves the layer
+//   `applying`: it is reported by `getMetadata` with `Incomplete: 'true'`, never listed nor
+//   returned by `get`, and may only be removed. Its tree holds part of the tar. Long
+//   operations (`applyDiff`, `diff` streams) take an AbortSignal and then fail with an
+//   AbortError (ERR_ABORTED); a signal aborted before the call changes nothing.
 // - `remove` that fails after marking the layer `removing` leaves it `removing`: it is gone
 //   for callers and is finished at the next init.
 // A crash or kill at any point leaves each record either the old or the new state (records
@@ -65,13 +78,14 @@
 // - create/createReadWrite: ERR_LAYER_EXISTS, ERR_LAYER_NOT_FOUND (parent not complete),
 //   ERR_INVALID_OPTION (unknown or malformed storage option), ERR_QUOTA_NOT_SUPPORTED
 //   (a size on a backend that cannot enforce it), ERR_NO_SPACE.
-// - remove: ERR_LAYER_NOT_FOUND, ERR_LAYER_BUSY (references, children, a diff under way).
+// - remove: ERR_LAYER_NOT_FOUND, ERR_LAYER_BUSY (references unless forced, children, a diff under way).
 // - get: ERR_LAYER_NOT_FOUND, ERR_LAYER_BUSY (a diff under way).
 // - put, getMetadata: ERR_LAYER_NOT_FOUND.
 // - applyDiff: ERR_LAYER_NOT_FOUND, ERR_LAYER_BUSY (children, another apply), ERR_INVALID_OPTION
 //   (not a stream), ERR_INVALID_ARCHIVE / ERR_UNSAFE_ENTRY / ERR_UNSUPPORTED_ENTRY (the tar),
 //   ERR_NO_SPACE, ERR_TOOL_FAILED.
-// - diff/changes/diffSize: ERR_LAYER_NOT_FOUND, ERR_LAYER_BUSY.
+// - diff/changes/diffSize: ERR_LAYER_NOT_FOUND, ERR_LAYER_BUSY; diff: ERR_ABORTED.
+// - applyDiff with a signal: ERR_ABORTED.
 // - init (registry `getDriver`, a package's `init`): ERR_PREREQUISITES / ERR_NOT_SUPPORTED /
 //   ERR_INCOMPATIBLE_FS (this driver cannot run here), ERR_INVALID_OPTION, ERR_STORE_BUSY,
 //   ERR_FOREIGN_HOME.
@@ -152,6 +166,17 @@ export interface LayerRecord {
   storageOpt?: Record<string, string>;
   /** Bytes reported by the last applyDiff. */
   diffSize?: number;
+  /**
+   * Bytes the layer adds to its parent, recorded when it is made (0), applied (the applied
+   * size) and when its last reference is put (measured then), so that listing never walks a
+   * tree. Absent in records older than this field.
+   */
+  size?: number;
+  /**
+   * Transient references of operations (diff streams, change lists) by owner token
+   * (store/leases.ts): evidence of a process that died holding one; they never keep a layer busy.
+   */
+  leases?: Record<string, number>;
 }
 
 /** The storage half of a driver: layers, their trees and their references. */
@@ -162,8 +187,12 @@ export interface ProtoDriver {
   create(id: string, parent?: string | null, opts?: CreateOpts): Promise<void>;
   /** Create a container (read-write) layer `id` on top of `parent`. */
   createReadWrite(id: string, parent?: string | null, opts?: CreateOpts): Promise<void>;
-  /** Delete layer `id` and everything of it; refused while it has references or children. */
-  remove(id: string): Promise<void>;
+  /**
+   * Deletes layer `id`. Refused (ERR_LAYER_BUSY) while it has children, while a diff is
+   * applied to it or read from it in this process, and while `get` references are counted,
+   * unless `opts.force` is set: then those references are released and the layer removed.
+   */
+  remove(id: string, opts?: RemoveOptions): Promise<void>;
   /** Make the layer available and return the absolute path of its root. Reference counted. */
   get(id: string, opts?: { mountLabel?: string }): Promise<string>;
   /** Release one reference taken by `get`; the last one unmounts. */
@@ -180,20 +209,49 @@ export interface ProtoDriver {
   cleanup(): Promise<void>;
 }
 
+/** Options of remove. */
+export interface RemoveOptions {
+  /**
+   * Remove the layer even though `get` references are counted on it (a CLI `mount` nobody
+   * undid, a process that died between get and put): they are released with it. Children
+   * and operations in flight in this process still refuse it.
+   */
+  force?: boolean;
+}
+
 /** Options of one applyDiff call. */
 export interface ApplyDiffOptions {
   /** Running totals while the tar is unpacked (not called by a backend's native apply). */
   onProgress?: (p: ApplyProgress) => void;
+  /**
+   * Stops the apply: it rejects with an `AbortError` (name 'AbortError', code ERR_ABORTED,
+   * the signal's reason as `cause`) and reads no more of the diff. A signal aborted before
+   * the call leaves the layer untouched. Aborted while unpacking, the layer is left as any
+   * failed apply leaves it: incomplete (never listed, `exists` false, no references held),
+   * removable with `remove`, and swept by the next open of the store.
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of one diff call. */
+export interface DiffOptions {
+  /**
+   * Destroys the returned stream with an `AbortError` (ERR_ABORTED) when it fires; aborted
+   * before the call, diff rejects with it and takes nothing. Either way, as when the stream
+   * ends or the caller destroys it, the layers the diff held are released at once.
+   */
+  signal?: AbortSignal;
 }
 
 /** The diff half of a driver: layer tars in and out, and what changed. */
 export interface DiffDriver {
   /**
    * An uncompressed Docker layer tar of `id` against `parent` (everything when no parent).
-   * The stream holds a reference to `id` until it ends or is destroyed, and ends no earlier
-   * than the second after the call (so an edit made later is seen by the next diff).
+   * The stream holds `id` until it ends or is destroyed, and lets go of it at once either
+   * way (a reader that stops early must destroy it; pipeline does). It ends no earlier than
+   * the second after the call (so an edit made later is seen by the next diff).
    */
-  diff(id: string, parent?: string | null): Promise<Readable>;
+  diff(id: string, parent?: string | null, opts?: DiffOptions): Promise<Readable>;
   /** The paths that differ between `id` and `parent` (every path when no parent), sorted. */
   changes(id: string, parent?: string | null): Promise<Change[]>;
   /** Unpack a layer tar into `id`; returns the sum of the entries' sizes. */
@@ -216,6 +274,44 @@ export interface Driver extends ProtoDriver, DiffDriver, Partial<LayerInfo> {
    * later one. The driver cannot be used afterwards.
    */
   close?(): Promise<void>;
+  /**
+   * Verifies every layer record against the backend: data present, parent recorded, sane
+   * references, no stale leases, no stray data (store/check.ts). Changes nothing; the result
+   * also lists what recovery already mended when the store was opened (`repaired: true`).
+   */
+  check?(): Promise<StoreProblem[]>;
+  /** Mends what check finds where it can; returns every problem with `repaired` set or not. */
+  repair?(): Promise<StoreProblem[]>;
+}
+
+/** Kinds of damage `check` reports. */
+export type StoreProblemKind =
+  /** the record is there, the layer's data is not (repair: drop it and its children) */
+  | 'missing-data'
+  /** the record names a parent that has no record (repair: drop it and its children) */
+  | 'missing-parent'
+  /** an apply, create or removal never finished (repair: remove it) */
+  | 'incomplete'
+  /** a reference count that is not a whole number >= 0 (repair: set to 0) */
+  | 'bad-references'
+  /** references left in the record by an operation of a process that ended (repair: drop them) */
+  | 'stale-references'
+  /** data or files in the store that no record knows (repair: remove them) */
+  | 'stray';
+
+/** One problem `check` found. */
+export interface StoreProblem {
+  kind: StoreProblemKind;
+  /** The layer concerned, when it is one. */
+  id?: string;
+  /** The file concerned, for strays. */
+  path?: string;
+  /** One line for people. */
+  message: string;
+  /** What repair does (or did) about it. */
+  repair: string;
+  /** Set by repair (and by recovery at open) once mended. */
+  repaired?: boolean;
 }
 
 /** The store's record of `id`, for drivers that keep one (all made by createLayerDriver). */

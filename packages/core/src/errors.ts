@@ -22,6 +22,9 @@ export const ErrorCode = {
   UnsafeEntry: 'ERR_UNSAFE_ENTRY',
   Unsupported: 'ERR_UNSUPPORTED_ENTRY',
   ToolFailed: 'ERR_TOOL_FAILED',
+  Aborted: 'ERR_ABORTED',
+  StoreDamaged: 'ERR_STORE_DAMAGED',
+  Hung: 'ERR_HUNG',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -39,12 +42,32 @@ export class GraphDriverError extends Error {
 Object.defineProperty(GraphDriverError.prototype, BRAND, { value: true });
 
 /**
+ * An operation given an `AbortSignal` that was aborted: `name` is 'AbortError' (as the DOM's
+ * and Node's own), `code` is ERR_ABORTED, `cause` is the signal's reason.
+ */
+export class AbortError extends GraphDriverError {
+  constructor(message = 'the operation was aborted', options?: { cause?: unknown }) {
+    super(ErrorCode.Aborted, message, options);
+    this.name = 'AbortError';
+  }
+}
+
+/** Ours, Node's (`ABORT_ERR`) or the DOM's: anything that says an AbortSignal stopped it. */
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || isGraphDriverError(err, ErrorCode.Aborted));
+}
+
+/**
  * True for errors raised by this library. Node's own errors also carry "ERR_..." codes
  * (ERR_OUT_OF_RANGE, ERR_INVALID_ARG_TYPE): those are not ours, and are not typed errors.
  */
 export function isGraphDriverError(err: unknown, code?: ErrorCode): err is GraphDriverError {
-  return err instanceof Error && (err as unknown as Record<symbol, unknown>)[BRAND] === true &&
-    typeof (err as GraphDriverError).code === 'string' && (code === undefined || (err as GraphDriverError).code === code);
+  return (
+    err instanceof Error &&
+    (err as unknown as Record<symbol, unknown>)[BRAND] === true &&
+    typeof (err as GraphDriverError).code === 'string' &&
+    (code === undefined || (err as GraphDriverError).code === code)
+  );
 }
 
 /** True for errors that mean "this driver cannot run here" (Docker's NotSupportedError family). */
@@ -56,14 +79,9 @@ export function isDriverNotSupported(err: unknown): boolean {
   );
 }
 
-export const errNotSupported = (name: string) =>
-  new GraphDriverError(ErrorCode.NotSupported, `driver not supported: ${name}`);
+export const errNotSupported = (name: string) => new GraphDriverError(ErrorCode.NotSupported, `driver not supported: ${name}`);
 export const errPrerequisites = (driver: string, why: string, cause?: unknown) =>
-  new GraphDriverError(
-    ErrorCode.Prerequisites,
-    `prerequisites for driver ${driver} not satisfied (wrong filesystem?): ${why}`,
-    { cause },
-  );
+  new GraphDriverError(ErrorCode.Prerequisites, `prerequisites for driver ${driver} not satisfied (wrong filesystem?): ${why}`, { cause });
 export const errIncompatibleFS = (driver: string, fs: string) =>
   new GraphDriverError(ErrorCode.IncompatibleFS, `backing file system ${fs} is unsupported for the ${driver} graph driver`);
 export const errQuotaNotSupported = (why: string) =>

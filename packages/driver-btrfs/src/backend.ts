@@ -12,7 +12,7 @@
 //   home/tmp/              layers being made
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { access, lchown, mkdir, readdir, readFile, rename, rm, statfs } from 'node:fs/promises';
+import { access, lchown, mkdir, readdir, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
@@ -65,7 +65,12 @@ export class BtrfsBackend implements LayerBackend {
     this.stubsDir = join(this.home, 'stubs');
     this.snapshotsDir = join(this.home, 'snapshots');
     this.tmpDir = join(this.home, 'tmp');
-    this.native = new NativeDiff(this.btrfs, (id) => this.path(id), this.snapshotsDir, (id) => existsSync(this.stubFile(id)));
+    this.native = new NativeDiff(
+      this.btrfs,
+      (id) => this.path(id),
+      this.snapshotsDir,
+      (id) => existsSync(this.stubFile(id)),
+    );
   }
 
   /** Counts of native answers and fallbacks to the naive diff (for tests and benchmarks). */
@@ -259,21 +264,36 @@ export class BtrfsBackend implements LayerBackend {
     return out;
   }
 
-  async recover(keep: ReadonlySet<string>): Promise<void> {
+  /** Returns the half-made and orphaned layers it removed (not the snapshot cache), for `check`. */
+  async recover(keep: ReadonlySet<string>): Promise<string[]> {
+    const swept: string[] = [];
     // Half-made layers of a process that died, and every read-only snapshot: their cache
     // was in that process's memory, and nothing on disk is trusted to still be current.
     for (const dir of [this.tmpDir, this.snapshotsDir]) {
-      for (const name of await readdir(dir)) await this.removePath(join(dir, name));
+      for (const name of await readdir(dir)) {
+        await this.removePath(join(dir, name));
+        if (dir === this.tmpDir) swept.push(join(dir, name));
+      }
     }
     // Layers the index does not know: made (or being removed) when the process died.
     for (const name of await readdir(this.subvolumesDir)) {
-      if (!keep.has(name)) await this.removePath(join(this.subvolumesDir, name));
+      if (keep.has(name)) continue;
+      await this.removePath(join(this.subvolumesDir, name));
+      swept.push(join(this.subvolumesDir, name));
     }
     for (const dir of [this.quotasDir, this.stubsDir]) {
       for (const name of await readdir(dir)) {
         if (!keep.has(name)) await rm(join(dir, name), { force: true });
       }
     }
+    return swept;
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return stat(this.path(id)).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
   }
 
   async cleanup(): Promise<void> {

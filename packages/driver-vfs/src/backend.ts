@@ -126,7 +126,12 @@ export class VfsBackend implements LayerBackend {
   async status(): Promise<Array<[string, string]>> {
     const out: Array<[string, string]> = [['Backing Filesystem', fsName(await getFSMagic(this.home))]];
     out.push(['Reflinks', this.reflinks ? 'true' : 'false']);
-    out.push(['Quota', this.quota ? `xfs project quota on ${this.quota.xfs.mountpoint}` : `not supported (${(this.opts.quota as { unsupported: string }).unsupported})`]);
+    out.push([
+      'Quota',
+      this.quota
+        ? `xfs project quota on ${this.quota.xfs.mountpoint}`
+        : `not supported (${(this.opts.quota as { unsupported: string }).unsupported})`,
+    ]);
     if (this.opts.defaultSize) out.push(['Default Size', String(this.opts.defaultSize)]);
     return out;
   }
@@ -145,15 +150,30 @@ export class VfsBackend implements LayerBackend {
     await this.quota?.load();
   }
 
-  async recover(keep: ReadonlySet<string>): Promise<void> {
+  /** Returns the paths it removed, for `check` to report. */
+  async recover(keep: ReadonlySet<string>): Promise<string[]> {
+    const swept: string[] = [];
     // Half-built layers and half-removed ones.
-    for (const name of await readdir(join(this.home, 'tmp'))) await deleteTree(join(this.home, 'tmp', name));
+    for (const name of await readdir(join(this.home, 'tmp'))) {
+      await deleteTree(join(this.home, 'tmp', name));
+      swept.push(join(this.home, 'tmp', name));
+    }
     // Directories no record knows about: a create whose record was already dropped.
     for (const name of await readdir(join(this.home, 'dir'))) {
-      if (!keep.has(name)) await this.remove(name);
+      if (keep.has(name)) continue;
+      await this.remove(name);
+      swept.push(this.dir(name));
     }
     await this.quota?.releaseAllExcept(keep);
     this.reflinks = await probeReflink(join(this.home, 'tmp'));
+    return swept;
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return stat(this.dir(id)).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
   }
 
   async cleanup(): Promise<void> {

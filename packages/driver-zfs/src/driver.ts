@@ -10,6 +10,7 @@ import {
 } from '@graphdriver/core';
 import { rootPair } from '@graphdriver/core/linux';
 import { ZfsBackend } from './backend.js';
+import { FuseWatchdog, guardDriver } from './fuse-watchdog.js';
 import { detectFlavour, type Flavour } from './flavour.js';
 import { zfsDatasetHolding } from './mountinfo.js';
 import { datasetNameProblem } from './names.js';
@@ -21,6 +22,8 @@ export interface ZfsInitDeps {
   /** Skip detection (tests, or a caller that knows). */
   flavour?: Flavour;
   tools?: ZfsTools;
+  /** Timing of the zfs-fuse watchdog (fuse-watchdog.ts); default: zfs.hangtimeout. */
+  watchdog?: { intervalMs: number; timeoutMs: number };
 }
 
 const DRIVER = 'zfs';
@@ -31,12 +34,7 @@ export function mappedRoot(idMappings: IdMappings | undefined): { uid: number; g
   return uid === 0 && gid === 0 ? undefined : { uid, gid };
 }
 
-export async function initZfs(
-  homeArg: string,
-  options: string[],
-  idMappings?: IdMappings,
-  deps: ZfsInitDeps = {},
-): Promise<Driver> {
+export async function initZfs(homeArg: string, options: string[], idMappings?: IdMappings, deps: ZfsInitDeps = {}): Promise<Driver> {
   const opts = parseZfsOptions(options);
   const home = resolve(homeArg);
 
@@ -78,5 +76,15 @@ export async function initZfs(
     mountOptions: opts.mountOptions,
     rootOwner: mappedRoot(idMappings),
   });
-  return createLayerDriver(home, backend, { idMappings });
+  const driver = await createLayerDriver(home, backend, { idMappings });
+  const hangMs = deps.watchdog?.timeoutMs ?? opts.hangTimeoutMs;
+  if (flavour.kind !== 'zfs-fuse' || hangMs === 0) return driver;
+  // zfs-fuse's own deadlock must fail calls fast, not hang them (OpenZFS is in the kernel)
+  const dog = new FuseWatchdog({
+    dir: backend.graphDir,
+    probe: ['zpool', 'list', '-H', '-o', 'name'], // run by the watchdog: the driver's commands queue
+    intervalMs: deps.watchdog?.intervalMs ?? hangMs,
+    timeoutMs: hangMs,
+  });
+  return guardDriver(driver, dog);
 }

@@ -6,15 +6,27 @@ import { datasetNameProblem } from './names.js';
 export interface ZfsOptions {
   fsname?: string;
   mountOptions: string[];
+  /** zfs.hangtimeout: ms without an answer from zfs-fuse before its mounts are aborted (0: never). */
+  hangTimeoutMs: number;
 }
 
+const DEFAULT_HANG_TIMEOUT_MS = 10_000;
+
 export function parseZfsOptions(options: readonly string[]): ZfsOptions {
-  const out: ZfsOptions = { mountOptions: [] };
+  const out: ZfsOptions = { mountOptions: [], hangTimeoutMs: DEFAULT_HANG_TIMEOUT_MS };
   applyOptions('zfs', options, {
     'zfs.fsname': (value) => {
       const why = datasetNameProblem(value);
-      if (why || value.includes('@')) throw errInvalidOption(`zfs.fsname ${JSON.stringify(value)} is not a dataset name: ${why ?? 'a snapshot'}`);
+      if (why || value.includes('@'))
+        throw errInvalidOption(`zfs.fsname ${JSON.stringify(value)} is not a dataset name: ${why ?? 'a snapshot'}`);
       out.fsname = value;
+    },
+    // seconds, as Docker's durations without a unit; 0 turns the zfs-fuse watchdog off
+    'zfs.hangtimeout': (value) => {
+      const s = Number(value.replace(/s$/, ''));
+      if (!/^\d+(\.\d+)?s?$/.test(value) || !Number.isFinite(s))
+        throw errInvalidOption(`zfs.hangtimeout ${JSON.stringify(value)} is not a number of seconds`);
+      out.hangTimeoutMs = Math.round(s * 1000);
     },
     'zfs.mountopt': (value) => {
       out.mountOptions.push(

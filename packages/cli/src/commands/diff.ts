@@ -87,12 +87,12 @@ export async function diff(g: GlobalOptions, out: Output, id: string, o: { paren
         progress.addBytes(n);
       });
       try {
-        const tar = await driver.diff(id, parent);
+        const tar = await driver.diff(id, parent, { signal: g.signal });
         if (!target) {
-          await pipeline(tar, count, process.stdout, { end: false });
+          await pipeline(tar, count, process.stdout, { end: false, signal: g.signal });
           return;
         }
-        await pipeline(tar, count, target.stream);
+        await pipeline(tar, count, target.stream, { signal: g.signal });
         await target.commit();
         out.result({ id, parent, file, bytes }, `${file}: ${bytes} bytes`);
       } finally {
@@ -136,7 +136,7 @@ export async function apply(g: GlobalOptions, out: Output, id: string, file: str
         // pipe() does not pass errors on; one reading FILE (EIO, say) is the argument's fault too
         source.on('error', (err) => counted.destroy(input ? (pathError(err, `cannot read ${file}`) as Error) : err));
         const { compression, stream } = await decompressAuto(source.pipe(counted));
-        const size = await driver.applyDiff(id, parent, stream, { onProgress: (p) => progress.entries(p.entries) });
+        const size = await driver.applyDiff(id, parent, stream, { onProgress: (p) => progress.entries(p.entries), signal: g.signal });
         out.result(
           { id, parent, compression, size },
           `${id}: applied ${size} bytes (${compression === 'none' ? 'plain' : compression} tar)`,

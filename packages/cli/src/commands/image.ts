@@ -94,9 +94,12 @@ async function runImport(g: GlobalOptions, out: Output, ref: ImageReference, sho
   const opts = { ...registryOptions(f), jobs: jobsOf(f), ...(f.platform ? { platform: parsePlatform(f.platform) } : {}) };
   await withDriver(g, async (driver, s) => {
     const p = progressOf(out);
-    const result: ImportResult = await importFrom(driver, ref, { ...opts, stateDir: stateDir(s.root), onProgress: p.listener }).finally(
-      p.done,
-    );
+    const result: ImportResult = await importFrom(driver, ref, {
+      ...opts,
+      stateDir: stateDir(s.root),
+      onProgress: p.listener,
+      signal: g.signal,
+    }).finally(p.done);
     const added = result.layers.filter((l) => !l.skipped).length;
     const text = [
       ...result.layers.map((l) => `${l.skipped ? 'present' : 'applied'} ${l.id}  (${l.digest})`),
@@ -111,9 +114,12 @@ async function runExport(g: GlobalOptions, out: Output, id: string, ref: ImageRe
   if (f.platform) parsePlatform(f.platform); // checked; an export is of this host's platform
   await withDriver(g, async (driver, s) => {
     const p = progressOf(out);
-    const result: ExportResult = await exportTo(driver, id, ref, { ...opts, stateDir: stateDir(s.root), onProgress: p.listener }).finally(
-      p.done,
-    );
+    const result: ExportResult = await exportTo(driver, id, ref, {
+      ...opts,
+      stateDir: stateDir(s.root),
+      onProgress: p.listener,
+      signal: g.signal,
+    }).finally(p.done);
     const text = [
       ...result.layers.map((l) => `${l.skipped ? 'exists' : 'layer '} ${l.id}  ${l.digest}  ${l.size} bytes`),
       `exported ${id} to ${shown}: manifest ${result.manifest}`,

@@ -1,5 +1,6 @@
 // The layer commands: create, rm, ls, mount, unmount, status, info, size.
-import { layerRecord, normalizeParent, type CreateOpts, type Driver } from '@graphdriver/core';
+import { GraphDriverError, layerRecord, normalizeParent, type CreateOpts, type Driver } from '@graphdriver/core';
+import { errorCode, errorMessage } from '../cli-errors.js';
 import { humanBytes, table } from '../format.js';
 import type { Output } from '../output.js';
 import { withDriver, type GlobalOptions } from '../session.js';
@@ -16,14 +17,51 @@ export async function create(g: GlobalOptions, out: Output, id: string, o: { par
     const parent = normalizeParent(o.parent);
     if (o.rw) await driver.createReadWrite(id, parent, opts);
     else await driver.create(id, parent, opts);
+    // interrupted meanwhile: the user never learnt of the layer, so it goes again
+    if (g.signal?.aborted) {
+      await driver.remove(id).catch(() => {});
+      return;
+    }
     out.result({ id, parent, rw: !!o.rw }, id, id);
   });
 }
 
-export async function remove(g: GlobalOptions, out: Output, id: string) {
+/** Depth in the store's parent links, so that children are removed before their parents. */
+function depth(driver: Driver, id: string): number {
+  let d = 0;
+  for (let p = layerRecord(driver, id)?.parent; p && d < 10_000; p = layerRecord(driver, p)?.parent) d++;
+  return d;
+}
+
+/**
+ * Removes every id given, children first; one that fails does not stop the others. With
+ * `force`, counted references (a mount nobody undid) are released with the layer.
+ */
+export async function remove(g: GlobalOptions, out: Output, ids: string[], o: { force?: boolean } = {}) {
   await withDriver(g, async (driver) => {
-    await driver.remove(id);
-    out.result({ id, removed: true }, id, id);
+    const order = [...new Set(ids)].sort((a, b) => depth(driver, b) - depth(driver, a));
+    const removed: string[] = [];
+    const failed: Array<{ id: string; error: unknown }> = [];
+    for (const id of order) {
+      if (g.signal?.aborted) break;
+      try {
+        await driver.remove(id, { force: !!o.force });
+        removed.push(id);
+      } catch (error) {
+        failed.push({ id, error });
+      }
+    }
+    if (failed.length === 0) {
+      out.result(ids.length === 1 ? { id: ids[0], removed: true } : { removed }, removed, removed);
+      return;
+    }
+    if (removed.length && !g.json) out.result({ removed }, removed, removed);
+    const first = failed[0].error;
+    if (failed.length === 1) throw first;
+    throw new GraphDriverError(
+      errorCode(first),
+      `${failed.map((f) => errorMessage(f.error)).join('; ')} (${removed.length} removed, ${failed.length} not)`,
+    );
   });
 }
 
@@ -31,16 +69,19 @@ export interface LayerListing {
   id: string;
   parent: string | null;
   rw: boolean;
-  /** Bytes the layer adds to its parent. */
-  size: number;
+  /** Bytes the layer adds to its parent, as recorded (null: not recorded). */
+  size: number | null;
   created: string | null;
   mounts: number;
 }
 
-/** The recorded size of an applied layer; otherwise measured against its parent. */
-async function layerSize(driver: Driver, id: string): Promise<number> {
+/**
+ * The size recorded when the layer was made, applied or last put: listing never walks a
+ * tree. Null for a record written before sizes were recorded (`size ID` measures it).
+ */
+function recordedSize(driver: Driver, id: string): number | null {
   const rec = layerRecord(driver, id);
-  return rec?.diffSize ?? driver.diffSize(id, rec?.parent ?? null);
+  return rec?.size ?? rec?.diffSize ?? null;
 }
 
 export async function list(g: GlobalOptions, out: Output) {
@@ -52,12 +93,19 @@ export async function list(g: GlobalOptions, out: Output) {
         id,
         parent: rec?.parent ?? null,
         rw: rec?.rw ?? false,
-        size: await layerSize(driver, id),
+        size: recordedSize(driver, id),
         created: rec?.created ?? null,
         mounts: rec?.mounts ?? 0,
       });
     }
-    const rows = layers.map((l) => [l.id, l.parent ?? '-', l.rw ? 'rw' : 'ro', humanBytes(l.size), l.created ?? '-', String(l.mounts)]);
+    const rows = layers.map((l) => [
+      l.id,
+      l.parent ?? '-',
+      l.rw ? 'rw' : 'ro',
+      l.size === null ? '-' : humanBytes(l.size),
+      l.created ?? '-',
+      String(l.mounts),
+    ]);
     out.result(
       layers,
       table(['ID', 'PARENT', 'MODE', 'SIZE', 'CREATED', 'MOUNTS'], rows),
@@ -69,6 +117,11 @@ export async function list(g: GlobalOptions, out: Output) {
 export async function mount(g: GlobalOptions, out: Output, id: string) {
   await withDriver(g, async (driver) => {
     const path = await driver.get(id);
+    // interrupted meanwhile: nobody got the path, so nobody would release the reference
+    if (g.signal?.aborted) {
+      await driver.put(id).catch(() => {});
+      return;
+    }
     out.result({ id, path }, path, path);
   });
 }
@@ -99,7 +152,7 @@ export async function info(g: GlobalOptions, out: Output, id: string) {
       state: rec?.state ?? 'complete',
       created: rec?.created ?? null,
       mounts: rec?.mounts ?? 0,
-      size: rec?.diffSize ?? null,
+      size: recordedSize(driver, id),
       metadata,
     };
     const lines = [
@@ -109,7 +162,7 @@ export async function info(g: GlobalOptions, out: Output, id: string) {
       `State: ${doc.state}`,
       `Created: ${doc.created ?? '-'}`,
       `Mounts: ${doc.mounts}`,
-      ...(doc.size !== null ? [`Applied: ${doc.size} bytes`] : []),
+      `Size: ${doc.size === null ? '- (not recorded)' : `${doc.size} bytes`}`,
       ...Object.entries(metadata).map(([k, v]) => `${k}: ${v}`),
     ];
     out.result(doc, lines, lines);

@@ -1,6 +1,6 @@
 // Runs the built `graphdriver` binary as a user would: a separate process, real stdin,
 // stdout and stderr, and its exit status.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
@@ -23,33 +23,47 @@ export interface CliOptions {
 }
 
 export function runCli(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...opts.env };
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: opts.cwd,
-      env,
-      uid: opts.uid,
-      gid: opts.gid,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
+  const run = spawnCli(args, opts);
+  run.child.stdin.end(opts.input ?? '');
+  return run.result;
+}
+
+export interface RunningCli {
+  child: ChildProcessWithoutNullStreams;
+  /** Settles when the process has exited; `signal` is set when a signal ended it. */
+  result: Promise<CliResult & { signal: NodeJS.Signals | null }>;
+}
+
+/** Starts the CLI and hands back the process (to signal it, or write its stdin) and its result. */
+export function spawnCli(args: readonly string[], opts: Omit<CliOptions, 'input'> = {}): RunningCli {
+  const env = { ...process.env, ...opts.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd,
+    env,
+    uid: opts.uid,
+    gid: opts.gid,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  child.stderr.on('data', (c: Buffer) => err.push(c));
+  child.stdin.on('error', () => {}); // the CLI may exit before reading all of it
+  const result = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       const stdoutBytes = Buffer.concat(out);
       resolve({
         status: code ?? (signal ? 128 : 1),
+        signal,
         stdout: stdoutBytes.toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),
         stdoutBytes,
       });
     });
-    child.stdin.on('error', () => {}); // the CLI may exit before reading all of it
-    child.stdin.end(opts.input ?? '');
   });
+  return { child, result };
 }
 
 /** Runs and parses stdout as the one JSON document --json promises. */

@@ -1,15 +1,47 @@
 // Docker's NaiveDiffDriver: diff, changes and sizes of any ProtoDriver by comparing the
-// mounted trees of a layer and its parent. Every get is matched by a put, on success, on
-// error, and when a diff stream ends or is destroyed. LayerDriver (store/layer-driver.ts)
-// uses it wherever a backend has no native diff.
+// mounted trees of a layer and its parent. Every layer taken is let go of, on success, on
+// error, and the moment a diff stream ends or is destroyed. A driver with `lease` (the
+// layer store) gives transient references that a dying process cannot leave counted; any
+// other ProtoDriver is taken with get and let go of with put. LayerDriver
+// (store/layer-driver.ts) uses it wherever a backend has no native diff.
 import type { Readable } from 'node:stream';
-import type { ApplyDiffOptions, Change, Driver, LayerInfo, LayerRecord, LayerStream, ProtoDriver } from '../driver.js';
+import { throwIfAborted } from '../abort.js';
+import type {
+  ApplyDiffOptions,
+  Change,
+  DiffOptions,
+  Driver,
+  LayerInfo,
+  LayerRecord,
+  LayerStream,
+  ProtoDriver,
+  RemoveOptions,
+} from '../driver.js';
 import { normalizeParent } from '../ids.js';
 import { applyLayer, type ApplyOptions } from './apply.js';
 import { changesDirs } from './changes.js';
 import { exportChanges, tarDirectory } from './export.js';
 import { changesSize } from './size.js';
 import { guardDiffStream } from './stream-guard.js';
+
+/** A layer mounted for one operation: `path` until `release` (idempotent). */
+export interface Lease {
+  path: string;
+  release(): Promise<void>;
+}
+
+/** A ProtoDriver that can hand out transient references (store/leases.ts). */
+export interface LeasingProtoDriver extends ProtoDriver {
+  lease?(id: string): Promise<Lease>;
+}
+
+/** Mounts `id` for one operation: a lease where the driver has them, else get/put. */
+async function take(proto: LeasingProtoDriver, id: string): Promise<Lease> {
+  if (proto.lease) return proto.lease(id);
+  const path = await proto.get(id);
+  let released: Promise<void> | undefined;
+  return { path, release: () => (released ??= proto.put(id)) };
+}
 
 /** A ProtoDriver with an applyDiff of its own (a layer store, which marks the layer `applying`). */
 export interface ApplyDiffProtoDriver extends ProtoDriver {
@@ -18,40 +50,40 @@ export interface ApplyDiffProtoDriver extends ProtoDriver {
 
 /** Runs `fn` with `id` (and `parent`) mounted through `proto`, releasing them whatever happens. */
 async function withLayers<T>(
-  proto: ProtoDriver,
+  proto: LeasingProtoDriver,
   id: string,
   parent: string | null,
   fn: (dir: string, parentDir: string | null) => Promise<T>,
 ): Promise<T> {
-  const dir = await proto.get(id);
+  const layer = await take(proto, id);
   try {
-    if (!parent) return await fn(dir, null);
-    const parentDir = await proto.get(parent);
+    if (!parent) return await fn(layer.path, null);
+    const base = await take(proto, parent);
     try {
-      return await fn(dir, parentDir);
+      return await fn(layer.path, base.path);
     } finally {
-      await proto.put(parent);
+      await base.release();
     }
   } finally {
-    await proto.put(id);
+    await layer.release();
   }
 }
 
 /** Bytes of the added and modified files of `changes`, read from layer `id` mounted through `proto`. */
-export function layerChangesSize(proto: ProtoDriver, id: string, changes: Change[]): Promise<number> {
+export function layerChangesSize(proto: LeasingProtoDriver, id: string, changes: Change[]): Promise<number> {
   return withLayers(proto, id, null, (dir) => changesSize(dir, changes));
 }
 
 class NaiveDiffDriver implements Driver {
   constructor(
-    private readonly proto: ProtoDriver,
+    private readonly proto: LeasingProtoDriver,
     private readonly applyOptions: ApplyOptions = {},
   ) {}
 
   get name() { return this.proto.name; }
   create(...a: Parameters<ProtoDriver['create']>) { return this.proto.create(...a); }
   createReadWrite(...a: Parameters<ProtoDriver['createReadWrite']>) { return this.proto.createReadWrite(...a); }
-  remove(id: string) { return this.proto.remove(id); }
+  remove(id: string, opts?: RemoveOptions) { return this.proto.remove(id, opts); }
   get(id: string, opts?: { mountLabel?: string }) { return this.proto.get(id, opts); }
   put(id: string) { return this.proto.put(id); }
   exists(id: string) { return this.proto.exists(id); }
@@ -64,29 +96,32 @@ class NaiveDiffDriver implements Driver {
   /** The wrapped driver's close, when it has one. */
   async close(): Promise<void> { await (this.proto as Driver).close?.(); }
 
-  async diff(id: string, parentArg?: string | null): Promise<Readable> {
+  async diff(id: string, parentArg?: string | null, opts: DiffOptions = {}): Promise<Readable> {
     const parent = normalizeParent(parentArg);
+    const what = `diff ${id}`;
+    throwIfAborted(opts.signal, what);
     const started = Date.now();
-    const dir = await this.proto.get(id);
+    const layer = await take(this.proto, id);
     let inner: Readable;
     try {
       if (!parent) {
-        inner = tarDirectory(dir);
+        inner = tarDirectory(layer.path);
       } else {
-        const parentDir = await this.proto.get(parent);
+        const base = await take(this.proto, parent);
         let changes: Change[];
         try {
-          changes = await changesDirs(dir, parentDir);
+          changes = await changesDirs(layer.path, base.path);
         } finally {
-          await this.proto.put(parent);
+          await base.release();
         }
-        inner = exportChanges(dir, changes);
+        throwIfAborted(opts.signal, what);
+        inner = exportChanges(layer.path, changes);
       }
     } catch (err) {
-      await this.proto.put(id);
+      await layer.release();
       throw err;
     }
-    return guardDiffStream(inner, started, () => this.proto.put(id));
+    return guardDiffStream(inner, started, () => layer.release(), opts.signal);
   }
 
   changes(id: string, parent?: string | null): Promise<Change[]> {

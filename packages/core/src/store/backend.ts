@@ -42,8 +42,14 @@ export interface LayerBackend {
   unmount(id: string): Promise<void>;
   status(): Promise<Array<[string, string]>>;
   metadata(id: string): Promise<Record<string, string>>;
-  /** After a crash: deletes what is not one of `keep` (temporary names, orphans, stale mounts). */
-  recover(keep: ReadonlySet<string>): Promise<void>;
+  /**
+   * After a crash: deletes what is not one of `keep` (temporary names, orphans, stale mounts).
+   * May return what it deleted (paths or names), which `check` reports as mended at open.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a backend that reports nothing keeps its Promise<void> recover
+  recover(keep: ReadonlySet<string>): Promise<void | string[]>;
+  /** Whether `id`'s data is there, for `check`; without it, check cannot tell missing data. */
+  exists?(id: string): Promise<boolean>;
   /** Releases everything (mounts, devices); the driver may be initialised again afterwards. */
   cleanup(): Promise<void>;
 

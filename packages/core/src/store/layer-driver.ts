@@ -4,8 +4,31 @@
 // themselves (states, references, concurrency, recovery, refusals) are documented in driver.ts.
 import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { ApplyDiffOptions, Change, CreateOpts, Driver, IdMappings, LayerRecord, LayerStream, ProtoDriver } from '../driver.js';
-import { asStorageError, errInvalidOption, errLayerBusy, errLayerExists, errLayerNotFound, ErrorCode, GraphDriverError, isGraphDriverError } from '../errors.js';
+import type {
+  ApplyDiffOptions,
+  Change,
+  CreateOpts,
+  DiffOptions,
+  Driver,
+  IdMappings,
+  LayerRecord,
+  LayerStream,
+  ProtoDriver,
+  RemoveOptions,
+} from '../driver.js';
+import { abortError, abortableSource, throwIfAborted } from '../abort.js';
+import type { Lease } from '../diff/naive.js';
+import {
+  asStorageError,
+  errInvalidOption,
+  errLayerBusy,
+  errLayerExists,
+  errLayerNotFound,
+  ErrorCode,
+  GraphDriverError,
+  isAbortError,
+  isGraphDriverError,
+} from '../errors.js';
 import { makeDirs } from '../fs/make-dirs.js';
 import { normalizeParent, validateId } from '../ids.js';
 import { storageOptions } from '../options.js';
@@ -17,6 +40,8 @@ import { KeyedMutex } from '../linux/keyed-mutex.js';
 import { LayerIndex } from './layer-index.js';
 import { isLockFileName, StoreLock } from './store-lock.js';
 import { faultPoint } from './fault-points.js';
+import { Leases } from './leases.js';
+import { inspectStore, repairStore, type StoreProblem } from './check.js';
 
 export interface LayerDriverOptions {
   /** Tolerate failing chown while applying layers (rootless use). */
@@ -73,6 +98,12 @@ export class LayerProtoDriver implements ProtoDriver {
   private readonly mountedHere = new Map<string, string>();
   /** Layers an applyDiff of this process is unpacking into right now. */
   private readonly applyingNow = new Set<string>();
+  /** Transient references of this process's own operations (store/leases.ts). */
+  readonly leases = new Leases();
+  /** Measures what a layer adds to its parent (set by LayerDriver: its diffSize, native changes where the backend has them). */
+  measure?: (id: string, parent: string | null) => Promise<number>;
+  /** What recovery at init found and mended, for `check` to report. */
+  recoveredAtOpen: StoreProblem[] = [];
   private closed = false;
 
   constructor(
@@ -94,9 +125,25 @@ export class LayerProtoDriver implements ProtoDriver {
       await this.backend.remove(rec.id);
       await this.index.delete(rec.id);
       faultPoint('recover:swept');
+      this.recoveredAtOpen.push({
+        kind: 'incomplete',
+        id: rec.id,
+        message: `layer ${rec.id} was left ${rec.state} by a process that stopped`,
+        repair: 'removed at open',
+        repaired: true,
+      });
     }
     faultPoint('recover:backend');
-    await this.backend.recover(new Set(this.index.all().map((r) => r.id)));
+    const swept = await this.backend.recover(new Set(this.index.all().map((r) => r.id)));
+    for (const path of swept ?? []) {
+      this.recoveredAtOpen.push({
+        kind: 'stray',
+        path,
+        message: `${path}: debris no layer record knows`,
+        repair: 'removed at open',
+        repaired: true,
+      });
+    }
   }
 
   /** Throws as get would when `id` (and `parent`) cannot be read: for native diffs, which mount nothing. */
@@ -138,6 +185,7 @@ export class LayerProtoDriver implements ProtoDriver {
         state: 'creating',
         created: new Date().toISOString(),
         mounts: 0,
+        size: 0, // a new layer adds nothing to its parent yet
         ...(Object.keys(storageOpt).length ? { storageOpt } : {}),
       };
       await this.index.save(rec);
@@ -155,7 +203,7 @@ export class LayerProtoDriver implements ProtoDriver {
     });
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(id: string, opts: RemoveOptions = {}): Promise<void> {
     validateId(id);
     this.checkOpen();
     await this.mutex.with([id], async () => {
@@ -164,7 +212,9 @@ export class LayerProtoDriver implements ProtoDriver {
       if (this.applyingNow.has(id)) throw errLayerBusy(id, 'a diff is being applied to it');
       const children = this.index.children(id);
       if (children.length) throw errLayerBusy(id, `it has child layers: ${children.join(', ')}`);
-      if (rec.mounts > 0) throw errLayerBusy(id, `it is mounted (${rec.mounts} references)`);
+      // an operation of this very process reads it now: not even force takes it away
+      if (this.leases.held(id) > 0) throw errLayerBusy(id, 'a diff or change list of this process is reading it');
+      if (rec.mounts > 0 && !opts.force) throw errLayerBusy(id, `it is mounted (${rec.mounts} references; force releases them)`);
       let unrecorded = false;
       try {
         await this.index.update(id, { state: 'removing' });
@@ -194,29 +244,98 @@ export class LayerProtoDriver implements ProtoDriver {
     this.checkOpen();
     return this.mutex.with([id], async () => {
       const rec = this.complete(id);
-      let path = this.mountedHere.get(id);
-      if (path === undefined) {
-        path = await this.backend.mount(id, opts.mountLabel);
-        this.mountedHere.set(id, path);
-      }
+      const path = await this.mountHere(id, opts.mountLabel);
       await this.index.update(id, { mounts: rec.mounts + 1 });
       return path;
     });
   }
 
+  /** The layer's mounted path, mounting it through the backend when this process has not. */
+  private async mountHere(id: string, mountLabel?: string): Promise<string> {
+    let path = this.mountedHere.get(id);
+    if (path === undefined) {
+      path = await this.backend.mount(id, mountLabel);
+      this.mountedHere.set(id, path);
+    }
+    return path;
+  }
+
+  /** Unmounts `id` when nothing holds it any more: no reference, no lease. Under the id's mutex. */
+  private async unmountIfUnused(id: string): Promise<void> {
+    if ((this.index.get(id)?.mounts ?? 0) > 0 || this.leases.held(id) > 0) return;
+    await this.backend.unmount(id);
+    this.mountedHere.delete(id);
+  }
+
+  /**
+   * A transient reference for an operation of this process (store/leases.ts): the layer is
+   * mounted and busy until `release`, which counts down at once and finishes on disk later.
+   */
+  async lease(id: string): Promise<Lease> {
+    validateId(id);
+    this.checkOpen();
+    const path = await this.mutex.with([id], async () => {
+      const rec = this.complete(id);
+      const p = await this.mountHere(id);
+      const n = this.leases.take(id);
+      await this.index.update(id, { leases: this.leases.recorded(rec, n) }).catch((err) => {
+        this.leases.drop(id);
+        throw err;
+      });
+      return p;
+    });
+    let released: Promise<void> | undefined;
+    return {
+      path,
+      release: () => {
+        if (released) return released;
+        const n = this.leases.drop(id);
+        released = this.mutex.with([id], async () => {
+          const rec = this.index.get(id);
+          if (!rec) return;
+          await this.index.update(id, { leases: this.leases.recorded(rec, n) });
+          await this.unmountIfUnused(id);
+        });
+        this.leases.track(released);
+        return released;
+      },
+    };
+  }
+
   async put(id: string): Promise<void> {
     validateId(id);
-    await this.mutex.with([id], async () => {
+    // The last reference going: what was written through get is in by now, so the layer's
+    // size is measured (while it is still mounted) and recorded with the release.
+    const before = this.index.get(id);
+    const measured = before?.mounts === 1 && before.state === 'complete';
+    const size = measured ? await this.measureSize(id, before.parent) : undefined;
+    const unmeasured = await this.mutex.with([id], async () => {
       const rec = this.index.get(id);
       if (!rec) throw errLayerNotFound(id);
-      if (rec.mounts <= 0) return; // Docker tolerates an unbalanced Put
+      if (rec.mounts <= 0) return false; // Docker tolerates an unbalanced Put
       const mounts = rec.mounts - 1;
-      if (mounts === 0) {
-        await this.backend.unmount(id);
-        this.mountedHere.delete(id);
-      }
-      await this.index.update(id, { mounts });
+      const last = mounts === 0 && rec.state === 'complete';
+      await this.index.update(id, last && measured ? { mounts, size } : { mounts });
+      if (mounts === 0) await this.unmountIfUnused(id);
+      return last && !measured;
     });
+    // puts that ran side by side, none of which saw itself last: measured after the release
+    if (unmeasured) {
+      const after = await this.measureSize(id, before?.parent ?? null);
+      await this.mutex
+        .with([id], async () => {
+          if (this.index.get(id)?.state === 'complete') await this.index.update(id, { size: after });
+        })
+        .catch(() => {}); // the reference is released; a size that cannot be written stays unknown
+    }
+  }
+
+  /**
+   * What the layer adds to its parent, or undefined when it cannot be measured: a layer
+   * then keeps no size rather than a wrong one, and put itself never fails for it.
+   */
+  private async measureSize(id: string, parent: string | null): Promise<number | undefined> {
+    return this.measure?.(id, parent).catch(() => undefined);
   }
 
   async exists(id: string): Promise<boolean> {
@@ -257,8 +376,10 @@ export class LayerProtoDriver implements ProtoDriver {
       throw errInvalidOption(`apply diff to ${id}: the diff must be a readable stream or an async iterable of bytes`);
     }
     this.checkOpen();
+    throwIfAborted(opts.signal, `apply diff to ${id}`); // before the layer is touched
     await this.mutex.with([id], async () => {
       this.complete(id);
+      if (this.leases.held(id) > 0) throw errLayerBusy(id, 'a diff or change list of this process is reading it');
       const children = this.index.children(id);
       if (children.length) throw errLayerBusy(id, `it has child layers: ${children.join(', ')}`);
       // Until it finishes the layer is not complete: a crash now leaves it to be swept at init.
@@ -279,6 +400,10 @@ export class LayerProtoDriver implements ProtoDriver {
    */
   private async unpack(id: string, diff: LayerStream, opts: ApplyDiffOptions): Promise<number> {
     faultPoint('apply:marked');
+    const source = abortableSource(diff, opts.signal, `apply diff to ${id}`);
+    // aborted: whatever the unpacker made of its source stopping, the abort is the cause
+    const failure = (err: unknown) =>
+      opts.signal?.aborted && !isAbortError(err) ? abortError(opts.signal, `apply diff to ${id}`) : asStorageError(err, `apply diff to ${id}`);
     const applyOptions = {
       ignoreChownErrors: this.options.ignoreChownErrors,
       idMappings: this.options.idMappings,
@@ -287,12 +412,12 @@ export class LayerProtoDriver implements ProtoDriver {
     if (this.backend.applyDiff) {
       // The backend writes its storage directly: nothing to mount.
       try {
-        const n = await this.backend.applyDiff(id, diff, applyOptions);
+        const n = await this.backend.applyDiff(id, source, applyOptions);
         faultPoint('apply:unpacked');
-        await this.mutex.with([id], () => this.index.update(id, { state: 'complete', diffSize: n }));
+        await this.mutex.with([id], () => this.index.update(id, { state: 'complete', diffSize: n, size: n }));
         return n;
       } catch (err) {
-        throw asStorageError(err, `apply diff to ${id}`);
+        throw failure(err);
       }
     }
     const path = await this.mutex.with([id], async () => {
@@ -303,36 +428,50 @@ export class LayerProtoDriver implements ProtoDriver {
       }
       return p;
     });
-    const release = () =>
-      this.mutex.with([id], async () => {
-        if ((this.index.get(id)?.mounts ?? 0) > 0) return; // the caller's own get() keeps it
-        await this.backend.unmount(id);
-        this.mountedHere.delete(id);
-      });
+    // the caller's own get() keeps it mounted
+    const release = () => this.mutex.with([id], () => this.unmountIfUnused(id));
     faultPoint('apply:mounted');
     try {
-      const n = await applyLayer(path, diff, applyOptions);
+      const n = await applyLayer(path, source, applyOptions);
       faultPoint('apply:unpacked');
       await release();
       faultPoint('apply:released');
-      await this.mutex.with([id], () => this.index.update(id, { state: 'complete', diffSize: n }));
+      await this.mutex.with([id], () => this.index.update(id, { state: 'complete', diffSize: n, size: n }));
       return n;
     } catch (err) {
       // The layer keeps state 'applying': reported incomplete, never listed, swept at init.
       await release().catch(() => {});
-      throw asStorageError(err, `apply diff to ${id}`);
+      throw failure(err);
     }
   }
 
   /** Releases the home lock and nothing else: mounts and their references stay as they are. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.leases.settled();
+    await this.dropOwnLeases();
     this.closed = true;
     await this.lock.release();
   }
 
+  /**
+   * Takes this driver's leases out of the records when it lets go of the home: an operation
+   * still holding one (a diff stream its caller abandoned, an interrupted transfer) ends with
+   * the driver, and must not be left behind looking like a process that died.
+   */
+  private async dropOwnLeases(): Promise<void> {
+    for (const rec of this.index.all()) {
+      if (rec.leases?.[this.leases.owner] === undefined) continue;
+      await this.mutex.with([rec.id], async () => {
+        const now = this.index.get(rec.id);
+        if (now) await this.index.update(rec.id, { leases: this.leases.recorded(now, 0) });
+      }).catch(() => {});
+    }
+  }
+
   async cleanup(): Promise<void> {
     if (this.closed) return;
+    await this.leases.settled();
     for (const rec of this.index.all()) {
       if (rec.mounts > 0 || this.mountedHere.has(rec.id)) {
         await this.backend.unmount(rec.id);
@@ -344,6 +483,44 @@ export class LayerProtoDriver implements ProtoDriver {
     await this.backend.cleanup();
     this.closed = true;
     await this.lock.release();
+  }
+
+  /** Problems of the store now (store/check.ts), after those recovery mended at init. */
+  async check(): Promise<StoreProblem[]> {
+    this.checkOpen();
+    await this.leases.settled();
+    return [...this.recoveredAtOpen, ...(await inspectStore(this))];
+  }
+
+  /** Mends what `check` finds (store/check.ts) and returns every problem, marked repaired or not. */
+  async repair(): Promise<StoreProblem[]> {
+    this.checkOpen();
+    await this.leases.settled();
+    const found = await inspectStore(this);
+    const done = await repairStore(this, found);
+    return [...this.recoveredAtOpen, ...done];
+  }
+
+  isApplying(id: string): boolean {
+    return this.applyingNow.has(id);
+  }
+
+  /** Removes `id` whatever its state or references (repair's tool). Under the id's mutex. */
+  async drop(id: string): Promise<void> {
+    await this.mutex.with([id], async () => {
+      if (this.leases.held(id) > 0 || this.applyingNow.has(id)) throw errLayerBusy(id, 'in use by this process');
+      await this.backend.unmount(id).catch(() => {});
+      this.mountedHere.delete(id);
+      await this.backend.remove(id);
+      await this.index.delete(id);
+    });
+  }
+
+  /** Sets fields of a record under its mutex (repair's tool). */
+  async amend(id: string, patch: Partial<LayerRecord>): Promise<void> {
+    await this.mutex.with([id], async () => {
+      if (this.index.get(id)) await this.index.update(id, patch);
+    });
   }
 
   private checkOpen(): void {
@@ -376,11 +553,12 @@ export class LayerDriver implements Driver {
   ) {
     this.name = store.name;
     this.naive = naiveDiffDriverWithApply(store);
+    store.measure = (id, parent) => this.diffSize(id, parent);
   }
 
   create(id: string, parent?: string | null, opts?: CreateOpts): Promise<void> { return this.store.create(id, parent, opts); }
   createReadWrite(id: string, parent?: string | null, opts?: CreateOpts): Promise<void> { return this.store.createReadWrite(id, parent, opts); }
-  remove(id: string): Promise<void> { return this.store.remove(id); }
+  remove(id: string, opts?: RemoveOptions): Promise<void> { return this.store.remove(id, opts); }
   get(id: string, opts?: { mountLabel?: string }): Promise<string> { return this.store.get(id, opts); }
   put(id: string): Promise<void> { return this.store.put(id); }
   exists(id: string): Promise<boolean> { return this.store.exists(id); }
@@ -390,6 +568,8 @@ export class LayerDriver implements Driver {
   cleanup(): Promise<void> { return this.store.cleanup(); }
   close(): Promise<void> { return this.store.close(); }
   record(id: string): LayerRecord | undefined { return this.store.record(id); }
+  check(): Promise<StoreProblem[]> { return this.store.check(); }
+  repair(): Promise<StoreProblem[]> { return this.store.repair(); }
 
   applyDiff(id: string, parent: string | null | undefined, diff: LayerStream, opts?: ApplyDiffOptions): Promise<number> {
     return this.store.applyDiff(id, parent, diff, opts);
@@ -402,12 +582,13 @@ export class LayerDriver implements Driver {
     return (await this.backend.changes?.(id, parent)) ?? this.naive.changes(id, parent);
   }
 
-  async diff(id: string, parentArg?: string | null): Promise<Readable> {
+  async diff(id: string, parentArg?: string | null, opts: DiffOptions = {}): Promise<Readable> {
     const parent = normalizeParent(parentArg);
+    throwIfAborted(opts.signal, `diff ${id}`);
     const started = Date.now();
     if (this.backend.diff) this.store.checkReadable(id, parent);
     const native = await this.backend.diff?.(id, parent);
-    return native ? guardDiffStream(native, started) : this.naive.diff(id, parent);
+    return native ? guardDiffStream(native, started, undefined, opts.signal) : this.naive.diff(id, parent, opts);
   }
 
   async diffSize(id: string, parentArg?: string | null): Promise<number> {

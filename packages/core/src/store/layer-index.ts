@@ -15,7 +15,7 @@ export type { LayerRecord, LayerState } from '../driver.js';
 const SUFFIX = '.json';
 
 /** File name of a record: the id itself, or its hash when id + suffix would pass NAME_MAX. */
-function recordName(id: string): string {
+export function recordName(id: string): string {
   return Buffer.byteLength(id) + SUFFIX.length <= 255 ? id + SUFFIX : `sha256-${createHash('sha256').update(id).digest('hex')}${SUFFIX}`;
 }
 
@@ -53,7 +53,9 @@ export class LayerIndex {
   }
 
   children(id: string): string[] {
-    return this.all().filter((r) => r.parent === id).map((r) => r.id);
+    return this.all()
+      .filter((r) => r.parent === id)
+      .map((r) => r.id);
   }
 
   async save(rec: LayerRecord): Promise<void> {

@@ -31,7 +31,12 @@ export async function zfsFuseUnavailable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'not running as root';
   if (!existsSync('/dev/fuse')) return 'no /dev/fuse';
   if (existsSync('/dev/zfs')) return 'the OpenZFS module is loaded (zfs-fuse would fight it for the zfs command)';
-  for (const [t, pkg] of [[zfsFuse, 'zfs-fuse'], [zpool, 'zfs-fuse'], [zfs, 'zfs-fuse'], [setfattr, 'attr']] as const) {
+  for (const [t, pkg] of [
+    [zfsFuse, 'zfs-fuse'],
+    [zpool, 'zfs-fuse'],
+    [zfs, 'zfs-fuse'],
+    [setfattr, 'attr'],
+  ] as const) {
     // `--help` probes: a command exists when it runs at all
     if (!(await tool(t.command).available(['--help']))) return `${t.command} is not installed (Debian package ${pkg})`;
   }
@@ -211,6 +216,31 @@ export async function acquireZfsFuse(): Promise<DaemonLease> {
       });
     },
   };
+}
+
+/**
+ * Runs `fn(daemonPid)` with the daemon to this process alone, for a test that stops it on
+ * purpose (SIGSTOP): the machine-wide lock is held throughout (so no test process can
+ * lease, start or stop the daemon meanwhile; they wait up to LOCK_WAIT_MS), and no other
+ * process holds a lease or a pool. Waits up to `waitMs` for the others to finish first.
+ * `fn` must be short (well under LOCK_WAIT_MS).
+ */
+export async function withDaemonToMyself<T>(fn: (daemonPid: number) => Promise<T>, waitMs = 600_000): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const others = await withStateLock(async () => {
+      const leases = (await liveLeases()).filter((name) => !name.startsWith(`${process.pid}-`));
+      const { stdout } = await zpool.run(['list', '-H', '-o', 'name']);
+      const pools = stdout.split('\n').filter((p) => p && !p.startsWith(`gdt${process.pid}x`));
+      const pids = await zfsFusePids();
+      if (leases.length || pools.length || pids.length !== 1)
+        return `leases ${leases.join(', ') || '-'}, pools ${pools.join(', ') || '-'}, daemons ${pids.join(', ') || '-'}`;
+      return { result: await fn(pids[0]) };
+    });
+    if (typeof others !== 'string') return others.result;
+    if (Date.now() > deadline) throw new Error(`zfs-fuse test set-up: the daemon was never free for this process alone (${others})`);
+    await sleep(1000);
+  }
 }
 
 // ---- pools ----------------------------------------------------------------------------

@@ -120,7 +120,7 @@ export async function exportImage(driver: Driver, id: string, dest: ImageDestina
       tar = new DigestCounter({ onBytes: (n) => emit({ type: 'bytes', bytes: n }) });
       const counter = tar;
       void (async () => {
-        const diff = await driver.diff(layerId, parent);
+        const diff = await driver.diff(layerId, parent, { signal });
         if (wanted === 'none') await pipeline(diff, counter, out);
         else await pipeline(diff, counter, await createCompressor(wanted), out);
       })().catch((err: unknown) => out.destroy(err as Error));

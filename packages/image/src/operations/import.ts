@@ -161,6 +161,7 @@ export async function importImage(driver: Driver, source: ImageSource, opts: Imp
       const counted = file === undefined; // cached blobs counted their bytes as they downloaded
       const { applied, compression } = await applyVerified(driver, id, parent, open, desc, diffIds[i], {
         what: source.name,
+        signal,
         onBytes: counted ? (n) => emit({ type: 'bytes', bytes: n }) : undefined,
         onEntries: (entries) => emit({ type: 'entries', entries }),
       });
@@ -190,7 +191,7 @@ async function applyVerified(
   open: () => Promise<Readable>,
   desc: Descriptor,
   diffId: string,
-  o: { what: string; onBytes?: (n: number) => void; onEntries: (n: number) => void },
+  o: { what: string; signal?: AbortSignal; onBytes?: (n: number) => void; onEntries: (n: number) => void },
 ): Promise<{ applied: number; compression: Compression }> {
   const blob = new DigestCounter({ onBytes: o.onBytes, limit: desc.size, what: `${o.what}: layer blob ${desc.digest}` });
   const source = await open();
@@ -204,7 +205,7 @@ async function applyVerified(
 
   await driver.create(id, parent);
   try {
-    const applied = await driver.applyDiff(id, parent, input, { onProgress: (p) => o.onEntries(p.entries) });
+    const applied = await driver.applyDiff(id, parent, input, { onProgress: (p) => o.onEntries(p.entries), signal: o.signal });
     for await (const _ of tar.iterator({ destroyOnReturn: true })) {
       // drain: the digests cover every byte
     }

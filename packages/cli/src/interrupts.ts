@@ -1,0 +1,60 @@
+// SIGINT, SIGTERM, SIGHUP and a closed stdout, turned into one AbortSignal every command
+// passes down to the library: the command stops, releases what it took (references,
+// temporary files, a half-applied layer), and the CLI exits with the signal's status
+// (128 + its number) or 1 for a closed stdout, after one line on stderr. A second signal
+// while the first is being handled exits at once.
+//
+// bin.ts starts watching before it loads the rest of the CLI (the drivers take a moment to
+// load), so a signal in that window is answered the same way. Hence no imports here.
+
+const SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+type Watched = keyof typeof SIGNALS;
+
+/** ERR_INTERRUPTED for a signal, ERR_STDOUT_CLOSED for a closed stdout (cli-errors.ts). */
+export interface Interruption {
+  code: 'ERR_INTERRUPTED' | 'ERR_STDOUT_CLOSED';
+  message: string;
+  status: number;
+}
+
+export interface Interrupts {
+  readonly signal: AbortSignal;
+  /** What to report (code, message) and the exit status, once something interrupted the command. */
+  readonly interruption: Interruption | undefined;
+  dispose(): void;
+}
+
+export function watchInterrupts(): Interrupts {
+  const controller = new AbortController();
+  let interruption: Interrupts['interruption'];
+  const interrupt = (i: Interruption, cause?: unknown) => {
+    if (interruption) return;
+    interruption = i;
+    controller.abort(Object.assign(new Error(i.message, { cause }), { code: i.code }));
+  };
+  const handlers = new Map<Watched, () => void>();
+  for (const name of Object.keys(SIGNALS) as Watched[]) {
+    const handler = () => {
+      if (interruption) process.exit(interruption.status); // asked twice: stop waiting
+      interrupt({ code: 'ERR_INTERRUPTED', message: `interrupted by ${name}`, status: SIGNALS[name] });
+    };
+    handlers.set(name, handler);
+    process.on(name, handler);
+  }
+  // The reader of stdout went away (`| head`): nothing more can be delivered.
+  const onStdoutError = (err: NodeJS.ErrnoException) => {
+    const why = err.code === 'EPIPE' ? 'the reader of stdout closed it before the end of the output' : `stdout failed: ${err.message}`;
+    interrupt({ code: 'ERR_STDOUT_CLOSED', message: why, status: 1 }, err);
+  };
+  process.stdout.on('error', onStdoutError);
+  return {
+    signal: controller.signal,
+    get interruption() {
+      return interruption;
+    },
+    dispose() {
+      for (const [name, handler] of handlers) process.off(name, handler);
+      process.stdout.off('error', onStdoutError);
+    },
+  };
+}
