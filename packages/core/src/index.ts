@@ -1,6 +1,6 @@
 export * from './driver.js';
 export * from './errors.js';
-export { validateId, normalizeParent } from './ids.js';
+export { validateId, normalizeParent, MAX_ID_LENGTH } from './ids.js';
 export * from './fsmagic.js';
 export * from './registry.js';
 export { tool, ToolError, type Tool, type RunOptions, type RunResult } from './exec.js';
