@@ -20,7 +20,7 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
   const program = new Command('graphdriver')
     .description('Docker-compatible copy-on-write layer storage: layers, diffs, and OCI image import/export')
     .version(version, '-V, --version')
-    .option('--root <dir>', 'store root (default /var/lib/graphdriver for root, ./.graphdriver otherwise)')
+    .option('--root <dir>', 'store root (default $GRAPHDRIVER_ROOT, else /var/lib/graphdriver for root, $XDG_DATA_HOME/graphdriver or ~/.local/share/graphdriver otherwise)')
     .option('--driver <name>', 'storage driver (default: $GRAPHDRIVER, else the first that works here)')
     .option('--opt <key=value>', 'driver option (repeatable)', collect)
     .option('--json', 'machine-readable output: one JSON document on stdout')
