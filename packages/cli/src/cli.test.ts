@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, runCli, runInTerminal, runJson } from './test-support/run-cli.js';
+import { BIN, runCli, runInTerminal, runJson, screenLines } from './test-support/run-cli.js';
 
 let work: string;
 let root: string;
@@ -268,6 +268,30 @@ describe('progress', () => {
     await runJson([...g(), 'create', 'p3']);
     const piped = await runCli([...g(), 'apply', 'p3', tar]);
     expect(piped.stderr).toBe('');
+  });
+
+  it('on a terminal, the result line starts at column 0 with no progress text before it (apply, diff -o, export)', async () => {
+    const big = join(work, 'big2');
+    await mkdir(big);
+    await writeFile(join(big, 'blob'), Buffer.alloc(8 << 20, 2));
+    const tar = join(work, 'big2.tar');
+    execFileSync('tar', ['-cf', tar, '-C', big, '.']);
+    await runJson([...g(), 'create', 'r1']);
+    const cases: Array<[string[], RegExp]> = [
+      [['apply', 'r1', tar], /^r1: applied \d+ bytes \(plain tar\)$/],
+      [['diff', 'r1', '-o', join(work, 'r1.tar')], new RegExp(`^${join(work, 'r1.tar')}: \\d+ bytes$`)],
+      [['export', 'r1', `oci:${join(work, 'r1-oci')}:t`], /^exported r1 to oci:.*: manifest sha256:[0-9a-f]{64}$/],
+    ];
+    for (const [args, result] of cases) {
+      const tty = await runInTerminal([...g(), ...args]);
+      expect(tty.status, tty.stdout).toBe(0);
+      // the progress line was drawn, so there was something to clear
+      expect(tty.stdout, args[0]).toMatch(/\r\x1b\[2K\S.*\/s/);
+      const screen = screenLines(tty.stdout);
+      expect(screen.filter((l) => result.test(l)), `${args[0]}: ${JSON.stringify(screen)}`).toHaveLength(1);
+      // no line holds a result glued to progress text, and no progress text is left on screen
+      expect(screen.filter((l) => /\/s\b/.test(l)), `${args[0]}: ${JSON.stringify(screen)}`).toEqual([]);
+    }
   });
 });
 

@@ -101,7 +101,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram(async (fn) => {
     const o = program.opts<Partial<GlobalOptions>>();
     g = { root: o.root, driver: o.driver, opt: o.opt ?? [], json: !!o.json, quiet: !!o.quiet, debug: !!o.debug };
-    await fn(g, new Output(g));
+    const out = new Output(g);
+    try {
+      await fn(g, out);
+    } finally {
+      out.clearProgress(); // an error line, too, starts on a clean line
+    }
   });
   try {
     await program.parseAsync([...argv]);
