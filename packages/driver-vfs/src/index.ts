@@ -23,5 +23,6 @@ export const init: InitFunc = async (home: string, options: string[], idMappings
 
 register(name, init, { owner: '@graphdriver/driver-vfs' });
 
-export { VfsBackend } from './backend.js';
+export { VfsBackend, type VfsBackendOptions } from './backend.js';
 export { parseVfsOptions, type VfsOptions } from './options.js';
+export type { ProjectQuota, QuotaProbe } from './project-quota.js';
