@@ -5,8 +5,8 @@
 #                  for the reference peer, umoci/skopeo for OCI interop, GNU tar, attr, zstd,
 #                  docker-registry + htpasswd for registry tests, fuse-overlayfs, pigz/igzip
 #   pnpm           the version pinned in package.json's packageManager
-#   peer           moby-archive-bench (Docker's own layer-diff code), built from ../shared/peer
-#   corpus         a Debian root filesystem + child layer (../shared/corpus), for interop and bench
+#   peer           moby-archive-bench (Docker's own layer-diff code), built from tools/peer
+#   corpus         a Debian root filesystem + child layer (tools/corpus), for interop and bench
 #   vm             qemu >= 8.1 (bookworm-backports) and the kernel + initramfs of the test VM (tools/vm/build)
 #   openzfs        OpenZFS modules + userland for that VM (tools/vm/openzfs/build; 3-15 min fresh)
 set -euo pipefail
@@ -45,19 +45,30 @@ if [ "$(pnpm --version 2>/dev/null || true)" != "$want" ]; then
   npm install -g --silent "pnpm@$want"
 fi
 
-step "moby-archive-bench (reference peer)"
-shared=$(cd "$here/.." && pwd)/shared
-peer_key=$(cat "$shared/peer/main.go" "$shared/peer/build.sh" | sha256sum | cut -c1-16)
+step "moby-archive-bench (reference peer, tools/peer)"
+# Keyed by its sources and by the Go and moby packages it is built from: any change builds anew.
+peer_key=$({ cat "$here/tools/peer/main.go" "$here/tools/peer/build.sh"; dpkg-query -W golang-go golang-github-docker-docker-dev; } |
+  sha256sum | cut -c1-16)
 if [ ! -x "$cache/peer-$peer_key/moby-archive-bench" ]; then
-  mkdir -p "$cache/peer-$peer_key"
-  bash "$shared/peer/build.sh" "$cache/peer-$peer_key/moby-archive-bench" >/dev/null
+  bash "$here/tools/peer/build.sh" "$cache/peer-$peer_key/moby-archive-bench" >/dev/null
 fi
-ln -sf "$cache/peer-$peer_key/moby-archive-bench" /usr/local/bin/moby-archive-bench
+ln -sfn "$cache/peer-$peer_key/moby-archive-bench" /usr/local/bin/moby-archive-bench
 
-step "corpus"
+step "corpus (tools/corpus)"
+# Tests and benches read it at this path; corpus.key holds the hash of the script that built it.
+# A new script builds beside the old corpus (resuming an interrupted build) and is swapped in.
 corpus=/var/cache/graphdriver-corpus
-if [ ! -e "$corpus/base.tar" ] || [ ! -e "$corpus/upper/etc/os-release" ]; then
-  bash "$shared/corpus/make-corpus.sh" "$corpus" >/dev/null
+corpus_key=$(sha256sum <"$here/tools/corpus/make-corpus.sh" | cut -c1-16)
+corpus_complete() { [ -e "$1/base.tar" ] && [ -e "$1/upper/etc/os-release" ]; }
+# A complete corpus without a key predates the key: the same recipe, then outside this repository.
+if corpus_complete "$corpus" && [ ! -e "$corpus/corpus.key" ]; then echo "$corpus_key" >"$corpus/corpus.key"; fi
+if ! corpus_complete "$corpus" || [ "$(cat "$corpus/corpus.key")" != "$corpus_key" ]; then
+  bash "$here/tools/corpus/make-corpus.sh" "$corpus.next" >/dev/null
+  echo "$corpus_key" >"$corpus.next/corpus.key"
+  rm -rf "$corpus.old"
+  if [ -e "$corpus" ]; then mv "$corpus" "$corpus.old"; fi
+  mv "$corpus.next" "$corpus"
+  rm -rf "$corpus.old"
 fi
 
 if [ -x "$here/tools/vm/build" ]; then

@@ -62,12 +62,12 @@ class VmForksWorker implements PoolWorker {
     return this.inner.cacheFs;
   }
 
-  on(event: string, callback: (arg: any) => void): void {
+  on(event: string, callback: (arg: unknown) => void): void {
     if (event !== 'message') this.inner.on(event, callback);
     if (event === 'message' || event === 'error') this.events.on(event, callback);
   }
 
-  off(event: string, callback: (arg: any) => void): void {
+  off(event: string, callback: (arg: unknown) => void): void {
     if (event !== 'message') this.inner.off(event, callback);
     if (event === 'message' || event === 'error') this.events.off(event, callback);
   }

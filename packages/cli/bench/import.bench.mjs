@@ -6,9 +6,8 @@
 //
 //   node packages/cli/bench/import.bench.mjs [--runs N] [--corpus DIR] [--cache DIR]
 //
-// Needs root, umoci, skopeo, btrfs-progs and the corpus of ../shared/corpus/make-corpus.sh
-// (tools/setup/install.sh builds it at /var/cache/graphdriver-corpus). The layout is built
-// once with umoci and kept under --cache.
+// Needs root, umoci, skopeo, btrfs-progs and the corpus of tools/corpus (tools/setup/install.sh
+// builds it; referenceCorpus finds it). The layout is built once with umoci and kept under --cache.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -16,16 +15,17 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { makeLoopbackFs } from '@graphdriver/core/testing';
+import { makeLoopbackFs, missingReference, referenceCorpus } from '@graphdriver/core/testing';
 
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '3' },
-    corpus: { type: 'string', default: '/var/cache/graphdriver-corpus' },
+    corpus: { type: 'string' },
     cache: { type: 'string', default: '/var/cache/graphdriver/bench-oci' },
   },
 });
 const runs = Number(args.runs);
+const corpus = args.corpus ?? referenceCorpus();
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const TAG = 'v3';
 
@@ -35,11 +35,7 @@ const sh = (cmd, argv, opts = {}) => execFileSync(cmd, argv, { stdio: ['ignore',
 async function buildLayout() {
   const layout = join(args.cache, 'layout');
   if (existsSync(join(layout, 'index.json')) && sh('umoci', ['ls', '--layout', layout]).toString().split('\n').includes(TAG)) return layout;
-  for (const d of ['base', 'upper']) {
-    if (!existsSync(join(args.corpus, d, 'etc/os-release'))) {
-      throw new Error(`corpus missing: ${join(args.corpus, d)} (run ../shared/corpus/make-corpus.sh ${args.corpus})`);
-    }
-  }
+  if (!corpus) throw new Error(missingReference('corpus'));
   await rm(args.cache, { recursive: true, force: true });
   await mkdir(args.cache, { recursive: true });
   const bundle = join(args.cache, 'bundle');
@@ -51,10 +47,10 @@ async function buildLayout() {
     sh('umoci', ['repack', '--image', `${layout}:${to}`, bundle]);
     sh('rm', ['-rf', bundle]);
   };
-  step('empty', 'v1', (rootfs) => sh('cp', ['-a', `${args.corpus}/base/.`, rootfs]));
+  step('empty', 'v1', (rootfs) => sh('cp', ['-a', `${corpus}/base/.`, rootfs]));
   step('v1', 'v2', (rootfs) => {
     sh('rm', ['-rf', rootfs]);
-    sh('cp', ['-a', `${args.corpus}/upper`, rootfs]);
+    sh('cp', ['-a', `${corpus}/upper`, rootfs]);
   });
   step('v2', TAG, (rootfs) => {
     sh('mkdir', ['-p', `${rootfs}/app`]);

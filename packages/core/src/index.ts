@@ -18,3 +18,4 @@ export { changesSize } from './diff/size.js';
 export { exportChanges, exportChangesToFile, tarDirectory, tarDirectoryToFile } from './diff/export.js';
 export { applyLayer, type ApplyOptions, type ApplyProgress } from './diff/apply.js';
 export { makeDirs } from './fs/make-dirs.js';
+export { linkLeavesRoot, assertLinkInside, cleanEntryName } from './fs/safe-path.js';

@@ -37,6 +37,7 @@ export { FAULT_POINTS, type FaultPointName } from './store/fault-points.js';
 export { runInChild } from './testing/crash.js';
 export type { JournalLine } from './testing/crash-child.js';
 export { describeConcurrency } from './testing/concurrency.js';
+export { linksLeadingOut } from './testing/link-audit.js';
 export { describeHostileInput, describeMalformedArguments, peakRssGrowth, type HostileTarget } from './testing/hostile.js';
 export {
   hostileTars,
@@ -53,3 +54,12 @@ export {
 } from './testing/hostile-tars.js';
 export { runFuzz, fuzzSeeds, FUZZ_ALLOWED_CODES, type FuzzOptions, type FuzzReport, type FuzzFailure } from './testing/fuzz.js';
 export { describeExhaustion, bigTar, type ExhaustionTarget } from './testing/exhaustion.js';
+export {
+  referencePeer,
+  referenceCorpus,
+  requireReference,
+  missingReference,
+  PEER_INSTALL_PATH,
+  CORPUS_INSTALL_PATH,
+  type ReferenceTool,
+} from './testing/reference-tools.js';

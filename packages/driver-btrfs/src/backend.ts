@@ -262,7 +262,7 @@ export class BtrfsBackend implements LayerBackend {
     const usage = await this.btrfs.filesystemUsage(this.home).catch(() => null);
     if (usage && usage['Device size'] !== undefined) {
       out.push(['Device Size', humanSize(usage['Device size'])]);
-      out.push(['Space Used', humanSize(usage['Used'])]);
+      out.push(['Space Used', humanSize(usage.Used)]);
       out.push(['Space Free (estimated)', humanSize(usage['Free (estimated)'])]);
     } else {
       const s = await statfs(this.home);
@@ -315,7 +315,7 @@ export class BtrfsBackend implements LayerBackend {
   async diff(id: string, parent: string | null): Promise<Readable | undefined> {
     if (!parent) return this.native.decline('no parent: the whole tree');
     const started = Date.now();
-    let got;
+    let got: Awaited<ReturnType<NativeDiff['changes']>>;
     try {
       got = await this.native.changes(id, parent);
     } catch (err) {

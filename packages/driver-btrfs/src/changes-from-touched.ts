@@ -32,7 +32,7 @@ class TreeView {
     let st: BigIntStats | null = null;
     const slash = path.lastIndexOf('/');
     const parent = path === '' ? null : this.node(slash < 0 ? '' : path.slice(0, slash));
-    if (path === '' || (parent !== null && parent.isDirectory())) {
+    if (path === '' || parent?.isDirectory()) {
       st = lstatSync(this.abs(path), { bigint: true, throwIfNoEntry: false }) ?? null;
     }
     this.cache.set(path, st);
@@ -129,7 +129,7 @@ export async function changesFromCandidates(input: ChangesFromCandidatesInput): 
       }
     } else if (o !== null) {
       const parent = newTree.node(dirname(p));
-      if (parent !== null && parent.isDirectory()) kinds.set(p, ChangeKind.Delete);
+      if (parent?.isDirectory()) kinds.set(p, ChangeKind.Delete);
     }
   }
 

@@ -186,7 +186,7 @@ describe.runIf(btrfsAvailable)('btrfs driver', () => {
     const { d } = await start();
     const status = Object.fromEntries(await d.status());
     expect(status['Build Version']).toMatch(/^Btrfs v\d/);
-    expect(status['Devices']).toBe(lb.fs().device);
+    expect(status.Devices).toBe(lb.fs().device);
     expect(status['Quota Enabled']).toMatch(/^(true|false)$/);
     expect(status['Space Free (estimated)']).toMatch(/B$/);
     expect(status['Filesystem UUID']).toMatch(/^[0-9a-f-]{36}$/);

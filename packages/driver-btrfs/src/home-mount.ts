@@ -23,7 +23,7 @@ export interface MountInfo {
   source: string;
 }
 
-const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 export function parseMountInfo(text: string): MountInfo[] {
   const out: MountInfo[] = [];
@@ -36,10 +36,10 @@ export function parseMountInfo(text: string): MountInfo[] {
       id: Number(f[0]),
       parentId: Number(f[1]),
       device: f[2],
-      root: unescape(f[3]),
-      mountpoint: unescape(f[4]),
+      root: unescapeOctal(f[3]),
+      mountpoint: unescapeOctal(f[4]),
       fstype: f[sep + 1],
-      source: unescape(f[sep + 2] ?? ''),
+      source: unescapeOctal(f[sep + 2] ?? ''),
     });
   }
   return out;

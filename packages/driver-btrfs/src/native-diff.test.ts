@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { changesDirs, exportChanges, formatChange, readTar, tool, type Change, type Driver } from '@graphdriver/core';
+import { requireReference } from '@graphdriver/core/testing';
 import type { BtrfsBackend } from './backend.js';
 import { createBtrfs } from './btrfs.js';
 import { openBtrfs } from './init.js';
@@ -18,10 +19,8 @@ const mknod = tool('mknod');
 const setfattr = tool('setfattr');
 const cp = tool('cp');
 
-// The Debian trees core's interop suite uses, when this machine has them.
-const CORPUS = process.env.GRAPHDRIVER_CORPUS ?? '/var/cache/graphdriver-corpus';
-const haveCorpus = ['base', 'upper'].every((dir) => existsSync(join(CORPUS, dir, 'etc')));
-if (!haveCorpus) console.warn(`\n!!! native diff: the Debian corpus case is skipped (no ${CORPUS}/{base,upper})\n`);
+// The Debian trees core's interop suite uses (tools/corpus).
+const CORPUS = requireReference('corpus', "native-diff.test.ts's Debian corpus case");
 
 async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -379,7 +378,7 @@ describe.runIf(btrfsAvailable)('native diff vs naive diff', () => {
     expect(native).toEqual(expect.arrayContaining(['C /hl/one', 'C /hl/two', 'A /usr/bin/su-link', 'C /dev/zero', 'C /d2f']));
   });
 
-  it.runIf(haveCorpus)('the Debian corpus: a base and an upper with packages installed', async () => {
+  it.runIf(CORPUS !== null)('the Debian corpus: a base and an upper with packages installed', async () => {
     const { d, b } = await start();
     await d.create('base', null);
     await cp.run(['-a', `${CORPUS}/base/.`, b.path('base')]);
@@ -390,7 +389,7 @@ describe.runIf(btrfsAvailable)('native diff vs naive diff', () => {
       for (const name of await readdir(join(up, rel))) {
         const r = rel ? `${rel}/${name}` : name;
         const mine = await lstat(join(up, r));
-        const theirs = await lstat(join(CORPUS, 'upper', r)).catch(() => null);
+        const theirs = await lstat(join(`${CORPUS}/upper`, r)).catch(() => null);
         if (!theirs || theirs.isDirectory() !== mine.isDirectory() || theirs.isSymbolicLink() !== mine.isSymbolicLink()) {
           await rm(join(up, r), { recursive: true, force: true });
         } else if (mine.isDirectory()) {

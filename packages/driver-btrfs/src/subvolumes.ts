@@ -1,6 +1,7 @@
 // Finding and deleting subvolumes, nested ones included. btrfs-progs 6.2 has no recursive
 // delete, and a subvolume holding another cannot be deleted, so nested subvolumes go first,
 // deepest first (Docker's subvolDelete walks the layer the same way).
+import type { Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Btrfs } from './btrfs.js';
@@ -22,7 +23,7 @@ export async function isSubvolume(path: string): Promise<boolean> {
 export async function findNestedSubvolumes(root: string): Promise<string[]> {
   const found: string[] = [];
   const walk = async (dir: string) => {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {

@@ -16,7 +16,8 @@
 //
 // Usage: node packages/driver-vfs/bench/create.bench.mjs [--rounds N] [--corpus DIR]
 //          [--only ext4,ext4-loop,btrfs] [--json]
-// Needs root (loop devices), the built dist (pnpm build), /usr/local/bin/moby-archive-bench.
+// Needs root (loop devices), the built dist (pnpm build), the peer and the corpus (tools/peer,
+// tools/corpus; found by referencePeer/referenceCorpus of @graphdriver/core/testing).
 import { execFile as execFileCb } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, release } from 'node:os';
@@ -27,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 const execFile = promisify(execFileCb);
 const here = fileURLToPath(new URL('.', import.meta.url));
 const { init } = await import(join(here, '..', 'dist', 'index.js'));
-const { makeLoopbackFs } = await import('@graphdriver/core/testing');
+const { makeLoopbackFs, referenceCorpus, referencePeer, missingReference } = await import('@graphdriver/core/testing');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -35,8 +36,10 @@ const opt = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 const ROUNDS = Number(opt('--rounds', '9'));
-const CORPUS = opt('--corpus', '/var/cache/graphdriver-corpus/base');
-const MOBY = opt('--moby', '/usr/local/bin/moby-archive-bench');
+const CORPUS = opt('--corpus', referenceCorpus() && `${referenceCorpus()}/base`);
+const MOBY = opt('--moby', referencePeer());
+if (!CORPUS) throw new Error(missingReference('corpus'));
+if (!MOBY) throw new Error(missingReference('peer'));
 const ONLY = opt('--only', '');
 const JSON_OUT = args.includes('--json');
 

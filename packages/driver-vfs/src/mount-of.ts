@@ -10,7 +10,7 @@ export interface MountEntry {
   superOptions: string[];
 }
 
-const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 /** The mount `path` lives on: same device, longest mount point that is a prefix of it. */
 export async function mountOf(path: string): Promise<MountEntry | undefined> {
@@ -26,10 +26,10 @@ export async function mountOf(path: string): Promise<MountEntry | undefined> {
     const head = line.slice(0, sep).split(' ');
     const tail = line.slice(sep + 3).split(' ');
     if (head[2] !== devId) continue;
-    const mp = unescape(head[4]);
+    const mp = unescapeOctal(head[4]);
     const inside = mp === '/' || real === mp || real.startsWith(mp + '/');
     if (!inside || (best && best.mountpoint.length > mp.length)) continue;
-    best = { mountpoint: mp, fstype: tail[0], source: unescape(tail[1] ?? ''), superOptions: (tail[2] ?? '').split(',') };
+    best = { mountpoint: mp, fstype: tail[0], source: unescapeOctal(tail[1] ?? ''), superOptions: (tail[2] ?? '').split(',') };
   }
   return best;
 }

@@ -17,7 +17,7 @@ export interface MountEntry {
 export const ZFS_FSTYPES: readonly string[] = ['zfs', 'fuse.zfs'];
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo. */
-function unescape(s: string): string {
+function unescapeOctal(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
@@ -32,10 +32,10 @@ export function parseMountinfo(text: string): MountEntry[] {
     out.push({
       major,
       minor,
-      root: unescape(f[3]),
-      mountpoint: unescape(f[4]),
+      root: unescapeOctal(f[3]),
+      mountpoint: unescapeOctal(f[4]),
       fstype: f[sep + 1],
-      source: unescape(f[sep + 2]),
+      source: unescapeOctal(f[sep + 2]),
     });
   }
   return out;

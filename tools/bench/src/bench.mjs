@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Side-by-side benchmark: @graphdriver/core's naive diff (src/ours.mjs) against Docker's own
-// pkg/archive (moby-archive-bench, /work/shared/peer) and, for unpacking, GNU tar, on the
+// pkg/archive (moby-archive-bench, tools/peer) and, for unpacking, GNU tar, on the
 // same data. Every operation runs in a fresh process per tool, the tools alternating
 // (and swapping who goes first) round after round, after one warm-up round that is not
 // counted. Reported: median operation time as each tool measures it in-process ("op ms",
@@ -9,8 +9,8 @@
 //
 // Environment:
 //   BENCH_ROUNDS=5                 counted rounds per operation
-//   BENCH_CORPUS=/var/cache/graphdriver-corpus   needs base/, upper/, base.tar
-//   MOBY_ARCHIVE_BENCH=...         the peer (default /usr/local/bin/moby-archive-bench)
+//   GRAPHDRIVER_CORPUS=/var/cache/graphdriver-corpus   the corpus (tools/corpus): base/, upper/, base.tar
+//   MOBY_ARCHIVE_BENCH=/usr/local/bin/moby-archive-bench  the peer (tools/peer)
 //   BENCH_WORKDIR=...              scratch space (default: a new gd-bench-* dir beside the corpus)
 //   BENCH_WARM=1                   also time ours warmed up in one process (0 to skip)
 //   BENCH_BIG=1                    run the big-file apply case (0 to skip)
@@ -29,8 +29,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../..');
 const env = process.env;
 const ROUNDS = Math.max(1, Number(env.BENCH_ROUNDS ?? 5));
-const CORPUS = env.BENCH_CORPUS ?? '/var/cache/graphdriver-corpus';
-const PEER = env.MOBY_ARCHIVE_BENCH ?? '/usr/local/bin/moby-archive-bench';
 const BIG = (env.BENCH_BIG ?? '1') !== '0';
 const WARM = (env.BENCH_WARM ?? '1') !== '0';
 const WARM_REPEAT = 5;
@@ -49,8 +47,11 @@ function die(msg) {
 }
 
 if (!existsSync(join(repo, 'packages/core/dist/index.js'))) die('packages/core/dist is missing: run `pnpm build` (or `pnpm bench` at the repo root) first');
-if (!existsSync(PEER)) die(`moby-archive-bench not found at ${PEER}: build it with \`bash /work/shared/peer/build.sh ${PEER}\` or set MOBY_ARCHIVE_BENCH`);
-for (const p of ['base', 'upper', 'base.tar']) if (!existsSync(join(CORPUS, p))) die(`corpus incomplete: ${join(CORPUS, p)} missing (make it with /work/shared/corpus/make-corpus.sh ${CORPUS})`);
+const { missingReference, referenceCorpus, referencePeer } = await import('@graphdriver/core/testing');
+const CORPUS = referenceCorpus();
+const PEER = referencePeer();
+if (!PEER) die(missingReference('peer'));
+if (!CORPUS) die(missingReference('corpus'));
 const haveTime = existsSync(TIME);
 if (!haveTime) console.warn(`bench: ${TIME} not found: peak RSS will not be reported`);
 
@@ -269,7 +270,7 @@ results.push(runCase({
     quiesce();
     return { dest };
   },
-  cleanup: (tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
+  cleanup: (_tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
 }));
 
 // The layer diff, as moby exports it, applied onto a copy of base.
@@ -291,7 +292,7 @@ results.push(runCase({
     quiesce();
     return { dest };
   },
-  cleanup: (tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
+  cleanup: (_tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
   check: expectSame('size'),
 }));
 
@@ -319,11 +320,11 @@ if (BIG && (!ONLY || ONLY.has('apply-big'))) {
       quiesce();
       return { dest };
     },
-    check: (tool, res, ctx) => {
+    check: (tool, _res, ctx) => {
       const st = statSync(join(ctx.dest, 'big.bin'));
       if (st.size !== BIG_SIZE) die(`${tool} unpacked ${st.size} bytes, expected ${BIG_SIZE}`);
     },
-    cleanup: (tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
+    cleanup: (_tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
   }));
   rmSync(bigTar, { force: true });
 }
@@ -346,7 +347,7 @@ lines.push(`| node | ${machine.node} |`);
 lines.push(`| scratch fs | ${machine.fs} |`);
 lines.push(`| load average before / after | ${machine.loadBefore} / ${machine.loadAfter} |`);
 lines.push('');
-lines.push(`Corpus: \`${CORPUS}\` (Debian bookworm minbase as base/, a child layer as upper/; see /work/shared/corpus/make-corpus.sh). ` +
+lines.push(`Corpus: \`${CORPUS}\` (Debian bookworm minbase as base/, a child layer as upper/; see tools/corpus). ` +
   `${ROUNDS} counted rounds after one warm-up round; tools alternate and take turns going first. ` +
   'Times are medians. GNU tar, where it is a reference, runs its rounds after the others. "op" is the time each tool reports for the operation itself (process start-up and module loading excluded), ' +
   'in a fresh process per operation for both; "ours warm" is the same operation repeated in one Node process (median of runs 2-' +

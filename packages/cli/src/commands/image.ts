@@ -10,12 +10,7 @@ export async function importCommand(g: GlobalOptions, out: Output, refText: stri
   await withDriver(g, async (driver) => {
     const plan = await planImport(driver, ref);
     const progress = out.progress(plan.bytes);
-    let result;
-    try {
-      result = await runImport(driver, plan, progress);
-    } finally {
-      progress.done();
-    }
+    const result = await runImport(driver, plan, progress).finally(() => progress.done());
     const added = result.layers.filter((l) => !l.skipped).length;
     const text = [
       ...result.layers.map((l) => `${l.skipped ? 'present' : 'applied'} ${l.id}  (${l.digest})`),
@@ -29,12 +24,7 @@ export async function exportCommand(g: GlobalOptions, out: Output, id: string, r
   const ref = parseOciReference(refText);
   await withDriver(g, async (driver) => {
     const progress = out.progress();
-    let result;
-    try {
-      result = await exportImage(driver, id, ref, progress);
-    } finally {
-      progress.done();
-    }
+    const result = await exportImage(driver, id, ref, progress).finally(() => progress.done());
     const text = [
       ...result.layers.map((l) => `layer ${l.id}  ${l.digest}  ${l.size} bytes`),
       `exported ${id} to ${refText}: manifest ${result.manifest}`,

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { applyLayer, type ApplyOptions } from './apply.js';
 import { gnuTar, linkGroups, pyTar, snapshot, tmpDir, toObject, type PyEntry } from './apply-fixtures.js';
+import { requireReference } from '../testing/reference-tools.js';
 
 const sh = promisify(execFile);
 const isRoot = process.geteuid?.() === 0;
@@ -278,9 +279,9 @@ describe('applyLayer: whiteouts on top of an existing tree', () => {
 });
 
 describe('applyLayer: same result as Docker', () => {
-  // moby-archive-bench (../shared/peer) runs moby's own ApplyUncompressedLayer. It does so
+  // moby-archive-bench (tools/peer) runs moby's own ApplyUncompressedLayer. It does so
   // without Docker's chroot, so it must only ever be fed benign archives like these.
-  const peer = ['/usr/local/bin/moby-archive-bench', '/tmp/moby-archive-bench'].find((p) => fs.existsSync(p));
+  const peer = requireReference('peer', "diff/apply.test.ts's comparison with Docker");
 
   it.skipIf(!peer || !isRoot)('whiteouts, opaque dirs, replacements and links match moby', async () => {
     const lower: PyEntry[] = [

@@ -48,10 +48,11 @@ import {
 } from '../errors.js';
 import { makeDirs } from '../fs/make-dirs.js';
 import { mknod, mknodErrno } from '../fs/mknod.js';
-import { SafeRoot, cleanEntryName, joinRel, splitRel, unsafeEntry } from '../fs/safe-path.js';
+import { SafeRoot, assertLinkInside, cleanEntryName, joinRel, linkLeavesRoot, splitRel, unsafeEntry } from '../fs/safe-path.js';
 import { lsetxattrSync, xattrBinding, type Binding } from '../fs/xattr.js';
 import { forEachTarEntry } from '../tar/reader.js';
 import type { TarEntry, TarHeader } from '../tar/types.js';
+import { ApplyUndo } from './apply-undo.js';
 
 export interface ApplyProgress {
   /** Archive entries handled so far (whiteouts and skipped metadata included). */
@@ -84,9 +85,11 @@ const O_CREATE_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants
 
 /**
  * Unpacks the uncompressed layer tar `layer` into `dest` (created when missing) and returns
- * the sum of the entries' sizes. Entries that would touch anything outside `dest` fail with
- * ERR_UNSAFE_ENTRY; a corrupt tar with the reader's ERR_INVALID_ARCHIVE; a full disk with
- * ERR_NO_SPACE. On failure `dest` is left partly applied (the caller discards the layer).
+ * the sum of the entries' sizes. Entries that would touch anything outside `dest`, or leave
+ * a link in it that leads out (Docker's rule, `linkLeavesRoot`), fail with ERR_UNSAFE_ENTRY;
+ * a corrupt tar with the reader's ERR_INVALID_ARCHIVE; a full disk with ERR_NO_SPACE. On any
+ * failure `dest` is put back as it was before the call (see apply-undo.ts): nothing from the
+ * archive remains, and what it replaced or removed is restored.
  *
  * Reading a file, give its stream 1 MiB chunks (`createReadStream(path, { highWaterMark:
  * 1 << 20 })`): with the default 64 KiB, each chunk is a thread-pool round trip that the
@@ -99,6 +102,7 @@ export async function applyLayer(
 ): Promise<number> {
   const root = await prepareRoot(dest);
   const applier = new Applier(root, opts);
+  let applied = false;
   try {
     // Errors of the archive itself (the reader's) pass as they are; the entries' are translated.
     const progress = () => opts.onProgress?.({ entries: applier.entries, bytes: applier.size });
@@ -122,8 +126,9 @@ export async function applyLayer(
     } catch (err) {
       throw translateError(err, '(directory metadata)');
     }
+    applied = true;
   } finally {
-    applier.cleanup();
+    await applier.cleanup(applied);
   }
   return applier.size;
 }
@@ -248,6 +253,7 @@ class Applier {
   size = 0;
   entries = 0;
   private readonly safe: SafeRoot;
+  private readonly undo: ApplyUndo;
   private readonly unpacked = new Set<string>();
   private readonly dirs: PendingDir[] = [];
   private readonly umask = readUmask();
@@ -265,7 +271,15 @@ class Applier {
   constructor(root: string, opts: ApplyOptions) {
     this.ignoreChown = opts.ignoreChownErrors === true;
     this.maps = opts.idMappings;
-    this.safe = new SafeRoot(root, (abs) => this.initParentDir(abs));
+    this.undo = ApplyUndo.start(root);
+    this.safe = new SafeRoot(
+      root,
+      (abs) => {
+        this.undo.created(abs.slice(root.length + 1), true);
+        this.initParentDir(abs);
+      },
+      (rel) => this.undo.beforeChangeIn(rel),
+    );
   }
 
   /**
@@ -282,6 +296,7 @@ class Applier {
     this.current = h.name;
     const rel = cleanEntryName(h.name);
     const [parentRel, base] = splitRel(rel);
+    if (rel.split('/', 1)[0] === this.undo.backupName) throw unsafeEntry(h.name, 'names the apply backup directory');
 
     // aufs metadata at the top: hardlink sources are kept aside, the rest is not content.
     if (rel.startsWith(WH_META_PREFIX)) {
@@ -313,10 +328,10 @@ class Applier {
         pending = this.file(h, real, e.body);
         break;
       case 'symlink':
-        this.symlink(h, real);
+        this.symlink(h, rel, real);
         break;
       case 'hardlink':
-        pending = this.hardlink(h, real);
+        pending = this.hardlink(h, rel, real);
         break;
       case 'char':
       case 'block':
@@ -349,14 +364,20 @@ class Applier {
     }
   }
 
-  cleanup(): void {
+  /** Ends the run: keeps the result if `applied`, else puts the root back as it was. */
+  async cleanup(applied: boolean): Promise<void> {
     if (this.plnkDir) fs.rmSync(this.plnkDir, { recursive: true, force: true });
+    if (applied) await this.undo.commit();
+    else await this.undo.rollback();
   }
 
   // --- whiteouts ---------------------------------------------------------------------
 
   private whiteout(h: TarHeader, parentRel: string, base: string): void {
-    if (base === WH_OPAQUE) return this.opaque(h, parentRel);
+    if (base === WH_OPAQUE) {
+      this.opaque(h, parentRel);
+      return;
+    }
     if (base.startsWith(WH_META_PREFIX)) return; // other aufs metadata: not content
     const name = base.slice(WH_PREFIX.length);
     if (name === '' || name === '.' || name === '..') throw unsafeEntry(h.name, 'whiteout does not name a file');
@@ -374,7 +395,9 @@ class Applier {
       const abs = this.safe.abs(dir);
       const st = fs.lstatSync(abs, { throwIfNoEntry: false });
       if (st === undefined) {
+        this.undo.beforeChangeIn(dir);
         fs.mkdirSync(abs, 0o755);
+        this.undo.created(dir, true);
         this.initParentDir(abs);
         this.safe.addDir(dir);
         return; // new and empty: nothing to hide
@@ -388,63 +411,62 @@ class Applier {
 
   private wipe(dir: string): void {
     for (const ent of fs.readdirSync(this.safe.abs(dir), { withFileTypes: true })) {
+      if (dir === '' && ent.name === this.undo.backupName) continue;
       const rel = joinRel(dir, ent.name);
-      const abs = this.safe.abs(rel);
       if (this.unpacked.has(rel)) {
         if (ent.isDirectory()) this.wipe(rel);
-      } else if (ent.isDirectory()) {
-        fs.rmSync(abs, { recursive: true, force: true });
       } else {
-        fs.unlinkSync(abs);
+        this.undo.displace(rel);
       }
     }
   }
 
-  /** Removes the object at `rel` itself (rm -rf; a symlink is unlinked, not followed). */
-  private remove(rel: string, st?: fs.Stats): void {
-    const abs = this.safe.abs(rel);
-    st ??= fs.lstatSync(abs, { throwIfNoEntry: false });
-    if (st === undefined) return;
-    if (st.isDirectory()) {
-      fs.rmSync(abs, { recursive: true, force: true });
-      this.safe.forget(rel);
-    } else {
-      fs.unlinkSync(abs);
-    }
+  /**
+   * Removes the object at `rel` itself (rm -rf; a symlink is unlinked, not followed), or
+   * moves it aside for a rollback (ApplyUndo.displace).
+   */
+  private remove(rel: string): void {
+    if (this.undo.displace(rel)) this.safe.forget(rel);
   }
 
   /** Runs `make` (which fails with EEXIST on any existing name); on EEXIST replaces. */
   private replace<T>(rel: string, make: () => T): T {
+    this.undo.beforeChangeIn(rel);
+    let made: T;
     try {
-      return make();
+      made = make();
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
+      // Most names in the way are files: unlinked (or moved aside) without looking first
+      // (a layer diff replaces thousands); a directory is removed whole.
+      this.remove(rel);
+      made = make();
     }
-    // Most names in the way are files: unlink without looking first (a layer diff replaces
-    // thousands), and only a directory, which unlink refuses, is looked at and removed whole.
-    try {
-      fs.unlinkSync(this.safe.abs(rel));
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code === 'EISDIR' || code === 'EPERM') this.remove(rel);
-      else if (code !== 'ENOENT') throw err;
-    }
-    return make();
+    this.undo.created(rel);
+    return made;
   }
 
   // --- entry types -------------------------------------------------------------------
 
   private directory(h: TarHeader, real: string): void {
     const abs = this.safe.abs(real);
-    if (real !== '') {
+    const xattrs = h.xattrs !== undefined && h.xattrs.size > 0;
+    if (real === '') {
+      this.undo.beforeMeta('', xattrs);
+    } else {
+      this.undo.beforeChangeIn(real);
       try {
         fs.mkdirSync(abs, 0o700);
+        this.undo.created(real, true);
       } catch (err) {
         if (errnoCode(err) !== 'EEXIST') throw err;
         const st = fs.lstatSync(abs);
-        if (!st.isDirectory()) {
-          this.remove(real, st);
+        if (st.isDirectory()) {
+          this.undo.beforeMeta(real, xattrs);
+        } else {
+          this.remove(real);
           fs.mkdirSync(abs, 0o700);
+          this.undo.created(real, true);
         }
       }
       this.safe.addDir(real);
@@ -509,10 +531,14 @@ class Applier {
     fs.futimesSync(fd, t, t);
   }
 
-  private symlink(h: TarHeader, real: string): void {
+  /** `rel`: the entry's cleaned name; `real`: where it lands (its parents' symlinks resolved). */
+  private symlink(h: TarHeader, rel: string, real: string): void {
     const target = h.linkname;
     if (target === undefined || target === '') throw invalid(h.name, 'symlink without a target');
     if (target.includes('\0')) throw unsafeEntry(h.name, 'symlink target contains NUL');
+    // Judged where Docker judges it (the name) and where it really lives.
+    assertLinkInside(h.name, rel, target);
+    if (real !== rel) assertLinkInside(h.name, real, target);
     const abs = this.safe.abs(real);
     this.replace(real, () => fs.symlinkSync(target, abs));
     this.lchown(abs, h);
@@ -522,11 +548,13 @@ class Applier {
   }
 
   /** Synchronous but for links to aufs link sources. */
-  private hardlink(h: TarHeader, real: string): Promise<void> | undefined {
+  private hardlink(h: TarHeader, rel: string, real: string): Promise<void> | undefined {
     const link = h.linkname;
     if (link === undefined || link === '') throw invalid(h.name, 'hardlink without a target');
     let lrel: string;
     try {
+      // Docker joins the target to the root before cleaning: "/../x" climbs out too.
+      if (linkLeavesRoot('', link)) throw new Error('out');
       lrel = cleanEntryName(link);
     } catch {
       throw unsafeEntry(h.name, `hardlink target ${JSON.stringify(link)} is outside the root`);
@@ -544,6 +572,14 @@ class Applier {
 
     const abs = this.safe.abs(real);
     const tabs = this.safe.abs(target);
+    if (tst.isSymbolicLink()) {
+      // link(2) links the symlink itself: its target is then read from the new name's directory.
+      const starget = fs.readlinkSync(tabs);
+      assertLinkInside(h.name, rel, starget);
+      if (real !== rel) assertLinkInside(h.name, real, starget);
+    }
+    // The owner, mode and times set below change the inode the link shares with its target.
+    this.undo.beforeMeta(target, h.xattrs !== undefined && h.xattrs.size > 0);
     this.replace(real, () => fs.linkSync(tabs, abs)); // link(2) never follows a symlink
     this.lchown(abs, h);
     this.setXattrs(abs, h);
@@ -562,6 +598,7 @@ class Applier {
     const abs = this.safe.abs(real);
     const make = () =>
       mknod(abs, h.type as 'char' | 'block' | 'fifo', { mode: 0o600, major: h.devmajor, minor: h.devminor });
+    this.undo.beforeChangeIn(real);
     try {
       try {
         await make();
@@ -570,6 +607,7 @@ class Applier {
         this.remove(real);
         await make();
       }
+      this.undo.created(real);
     } catch (err) {
       if (device && mknodErrno(err) === 'EPERM' && this.ignoreChown) return false; // userns
       throw err;

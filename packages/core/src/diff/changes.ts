@@ -93,7 +93,7 @@ export async function changesDirs(newDir: string, oldDir: string | null): Promis
   };
 
   const stack: Task[] = [
-    { node: root, newAbs: newDir, oldAbs: oldRoot !== null && oldRoot.isDirectory() ? (oldDir as string) : null },
+    { node: root, newAbs: newDir, oldAbs: oldRoot?.isDirectory() ? (oldDir as string) : null },
   ];
   const yielder = new Yielder();
   while (stack.length > 0) {

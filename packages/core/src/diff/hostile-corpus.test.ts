@@ -64,6 +64,8 @@ describe('hostile corpus through readTar and applyLayer', () => {
       expect(['ok', ...codes], `applyLayer: ${applied.value}`).toContain(applied.value);
       expect(applied.growth, `grew by ${applied.growth} bytes`).toBeLessThan(c.memoryBound ?? 256 << 20);
       expect(fs.readdirSync(join(work, `d${n}`))).toEqual(['dest']);
+      // refused: rolled back, nothing of the archive left in the layer
+      if (applied.value !== 'ok') expect(fs.readdirSync(dest)).toEqual([]);
       const now = await readTreeModel(sentinel);
       expect(sameModel(sentinelTree, now), diffModels(sentinelTree, now)).toBe(true);
       await run('rm', ['-rf', '--one-file-system', join(work, `d${n}`)]);

@@ -1,14 +1,14 @@
 // Interop with Docker's own code (moby 20.10 pkg/archive, built as moby-archive-bench from
-// /work/shared/peer) and with GNU tar, on generated trees holding every kind of entry and
-// on the Debian corpus when it is there:
+// tools/peer) and with GNU tar, on generated trees holding every kind of entry and
+// on the Debian corpus (tools/corpus):
 //   - our change count and size equal Docker's;
 //   - our whole-tree tar and our layer diff are Docker's bytes, mode fields with their
 //     file-type bits included (but for the whiteouts' times, which are "now");
 //   - our diff applied by Docker, and Docker's diff applied by us, rebuild the upper tree
 //     exactly (0 changes, as both Docker and we count them);
 //   - GNU tar lists and extracts our archives without a word on stderr.
-// Without the peer the suite fails under CI (process.env.CI) and is skipped with a warning
-// elsewhere. Build it: bash /work/shared/peer/build.sh /usr/local/bin/moby-archive-bench
+// Without the peer or the corpus (tools/setup/install.sh builds both) the suite fails under
+// CI and is skipped with a warning elsewhere (requireReference).
 import { appendFileSync, chmodSync, chownSync, createReadStream, createWriteStream, existsSync, linkSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -19,29 +19,11 @@ import { changesDirs } from './changes.js';
 import { exportChanges, exportChangesToFile, tarDirectory, tarDirectoryToFile } from './export.js';
 import { blankWhiteoutTimes } from '../tar/test-helpers.js';
 import { changesSize } from './size.js';
+import { requireReference } from '../testing/reference-tools.js';
 import { T0, capV2, copyTree, dir, file, have, isRoot, mknod, mustRun, rmrf, run, settle, symlink, tmp, xattr } from './test-trees.js';
 
-const peer = (() => {
-  const candidates = [process.env.MOBY_ARCHIVE_BENCH, '/usr/local/bin/moby-archive-bench'].filter(Boolean) as string[];
-  return candidates.find((c) => existsSync(c)) ?? null;
-})();
-const CORPUS = process.env.GRAPHDRIVER_CORPUS ?? '/var/cache/graphdriver-corpus';
-const haveCorpus = ['base', 'upper'].every((d) => existsSync(join(CORPUS, d, 'etc')));
-
-if (!peer) {
-  const msg =
-    'interop tests need moby-archive-bench (env MOBY_ARCHIVE_BENCH or /usr/local/bin/moby-archive-bench); ' +
-    'build it with: bash /work/shared/peer/build.sh /usr/local/bin/moby-archive-bench';
-  if (process.env.CI) {
-    describe('interop with Docker (moby-archive-bench)', () => {
-      it('has the reference tool', () => {
-        throw new Error(msg);
-      });
-    });
-  } else {
-    console.warn(`\n!!! SKIPPING diff/interop.test.ts: ${msg}\n`);
-  }
-}
+const peer = requireReference('peer', 'diff/interop.test.ts (interop with Docker)');
+const CORPUS = requireReference('corpus', "diff/interop.test.ts's Debian corpus cases");
 
 interface PeerOut {
   op: string;
@@ -290,9 +272,9 @@ describe.runIf(peer)('interop with Docker (moby-archive-bench)', () => {
     gnuTarAccepts(whole, work);
   });
 
-  describe.runIf(haveCorpus)(`on the Debian corpus (${CORPUS})`, () => {
-    const cBase = join(CORPUS, 'base');
-    const cUpper = join(CORPUS, 'upper');
+  describe.runIf(CORPUS !== null)(`on the Debian corpus (${CORPUS})`, () => {
+    const cBase = `${CORPUS}/base`;
+    const cUpper = `${CORPUS}/upper`;
 
     it('counts the same changes and bytes as Docker', async () => {
       const ours = await changesDirs(cUpper, cBase);

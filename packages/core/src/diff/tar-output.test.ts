@@ -9,7 +9,7 @@ import { changesDirs } from './changes.js';
 import { exportChanges, exportChangesToFile, tarDirectory, tarDirectoryToFile } from './export.js';
 import { CHUNK_SIZE } from './tar-assembler.js';
 import { FILE_WRITER_CHUNKS } from './tar-output.js';
-import { copyTree, dir, file, isRoot, mustRun, rmrf, settle, symlink, tmp } from './test-trees.js';
+import { dir, file, isRoot, mustRun, rmrf, settle, symlink, tmp } from './test-trees.js';
 
 let work: string;
 beforeEach(() => {

@@ -77,9 +77,11 @@ function writeArchive(createPlan: () => PlanSource, fd: number): Promise<number>
     };
 
     const writeNext = (): void => {
-      if (writing || failure !== null) return settleIfIdle();
-      const next = queue.shift();
-      if (next === undefined) return settleIfIdle();
+      const next = writing || failure !== null ? undefined : queue.shift();
+      if (next === undefined) {
+        settleIfIdle();
+        return;
+      }
       writing = true;
       let off = 0;
       const step = (): void => {

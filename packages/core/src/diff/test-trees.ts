@@ -113,13 +113,6 @@ export function show(changes: Change[]): string[] {
   return changes.map(formatChange);
 }
 
-/** The moby reference tool, when built: env MOBY_ARCHIVE_BENCH or /usr/local/bin/moby-archive-bench. */
-export function peerPath(): string | null {
-  const candidates = [process.env.MOBY_ARCHIVE_BENCH, '/usr/local/bin/moby-archive-bench'].filter(Boolean) as string[];
-  for (const c of candidates) if (spawnSync(c, [], { stdio: 'ignore' }).error === undefined) return c;
-  return null;
-}
-
 /** Sets every mtime/atime under `root` (root included, symlinks themselves) to `mtime`. */
 export function settle(root: string, mtime = T0): void {
   mustRun('find', [root, '-depth', '-exec', 'touch', '-h', '-d', `@${mtime}`, '{}', '+']);

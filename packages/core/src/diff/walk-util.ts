@@ -19,7 +19,7 @@ export const S_IFSOCK = 0o140000;
  * which is UTF-8 byte order.
  */
 export function compareBytewise(a: string, b: string): number {
-  const n = a.length < b.length ? a.length : b.length;
+  const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     let ca = a.charCodeAt(i);
     let cb = b.charCodeAt(i);

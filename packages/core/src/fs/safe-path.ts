@@ -39,6 +39,39 @@ export function cleanEntryName(name: string): string {
   return n;
 }
 
+/**
+ * Docker's link rule (moby pkg/archive createTarFile), the one every layer writer applies:
+ * true when a symlink stored at `linkRel` (root-relative and cleaned, as cleanEntryName
+ * returns; the link's own path, not its directory) with target `target` leads out of the
+ * root. The target is resolved lexically from the link's directory and compared by whole
+ * path segments (Docker compares string prefixes, so "../dest-evil" beside a root named
+ * "dest" passes there; not here). A relative target that climbs above the root at any
+ * point leads out, even if it would come back in ("../<root's own name>/x"), since it then
+ * depends on where the layer is stored. Absolute targets are allowed, as in Docker: whoever
+ * follows them resolves them inside the root (a container, the SafeRoot walk); one that
+ * climbs above "/" ("/../victim", which Docker refuses from the top directory) leads out.
+ * A hardlink's target names a path from the root: `linkLeavesRoot('', target)` is Docker's
+ * hardlink check (a hardlink of a symlink is a symlink at the hardlink's name: check the
+ * symlink's target against that name too).
+ */
+export function linkLeavesRoot(linkRel: string, target: string): boolean {
+  let depth = 0; // segments of the directory the target starts from
+  if (!target.startsWith('/')) for (let i = linkRel.indexOf('/'); i >= 0; i = linkRel.indexOf('/', i + 1)) depth++;
+  for (const c of target.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c !== '..') depth++;
+    else if (--depth < 0) return true;
+  }
+  return false;
+}
+
+/** Refuses (ERR_UNSAFE_ENTRY, naming `entry`) a symlink at `linkRel` whose `target` leads out. */
+export function assertLinkInside(entry: string, linkRel: string, target: string): void {
+  if (linkLeavesRoot(linkRel, target)) {
+    throw unsafeEntry(entry, `symlink target ${JSON.stringify(target)} leads outside the root`);
+  }
+}
+
 /** Splits a cleaned relative path into its parent ("" for top level) and last component. */
 export function splitRel(rel: string): [parent: string, base: string] {
   const i = rel.lastIndexOf('/');
@@ -63,10 +96,12 @@ export class SafeRoot {
   /**
    * @param root absolute, symlink-free path of the root (the caller realpath()s it)
    * @param onMkdir called with the absolute path of every directory this object creates
+   * @param beforeMkdir called with the root-relative path of each such directory before it is made
    */
   constructor(
     readonly root: string,
     private readonly onMkdir: (abs: string) => void = () => {},
+    private readonly beforeMkdir: (rel: string) => void = () => {},
   ) {}
 
   abs(rel: string): string {
@@ -134,6 +169,7 @@ export class SafeRoot {
       const st = fs.lstatSync(abs, { throwIfNoEntry: false });
       if (st === undefined) {
         if (!o.create) return null;
+        this.beforeMkdir(next);
         fs.mkdirSync(abs, 0o755);
         this.onMkdir(abs);
         this.dirs.add(next);

@@ -100,7 +100,7 @@ class LayerProtoDriver implements ProtoDriver {
     const rec = this.index.get(id);
     // a diff being applied is a layer in use, not a missing one
     if (this.applyingNow.has(id)) throw errLayerBusy(id, 'a diff is being applied to it');
-    if (!rec || rec.state !== 'complete') throw errLayerNotFound(id);
+    if (rec?.state !== 'complete') throw errLayerNotFound(id);
     return rec;
   }
 

@@ -275,7 +275,7 @@ describe('packEntries', () => {
     for (const feed of [(b: Buffer) => chunked(b, 1), (b: Buffer) => chunked(b, 511), oddChunks, (b: Buffer) => chunked(b, 1 << 20)]) {
       const got = await readAll(readTar(feed(archive)));
       expect(got.map((g) => g.header)).toEqual(specs().map((s) => expectedBack(s.header)));
-      got.forEach((g, i) => expect(g.data).toEqual(specs()[i].data ?? Buffer.alloc(0)));
+      for (const [i, g] of got.entries()) expect(g.data).toEqual(specs()[i].data ?? Buffer.alloc(0));
     }
   });
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { chmod, lchown, link, lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { tool } from '../exec.js';
+import { setTimesNs } from '../fs/times.js';
 import { mknod } from '../fs/mknod.js';
 import { llistxattrSync, lgetxattrSync, lsetxattrSync, xattrBinding } from '../fs/xattr.js';
 
@@ -35,28 +35,7 @@ export type EntrySpec =
   | (EntryCommon & { type: 'fifo' })
   | (EntryCommon & { type: 'char' | 'block'; major: number; minor: number });
 
-const touch = tool('touch', { env: { LC_ALL: 'C', TZ: 'UTC' }, timeout: 30_000 });
-
-/** `@SEC.NSEC` for GNU touch -d. */
-function touchStamp(ns: bigint): string {
-  const NS = 1_000_000_000n;
-  let s = ns / NS;
-  let frac = ns % NS;
-  if (frac < 0n) {
-    s -= 1n;
-    frac += NS;
-  }
-  return `@${s}.${frac.toString().padStart(9, '0')}`;
-}
-
-/**
- * Sets mtime (and atime, default: the same) to exact nanoseconds without following a
- * symlink. Node's utimes goes through a double and loses nanoseconds, so GNU touch does it.
- */
-export async function setTimesNs(path: string, mtimeNs: bigint, atimeNs: bigint = mtimeNs): Promise<void> {
-  await touch.run(['-h', '-m', '-d', touchStamp(mtimeNs), '--', path]);
-  await touch.run(['-h', '-a', '-d', touchStamp(atimeNs), '--', path]);
-}
+export { setTimesNs };
 
 /** Deterministic pseudo-random bytes (xorshift32), so trees can be rebuilt and checked. */
 export function randomContent(size: number, seed: number): Buffer {

@@ -6,6 +6,8 @@
 //   - only success or a GraphDriverError ERR_INVALID_ARCHIVE / ERR_UNSAFE_ENTRY /
 //     ERR_UNSUPPORTED_ENTRY (nothing untyped, no other code);
 //   - nothing outside the destination changes (the sentinel, the directory holding both);
+//   - no link in the destination leads out of it (Docker's rule, linkLeavesRoot), and a
+//     refused input leaves the destination empty (rolled back);
 //   - it ends within a time bound (a hang is a failure) and the process stays under a
 //     memory bound.
 // Built to dist/testing/fuzz.js (no vitest): tools/fuzz runs it from the command line,
@@ -20,6 +22,7 @@ import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { readTar } from '../tar/reader.js';
 import { layerTar, pick, randInt, readTreeModel, rng, sameModel, diffModels, type TreeModel } from './crash-model.js';
 import { everyKindTar, fixChecksum, hostileTars, paxRecord } from './hostile-tars.js';
+import { linksLeadingOut } from './link-audit.js';
 
 export const FUZZ_ALLOWED_CODES: readonly string[] = [ErrorCode.InvalidArchive, ErrorCode.UnsafeEntry, ErrorCode.Unsupported];
 
@@ -323,6 +326,14 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       report.outcomes[key] = (report.outcomes[key] ?? 0) + 1;
       if (outcome !== 'ok' && !FUZZ_ALLOWED_CODES.includes(outcome)) await fail(i, mutations, `applyLayer: ${outcome}`, input);
       if (outcome.startsWith('hang')) break; // it still runs: further results would be noise
+
+      // no link leads out of the layer; a refused input left nothing behind
+      const out = linksLeadingOut(dest);
+      if (out.length) await fail(i, mutations, `links leading out of the layer: ${out.slice(0, 5).join(', ')}`, input);
+      if (outcome !== 'ok') {
+        const left = await readdir(dest);
+        if (left.length) await fail(i, mutations, `refused (${outcome}) but left ${left.slice(0, 5).join(', ')} in the layer`, input);
+      }
 
       // nothing outside dest: the directory holds only dest, the sentinel is as it was
       const beside = (await readdir(dir)).filter((n) => n !== 'dest');

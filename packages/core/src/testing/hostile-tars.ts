@@ -177,6 +177,101 @@ export function everyKindTar(): Buffer {
   ]);
 }
 
+const symlink = (name: string, linkname: string) => entry({ name, type: 'symlink', linkname });
+const hardlink = (name: string, linkname: string) => entry({ name, type: 'hardlink', linkname });
+
+/** A GNU long-link record ('K') carrying `target` for the entry that follows. */
+function gnuLongLink(target: string): Buffer {
+  const body = Buffer.from(`${target}\0`);
+  return Buffer.concat([rawBlock({ name: '././@LongLink', typeflag: 'K', size: octal(body.length, 12) }), body, padding(body.length)]);
+}
+
+/**
+ * Archives that would leave a link in the layer leading out of it: every one refused with
+ * ERR_UNSAFE_ENTRY (and nothing left behind), as Docker's pkg/archive refuses them with a
+ * breakout error, whatever way the target is spelled (ustar field, PAX linkpath, GNU long
+ * link). One benign archive of relative links that stay inside must apply.
+ */
+function linkOutTars(): HostileTar[] {
+  const out = (name: string, why: string, chunks: () => Buffer[]): HostileTar => ({
+    name,
+    why,
+    expect: 'refused',
+    codes: ['ERR_UNSAFE_ENTRY'],
+    chunks,
+  });
+  return [
+    out('link-out-lone-dotdot', 'a lone symlink "dotdot -> ../victim/hello"', () => [symlink('dotdot', '../victim/hello'), end]),
+    out('link-out-far-above', 'a symlink 64 levels above the root', () => [symlink('up', `${'../'.repeat(64)}etc/shadow`), end]),
+    out('link-out-nested', 'dir/loophole -> ../../victim (one level too many)', () => [dir('dir'), symlink('dir/loophole', '../../victim'), end]),
+    out('link-out-via-symlink', 'a symlink to a symlink that leads out (the first alone stays inside)', () => [
+      symlink('s2', 's1'),
+      symlink('s1', '../victim'),
+      end,
+    ]),
+    out('link-out-opaque-beside', 'an opaque whiteout beside a symlink that leads out', () => [
+      dir('d'),
+      file('d/.wh..wh..opq', ''),
+      symlink('d/l', '../../victim'),
+      end,
+    ]),
+    out('link-out-pax-linkpath', 'a symlink whose PAX linkpath leads out (the ustar field is harmless)', () => [
+      paxEntry([['linkpath', '../../../etc/passwd']]),
+      symlink('p', 'harmless'),
+      end,
+    ]),
+    out('link-out-gnu-longlink', 'a symlink whose GNU long link leads out', () => [
+      gnuLongLink(`${'x/../'.repeat(30)}../outside`),
+      rawBlock({ name: 'g', typeflag: '2', linkname: 'harmless' }),
+      end,
+    ]),
+    out('link-out-pax-hardlink', 'a hardlink whose PAX linkpath climbs out', () => [
+      paxEntry([['linkpath', 'a/../../victim/hello']]),
+      hardlink('h', 'harmless'),
+      end,
+    ]),
+    out('link-out-hardlink-to-symlink', 'a hardlink, at the root, of a symlink that stays inside only from its own directory', () => [
+      dir('a'),
+      dir('a/b'),
+      symlink('a/b/s', '../../x'),
+      hardlink('h', 'a/b/s'),
+      end,
+    ]),
+    out('link-out-dest-evil', 'a symlink to ../dest-evil (passes a string-prefix check beside a root named dest)', () => [
+      symlink('evil', '../dest-evil/x'),
+      end,
+    ]),
+    out('link-out-after-content', 'a valid tree, then one symlink out at the end (all of it must go)', () => [
+      dir('etc'),
+      file('etc/hostname', 'box\n'),
+      symlink('etc/localtime', '/usr/share/zoneinfo/UTC'),
+      symlink('etc/zz', '../../victim'),
+      end,
+    ]),
+    {
+      name: 'links-relative-inside',
+      why: 'relative symlinks and hardlinks of symlinks that stay inside, as a Debian root holds',
+      expect: 'applied',
+      chunks: () => [
+        dir('usr'),
+        dir('usr/lib'),
+        dir('usr/bin'),
+        file('usr/lib/libc.so.6', 'elf'),
+        symlink('lib', 'usr/lib'),
+        symlink('usr/lib/libc.so', 'libc.so.6'),
+        symlink('usr/bin/ld', '../lib/libc.so'),
+        symlink('usr/bin/root', '../..'),
+        symlink('usr/bin/dot', '.'),
+        symlink('usr/bin/abs', '/etc/passwd'),
+        symlink('usr/bin/up-and-down', '../bin/./../lib//libc.so.6'),
+        hardlink('usr/bin/ld2', 'usr/bin/ld'),
+        hardlink('usr/lib/ld3', 'usr/bin/ld'),
+        end,
+      ],
+    },
+  ];
+}
+
 /** The corpus. Names are stable: the fuzzer and reports refer to them. */
 export function hostileTars(): HostileTar[] {
   const valid = file('ok', 'fine\n');
@@ -441,6 +536,8 @@ export function hostileTars(): HostileTar[] {
       codes: ['ERR_INVALID_ARCHIVE', 'ERR_UNSAFE_ENTRY'],
       chunks: () => [dir('d'), entry({ name: 'l', type: 'hardlink', linkname: 'd' }), end],
     },
+    // --- links that lead out of the layer (Docker's createTarFile rule; see linkLeavesRoot) --
+    ...linkOutTars(),
     // --- devices and fifos -----------------------------------------------------------------
     {
       name: 'devices-and-fifos',

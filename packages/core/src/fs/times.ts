@@ -1,0 +1,39 @@
+// Setting a path's times to the nanosecond. Node's utimes takes seconds as a double, which
+// near today's dates keeps about a quarter of a microsecond: whole-second times (what tar
+// headers carry) survive, a filesystem's own nanoseconds do not. GNU touch sets them exactly.
+import * as fs from 'node:fs';
+import { tool } from '../exec.js';
+
+const touch = tool('touch', { env: { LC_ALL: 'C', TZ: 'UTC' }, timeout: 30_000 });
+
+const NS = 1_000_000_000n;
+
+/** `@SEC.NSEC` for GNU touch -d. */
+function touchStamp(ns: bigint): string {
+  let s = ns / NS;
+  let frac = ns % NS;
+  if (frac < 0n) {
+    s -= 1n;
+    frac += NS;
+  }
+  return `@${s}.${frac.toString().padStart(9, '0')}`;
+}
+
+/**
+ * Sets mtime (and atime, default: the same) to exact nanoseconds without following a
+ * symlink, through GNU touch (two runs).
+ */
+export async function setTimesNs(path: string, mtimeNs: bigint, atimeNs: bigint = mtimeNs): Promise<void> {
+  await touch.run(['-h', '-m', '-d', touchStamp(mtimeNs), '--', path]);
+  await touch.run(['-h', '-a', '-d', touchStamp(atimeNs), '--', path]);
+}
+
+/**
+ * Puts back times read earlier with lstat({ bigint: true }): through lutimes when the double
+ * carries them exactly (checked), else through setTimesNs.
+ */
+export async function restoreTimesNs(path: string, atimeNs: bigint, mtimeNs: bigint): Promise<void> {
+  fs.lutimesSync(path, Number(atimeNs) / 1e9, Number(mtimeNs) / 1e9);
+  const st = fs.lstatSync(path, { bigint: true });
+  if (st.atimeNs !== atimeNs || st.mtimeNs !== mtimeNs) await setTimesNs(path, mtimeNs, atimeNs);
+}
