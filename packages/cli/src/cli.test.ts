@@ -39,7 +39,22 @@ describe('usage and errors', () => {
   it('prints help and version with status 0', async () => {
     const help = await runCli(['--help']);
     expect(help.status).toBe(0);
-    for (const cmd of ['create', 'rm', 'ls', 'mount', 'unmount', 'status', 'info', 'changes', 'diff', 'apply', 'size', 'drivers', 'import', 'export']) {
+    for (const cmd of [
+      'create',
+      'rm',
+      'ls',
+      'mount',
+      'unmount',
+      'status',
+      'info',
+      'changes',
+      'diff',
+      'apply',
+      'size',
+      'drivers',
+      'import',
+      'export',
+    ]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${cmd}\\b`, 'm'));
     }
     const version = await runCli(['--version']);
@@ -171,7 +186,11 @@ describe('layers', () => {
   it('drivers lists every registered driver with the reason when it cannot run, and leaves no home behind', async () => {
     const own = join(work, 'drivers-root');
     await mkdir(own);
-    const r = await runJson<{ root: string; drivers: Array<{ name: string; usable: boolean; reason?: string; code?: string }> }>(['--root', own, 'drivers']);
+    const r = await runJson<{ root: string; drivers: Array<{ name: string; usable: boolean; reason?: string; code?: string }> }>([
+      '--root',
+      own,
+      'drivers',
+    ]);
     const vfs = r.drivers.find((d) => d.name === 'vfs');
     expect(vfs).toMatchObject({ usable: true });
     for (const d of r.drivers) {
@@ -202,7 +221,10 @@ describe('diff and apply', () => {
       const r = await runJson<{ compression: string; size: number }>([...g(), 'apply', id, ...file], { input });
       expect(r.compression, id).toBe(compression);
       const changes = await runJson<Array<{ path: string; kind: string }>>([...g(), 'changes', id]);
-      expect(changes.map((c) => `${c.kind} ${c.path}`), id).toEqual(['A /etc', 'A /etc/app', 'A /etc/app/conf', 'A /hello']);
+      expect(
+        changes.map((c) => `${c.kind} ${c.path}`),
+        id,
+      ).toEqual(['A /etc', 'A /etc/app', 'A /etc/app/conf', 'A /hello']);
     }
     // garbage is an archive error, and the layer is left incomplete, not listed
     await runJson([...g(), 'create', 'garbage']);
@@ -288,9 +310,15 @@ describe('progress', () => {
       // the progress line was drawn, so there was something to clear
       expect(tty.stdout, args[0]).toMatch(/\r\x1b\[2K\S.*\/s/);
       const screen = screenLines(tty.stdout);
-      expect(screen.filter((l) => result.test(l)), `${args[0]}: ${JSON.stringify(screen)}`).toHaveLength(1);
+      expect(
+        screen.filter((l) => result.test(l)),
+        `${args[0]}: ${JSON.stringify(screen)}`,
+      ).toHaveLength(1);
       // no line holds a result glued to progress text, and no progress text is left on screen
-      expect(screen.filter((l) => /\/s\b/.test(l)), `${args[0]}: ${JSON.stringify(screen)}`).toEqual([]);
+      expect(
+        screen.filter((l) => /\/s\b/.test(l)),
+        `${args[0]}: ${JSON.stringify(screen)}`,
+      ).toEqual([]);
     }
   });
 });
@@ -302,7 +330,10 @@ describe('as a non-root user', () => {
     await mkdir(home);
     await chmod(work, 0o755);
     execFileSync('chown', ['65534:65534', home]);
-    return { home, as: { cwd: home, uid: 65534, gid: 65534, env: { HOME: home, XDG_DATA_HOME: undefined, GRAPHDRIVER_ROOT: undefined, ...env } } };
+    return {
+      home,
+      as: { cwd: home, uid: 65534, gid: 65534, env: { HOME: home, XDG_DATA_HOME: undefined, GRAPHDRIVER_ROOT: undefined, ...env } },
+    };
   }
 
   it('defaults to vfs in ~/.local/share/graphdriver (not the current directory) and needs no root', async () => {

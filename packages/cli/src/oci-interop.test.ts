@@ -63,7 +63,9 @@ async function ourTree(globals: string[], id: string, opts: { owners?: boolean; 
 /** Rewrites a layout's blob and every reference to it (index -> manifest -> config). */
 async function rewriteConfig(layout: string, tag: string, edit: (config: { rootfs: { diff_ids: string[] } }) => void) {
   const index = JSON.parse(await readFile(join(layout, 'index.json'), 'utf8'));
-  const entry = index.manifests.find((m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
+  const entry = index.manifests.find(
+    (m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === tag,
+  );
   const blob = (d: string) => join(layout, 'blobs/sha256', d.slice(7));
   const manifest = JSON.parse(await readFile(blob(entry.digest), 'utf8'));
   const config = JSON.parse(await readFile(blob(manifest.config.digest), 'utf8'));
@@ -98,7 +100,9 @@ describe.skipIf(missing.length > 0)('OCI image layouts with umoci and skopeo (vf
   it('the fixture is a real multi-layer image: skopeo reads it', async () => {
     const info = await skopeo.inspect(ref('v4'));
     expect(info.Layers.length).toBe(5);
-    expect([...reference.keys()]).toEqual(expect.arrayContaining(['bin/busybox', 'dev/null', 'opt/new/file', 'etc/hostname/name', 'var/lib/app/state.bak']));
+    expect([...reference.keys()]).toEqual(
+      expect.arrayContaining(['bin/busybox', 'dev/null', 'opt/new/file', 'etc/hostname/name', 'var/lib/app/state.bak']),
+    );
   });
 
   it("imports umoci's layout as a chain named by chain IDs; the tree equals umoci unpack's", async () => {
@@ -150,7 +154,12 @@ describe.skipIf(missing.length > 0)('OCI image layouts with umoci and skopeo (vf
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     // the two good layers below it stay; the bad one is not left behind
     const ls = (await runJson<Array<{ id: string }>>([...gv(croot), 'ls'])).map((l) => l.id).sort();
-    expect(ls).toEqual(imported.layers.slice(0, 2).map((l) => l.id).sort());
+    expect(ls).toEqual(
+      imported.layers
+        .slice(0, 2)
+        .map((l) => l.id)
+        .sort(),
+    );
 
     // a config whose diff_id does not match the layer's content
     const wrong = join(work, 'wrong-diffid');
@@ -244,7 +253,7 @@ describe.skipIf(missing.length > 0)('OCI image layouts on btrfs (a loop device)'
     await fs?.teardown();
   });
 
-  it('imports into btrfs subvolumes; the tree equals umoci unpack\'s; the export unpacks the same', async (ctx) => {
+  it("imports into btrfs subvolumes; the tree equals umoci unpack's; the export unpacks the same", async (ctx) => {
     if (!fs) return ctx.skip();
     const imp = await runJson<Imported>([...gb(), 'import', ref('v4')]);
     expect(imp.layers).toHaveLength(5);

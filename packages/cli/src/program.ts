@@ -20,7 +20,10 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
   const program = new Command('graphdriver')
     .description('Docker-compatible copy-on-write layer storage: layers, diffs, and OCI image import/export')
     .version(version, '-V, --version')
-    .option('--root <dir>', 'store root (default $GRAPHDRIVER_ROOT, else /var/lib/graphdriver for root, $XDG_DATA_HOME/graphdriver or ~/.local/share/graphdriver otherwise)')
+    .option(
+      '--root <dir>',
+      'store root (default $GRAPHDRIVER_ROOT, else /var/lib/graphdriver for root, $XDG_DATA_HOME/graphdriver or ~/.local/share/graphdriver otherwise)',
+    )
     .option('--driver <name>', 'storage driver (default: $GRAPHDRIVER, else the first that works here)')
     .option('--opt <key=value>', 'driver option (repeatable)', collect)
     .option('--json', 'machine-readable output: one JSON document on stdout')
@@ -39,8 +42,15 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     .option('--rw', 'a read-write (container) layer')
     .option('--size <size>', 'size limit, e.g. 10G (drivers with quota support)')
     .action((id, o) => run((g, out) => layers.create(g, out, id, o)));
-  program.command('rm').description('remove a layer').argument('<id>').action((id) => run((g, out) => layers.remove(g, out, id)));
-  program.command('ls').description('list layers with parent, size and creation time').action(() => run((g, out) => layers.list(g, out)));
+  program
+    .command('rm')
+    .description('remove a layer')
+    .argument('<id>')
+    .action((id) => run((g, out) => layers.remove(g, out, id)));
+  program
+    .command('ls')
+    .description('list layers with parent, size and creation time')
+    .action(() => run((g, out) => layers.list(g, out)));
   program
     .command('mount')
     .description("make a layer's root available and print its path (counted; undo with unmount)")
@@ -52,8 +62,15 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     .description('release one reference taken by mount')
     .argument('<id>')
     .action((id) => run((g, out) => layers.unmount(g, out, id)));
-  program.command('status').description("the driver's status").action(() => run((g, out) => layers.status(g, out)));
-  program.command('info').description("a layer's record and the driver's metadata").argument('<id>').action((id) => run((g, out) => layers.info(g, out, id)));
+  program
+    .command('status')
+    .description("the driver's status")
+    .action(() => run((g, out) => layers.status(g, out)));
+  program
+    .command('info')
+    .description("a layer's record and the driver's metadata")
+    .argument('<id>')
+    .action((id) => run((g, out) => layers.info(g, out, id)));
   program
     .command('changes')
     .description('paths added (A), changed (C) and deleted (D) against the parent')
@@ -80,7 +97,10 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     .argument('<id>')
     .addOption(p())
     .action((id, o) => run((g, out) => layers.size(g, out, id, o)));
-  program.command('drivers').description('registered drivers and whether each can run here').action(() => run((g, out) => drivers(g, out)));
+  program
+    .command('drivers')
+    .description('registered drivers and whether each can run here')
+    .action(() => run((g, out) => drivers(g, out)));
   program
     .command('import')
     .description('import an OCI image layout as a chain of layers named by chain ID')

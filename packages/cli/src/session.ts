@@ -49,7 +49,11 @@ export function sessionFor(g: GlobalOptions): Session {
   return { root, driverName: named ?? (isRoot() ? undefined : 'vfs'), options: g.opt };
 }
 
-const exists = (path: string) => access(path).then(() => true, () => false);
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * Whether the store holds a home for the chosen driver (or, with none chosen, for any). Read-only

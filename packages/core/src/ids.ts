@@ -13,8 +13,7 @@ const ID_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${MAX_ID_LENGTH - 1}
 
 /** The one place layer ids are checked: an id becomes a file or dataset name in every driver. */
 export function validateId(id: unknown): asserts id is string {
-  const bad = (why: string) =>
-    new GraphDriverError(ErrorCode.InvalidId, `invalid layer id ${JSON.stringify(id)}: ${why}`);
+  const bad = (why: string) => new GraphDriverError(ErrorCode.InvalidId, `invalid layer id ${JSON.stringify(id)}: ${why}`);
   if (typeof id !== 'string') throw bad('not a string');
   if (id === '') throw bad('empty');
   if (id.length > MAX_ID_LENGTH) throw bad(`longer than ${MAX_ID_LENGTH} characters`);

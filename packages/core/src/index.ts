@@ -5,7 +5,16 @@ export * from './fsmagic.js';
 export * from './registry.js';
 export { tool, ToolError, type Tool, type RunOptions, type RunResult } from './exec.js';
 export * from './options.js';
-export { readTar, packEntries, encodeHeader, padding, END_OF_ARCHIVE, type ReadTarOptions, type PackEntry, type EncodeOptions } from './tar/index.js';
+export {
+  readTar,
+  packEntries,
+  encodeHeader,
+  padding,
+  END_OF_ARCHIVE,
+  type ReadTarOptions,
+  type PackEntry,
+  type EncodeOptions,
+} from './tar/index.js';
 export type { TarHeader, TarEntry, EntryType } from './tar/types.js';
 export { createLayerDriver, type LayerDriverOptions } from './store/layer-driver.js';
 export type { LayerBackend, BackendCreateOpts } from './store/backend.js';

@@ -32,7 +32,18 @@ export {
   type CampaignOptions,
   type CampaignReport,
 } from './testing/crash.js';
-export { rng, seededBytes, layerTar, tarActions, applyModel, readTreeModel, type TreeModel, type CrashOp, type ChildConfig, type TarAction } from './testing/crash-model.js';
+export {
+  rng,
+  seededBytes,
+  layerTar,
+  tarActions,
+  applyModel,
+  readTreeModel,
+  type TreeModel,
+  type CrashOp,
+  type ChildConfig,
+  type TarAction,
+} from './testing/crash-model.js';
 export { FAULT_POINTS, type FaultPointName } from './store/fault-points.js';
 export { runInChild } from './testing/crash.js';
 export type { JournalLine } from './testing/crash-child.js';

@@ -5,7 +5,15 @@ import { init, name } from './init.js';
 
 export { init, name, openBtrfs, type InitDeps } from './init.js';
 export { BtrfsBackend, type BtrfsBackendConfig } from './backend.js';
-export { createBtrfs, type Btrfs, type SubvolumeInfo, type QgroupInfo, type SubvolumeListEntry, type FilesystemShow, type FilesystemUsage } from './btrfs.js';
+export {
+  createBtrfs,
+  type Btrfs,
+  type SubvolumeInfo,
+  type QgroupInfo,
+  type SubvolumeListEntry,
+  type FilesystemShow,
+  type FilesystemUsage,
+} from './btrfs.js';
 export type { NativeDiff, NativeDiffStats, SnapshotPair } from './native-diff.js';
 export type { BtrfsOptions } from './options.js';
 export { parseSendStream, type SendOp, type SendStream } from './send-stream.js';

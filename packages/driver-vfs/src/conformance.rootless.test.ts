@@ -44,8 +44,17 @@ if (process.getuid?.() !== 0) {
       repo = join(work, 'repo');
       await mkdir(repo);
       prefix = [
-        'unshare', '--mount', '--propagation', 'private', '--',
-        'sh', '-c', 'mount --bind -- "$1" "$2" && cd -- "$2" && shift 2 && exec "$@"', 'sh', repoDir, repo,
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        'sh',
+        '-c',
+        'mount --bind -- "$1" "$2" && cd -- "$2" && shift 2 && exec "$@"',
+        'sh',
+        repoDir,
+        repo,
         ...asNobody,
       ];
       console.info(`[rootless] the repo is seen through a bind mount at ${repo}`);

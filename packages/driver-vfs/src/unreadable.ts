@@ -30,9 +30,30 @@ export async function widenUnreadable(root: string, uid: number): Promise<Widene
       for (const start of pending) {
         // closed directories are pruned (find cannot enter them) and searched on the next round
         const { stdout } = await find.run([
-          '-P', start, '-user', String(uid),
-          '(', '-type', 'd', '!', '-perm', '-u=rx', '-prune', '-printf', 'd %m %p\\0', ')',
-          '-o', '(', '-type', 'f', '!', '-perm', '-u=r', '-printf', 'f %m %p\\0', ')',
+          '-P',
+          start,
+          '-user',
+          String(uid),
+          '(',
+          '-type',
+          'd',
+          '!',
+          '-perm',
+          '-u=rx',
+          '-prune',
+          '-printf',
+          'd %m %p\\0',
+          ')',
+          '-o',
+          '(',
+          '-type',
+          'f',
+          '!',
+          '-perm',
+          '-u=r',
+          '-printf',
+          'f %m %p\\0',
+          ')',
         ]);
         for (const rec of stdout.split('\0')) {
           if (!rec) continue;

@@ -28,7 +28,15 @@ beforeAll(() => {
   writeFileSync(
     join(work, 'tsconfig.json'),
     JSON.stringify({
-      compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] },
+      compilerOptions: {
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: ['node'],
+      },
       include: ['blocks/*.mts'],
     }),
   );
@@ -40,10 +48,11 @@ afterAll(() => {
 });
 
 describe('README examples', () => {
-  it('finds the root README example and the packages\' blocks', () => {
+  it("finds the root README example and the packages' blocks", () => {
     expect(blocks.filter((b) => b.file === 'README.md' && b.mode === 'run')).toHaveLength(1);
     expect(blocks.length).toBeGreaterThanOrEqual(6);
-    for (const b of blocks.filter((x) => x.mode !== 'run')) console.warn(`[readme] ${name(b)}: ${b.mode === 'fragment' ? 'not compiled or run' : 'compiled, not run'}: ${b.why}`);
+    for (const b of blocks.filter((x) => x.mode !== 'run'))
+      console.warn(`[readme] ${name(b)}: ${b.mode === 'fragment' ? 'not compiled or run' : 'compiled, not run'}: ${b.why}`);
   });
 
   it('every block but the fragments type-checks against the built packages', () => {

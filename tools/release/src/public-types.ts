@@ -45,7 +45,8 @@ export function unexportedPublicTypes(pkgDir: string, entries: string[]): string
   // a private member is nobody's business, but a constructor's `private opts: T` is still an argument
   const isHidden = (m: ts.Node) =>
     !ts.isParameter(m) &&
-    ts.canHaveModifiers(m) && (ts.getModifiers(m) ?? []).some((x) => x.kind === ts.SyntaxKind.PrivateKeyword || x.kind === ts.SyntaxKind.ProtectedKeyword);
+    ts.canHaveModifiers(m) &&
+    (ts.getModifiers(m) ?? []).some((x) => x.kind === ts.SyntaxKind.PrivateKeyword || x.kind === ts.SyntaxKind.ProtectedKeyword);
 
   /** Type references anywhere under `node`, but not inside function bodies or initialisers. */
   const walk = (owner: string, node: ts.Node): void => {

@@ -20,7 +20,9 @@ describe('published tarballs', () => {
 
   it.each(publishedPackages().map((p) => [p.json.name, p] as const))('%s: LICENSE, README and metadata in the tarball', (_name, p) => {
     const dest = join(out, p.dir.replace('/', '-'));
-    const json = JSON.parse(execFileSync('pnpm', ['pack', '--json', '--pack-destination', dest], { cwd: join(repoDir, p.dir), encoding: 'utf8' })) as { filename: string };
+    const json = JSON.parse(
+      execFileSync('pnpm', ['pack', '--json', '--pack-destination', dest], { cwd: join(repoDir, p.dir), encoding: 'utf8' }),
+    ) as { filename: string };
     const files = execFileSync('tar', ['-tzf', json.filename], { encoding: 'utf8' }).split('\n').filter(Boolean);
     expect(files).toContain('package/LICENSE');
     expect(files).toContain('package/README.md');

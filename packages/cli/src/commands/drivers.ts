@@ -22,7 +22,10 @@ export interface DriverProbe {
 
 export async function probeDriver(root: string, name: string, options: string[]): Promise<DriverProbe> {
   const home = join(root, name);
-  const existed = await access(home).then(() => true, () => false);
+  const existed = await access(home).then(
+    () => true,
+    () => false,
+  );
   try {
     const driver = await getDriver(name, { root, driverOptions: options });
     if (existed) {
@@ -38,7 +41,11 @@ export async function probeDriver(root: string, name: string, options: string[])
   }
 }
 
-const exists = (path: string) => access(path).then(() => true, () => false);
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /** The outermost folder of `path` that does not exist yet (null when `path` exists). */
 async function firstMissing(path: string): Promise<string | null> {
@@ -57,11 +64,16 @@ export async function drivers(g: GlobalOptions, out: Output) {
   try {
     await makeDirs(s.root, 0o700);
     // driver options belong to the driver that was named; the others are probed without them
-    for (const name of byPriority(registeredDrivers())) probes.push(await probeDriver(s.root, name, name === s.driverName ? s.options : []));
+    for (const name of byPriority(registeredDrivers()))
+      probes.push(await probeDriver(s.root, name, name === s.driverName ? s.options : []));
   } finally {
     if (made) await rm(made, { recursive: true, force: true });
   }
-  const rows = probes.map((p) => [p.name, p.usable ? 'yes' : 'no', p.usable ? (p.inUse ? 'in use under this root' : '') : `${p.code}: ${p.reason}`]);
+  const rows = probes.map((p) => [
+    p.name,
+    p.usable ? 'yes' : 'no',
+    p.usable ? (p.inUse ? 'in use under this root' : '') : `${p.code}: ${p.reason}`,
+  ]);
   out.result(
     { root: s.root, drivers: probes },
     table(['DRIVER', 'USABLE', 'NOTE'], rows),

@@ -63,7 +63,11 @@ export async function list(g: GlobalOptions, out: Output) {
   await withExistingDriver(g, async (driver) => {
     const layers = driver ? await listLayers(driver) : [];
     const rows = layers.map((l) => [l.id, l.parent ?? '-', l.rw ? 'rw' : 'ro', humanBytes(l.size), l.created ?? '-', String(l.mounts)]);
-    out.result(layers, table(['ID', 'PARENT', 'MODE', 'SIZE', 'CREATED', 'MOUNTS'], rows), layers.map((l) => l.id));
+    out.result(
+      layers,
+      table(['ID', 'PARENT', 'MODE', 'SIZE', 'CREATED', 'MOUNTS'], rows),
+      layers.map((l) => l.id),
+    );
   });
 }
 

@@ -63,7 +63,11 @@ export async function runJson<T = unknown>(args: readonly string[], opts: CliOpt
 export function runInTerminal(args: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
   const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qefc', quoted, '/dev/null'], { cwd: opts.cwd, env: { ...process.env, COLUMNS: '100', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qefc', quoted, '/dev/null'], {
+      cwd: opts.cwd,
+      env: { ...process.env, COLUMNS: '100', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));

@@ -15,7 +15,23 @@ import type { EntryType, TarHeader } from '../tar/types.js';
 import { hostNameLookup, type NameLookup } from './owners.js';
 import type { PlanSource, Planned } from './tar-assembler.js';
 import { tarReadable, writeTarTo } from './tar-output.js';
-import { LSTAT_QUIET, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, assertNamesDecodable, devMajor, devMinor, floorSeconds, isErrno, sortByPath, sortBytewise } from './walk-util.js';
+import {
+  LSTAT_QUIET,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  assertNamesDecodable,
+  devMajor,
+  devMinor,
+  floorSeconds,
+  isErrno,
+  sortByPath,
+  sortBytewise,
+} from './walk-util.js';
 
 const WHITEOUT_PREFIX = '.wh.';
 const CAPABILITY = 'security.capability';
@@ -200,7 +216,11 @@ class ExportPlan implements PlanSource {
   private readonly sorted: Change[];
   private i = 0;
 
-  constructor(dir: string, changes: readonly Change[], private readonly ctx: AppendContext) {
+  constructor(
+    dir: string,
+    changes: readonly Change[],
+    private readonly ctx: AppendContext,
+  ) {
     this.root = trimDir(dir);
     this.sorted = sortByPath([...changes]);
   }
@@ -243,7 +263,10 @@ class TreePlan implements PlanSource {
   private readonly stack: Frame[] = [];
   private started = false;
 
-  constructor(private readonly dir: string, private readonly ctx: AppendContext) {}
+  constructor(
+    private readonly dir: string,
+    private readonly ctx: AppendContext,
+  ) {}
 
   /** The first step, on the first read: errors about the root then fail the stream. */
   private start(): Planned | null | undefined {

@@ -187,7 +187,8 @@ export function describeMalformedArguments(target: HostileTarget & { storageQuot
           ['changes', d.changes(s, null)],
           ['diffSize', d.diffSize(s, null)],
         ];
-        for (const [what, p] of calls) expect(`${what}(${JSON.stringify(id)}): ${await code(p)}`).toBe(`${what}(${JSON.stringify(id)}): ${ErrorCode.InvalidId}`);
+        for (const [what, p] of calls)
+          expect(`${what}(${JSON.stringify(id)}): ${await code(p)}`).toBe(`${what}(${JSON.stringify(id)}): ${ErrorCode.InvalidId}`);
       }
       expect(await d.list()).toEqual(['base']);
       expect(rejections.seen).toEqual([]);
@@ -195,7 +196,18 @@ export function describeMalformedArguments(target: HostileTarget & { storageQuot
 
     it('odd ids (option-like, shell metacharacters, unicode) are refused typed, never interpreted', async () => {
       const cwdProbe = join(process.cwd(), 'gd-pwned');
-      for (const id of ['-rf', '--help', '-o', ' space ', 'ünïcödé', 'x;touch gd-pwned', '$(touch gd-pwned)', '.hidden', 'a'.repeat(200), 'with:colon']) {
+      for (const id of [
+        '-rf',
+        '--help',
+        '-o',
+        ' space ',
+        'ünïcödé',
+        'x;touch gd-pwned',
+        '$(touch gd-pwned)',
+        '.hidden',
+        'a'.repeat(200),
+        'with:colon',
+      ]) {
         const created = await code(d.create(id, 'base'));
         expect(created, `create(${JSON.stringify(id)})`).toBe(ErrorCode.InvalidId);
         expect(await d.exists(id).catch(() => false)).toBe(false);
