@@ -49,7 +49,8 @@ export function sessionFor(g: GlobalOptions): Session {
   return { root, driverName: named ?? (isRoot() ? undefined : 'vfs'), options: g.opt };
 }
 
-const exists = (path: string) =>
+/** True when `path` exists (any type); false on any error. */
+export const exists = (path: string) =>
   access(path).then(
     () => true,
     () => false,

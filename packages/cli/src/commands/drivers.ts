@@ -2,13 +2,13 @@
 // real (that is the only honest test); a home the probe itself made is removed again so
 // that it does not count as "prior state" when the registry next chooses a driver. A root that
 // did not exist is made for the probe (its filesystem decides what runs) and removed again.
-import { access, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { byPriority, closeDriver, getDriver, makeDirs, registeredDrivers } from '@graphdriver/core';
 import { errorCode, errorMessage } from '../cli-errors.js';
 import { table } from '../format.js';
 import type { Output } from '../output.js';
-import { sessionFor, type GlobalOptions } from '../session.js';
+import { exists, sessionFor, type GlobalOptions } from '../session.js';
 
 export interface DriverProbe {
   name: string;
@@ -22,10 +22,7 @@ export interface DriverProbe {
 
 export async function probeDriver(root: string, name: string, options: string[]): Promise<DriverProbe> {
   const home = join(root, name);
-  const existed = await access(home).then(
-    () => true,
-    () => false,
-  );
+  const existed = await exists(home);
   try {
     const driver = await getDriver(name, { root, driverOptions: options });
     if (existed) {
@@ -40,12 +37,6 @@ export async function probeDriver(root: string, name: string, options: string[])
     if (!existed) await rm(home, { recursive: true, force: true }).catch(() => {});
   }
 }
-
-const exists = (path: string) =>
-  access(path).then(
-    () => true,
-    () => false,
-  );
 
 /** The outermost folder of `path` that does not exist yet (null when `path` exists). */
 async function firstMissing(path: string): Promise<string | null> {
