@@ -1,9 +1,10 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  // testing/crash-child: the script crash campaigns run in a child process (plain node);
-  // testing/fuzz: the tar fuzzer, for tools/fuzz (no vitest in it)
-  entry: ['src/index.ts', 'src/testing.ts', 'src/testing/crash-child.ts', 'src/testing/fuzz.ts'],
+  // linux: the shared Linux plumbing (@graphdriver/core/linux); fuzz: the tar fuzzer
+  // (@graphdriver/core/fuzz, no vitest in it); testing/crash-child: the script crash
+  // campaigns run in a child process (plain node)
+  entry: ['src/index.ts', 'src/testing.ts', 'src/linux.ts', 'src/fuzz.ts', 'src/testing/crash-child.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// `pnpm fuzz`: the tar reader and applier fuzzer (core's testing/fuzz.ts, from its built
-// dist) for FUZZ_SECONDS seconds (default 300) from FUZZ_SEED (default: the time, printed so
+// `pnpm fuzz`: the tar reader and applier fuzzer (@graphdriver/core/fuzz) for FUZZ_SECONDS seconds (default 300) from FUZZ_SEED (default: the time, printed so
 // a run can be repeated). Failing inputs are saved in tools/fuzz/crashers/ with a note of the
 // seed, iteration and mutations; the exit status is 1 when there were any. With
 // GRAPHDRIVER_SOAK_REPORTS set, the report is also written there as JSON (for tools/soak).
@@ -9,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const { runFuzz } = await import(new URL('../../packages/core/dist/testing/fuzz.js', import.meta.url).href).catch((err) => {
+const { runFuzz } = await import('@graphdriver/core/fuzz').catch((err) => {
   console.error(`fuzz: cannot load core's built fuzzer (run \`pnpm build\` first): ${err.message}`);
   process.exit(2);
 });

@@ -80,12 +80,24 @@ async function expectFailedApplyLeftUnfinished(id: string): Promise<void> {
 describe('apply of corrupt compressed data', () => {
   const half = (b: Buffer) => b.subarray(0, b.length >> 1);
   const cases: Array<[string, () => Promise<Buffer>, RegExp]> = [
-    ['a gzip header, then garbage', async () => Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]), Buffer.alloc(4096, 0xee)]), /invalid gzip data: /],
-    ['a zstd magic, then garbage', async () => Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(4096, 0xee)]), /invalid zstd data: /],
+    [
+      'a gzip header, then garbage',
+      async () => Buffer.concat([Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]), Buffer.alloc(4096, 0xee)]),
+      /invalid gzip data: /,
+    ],
+    [
+      'a zstd magic, then garbage',
+      async () => Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(4096, 0xee)]),
+      /invalid zstd data: /,
+    ],
     ['gzip cut off half-way', async () => half(await readFile(`${tar}.gz`)), /invalid gzip data: unexpected end of file/],
     ['zstd cut off half-way', async () => half(await readFile(`${tar}.zst`)), /invalid zstd data: /],
     // an empty frame with a 1 GiB window, which fzstd would allocate (and move for every block)
-    ['a zstd frame asking for a 1 GiB window', async () => Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa0, 0x01, 0x00, 0x00]), /needs a 1024 MiB window, over the 128 MiB limit/],
+    [
+      'a zstd frame asking for a 1 GiB window',
+      async () => Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa0, 0x01, 0x00, 0x00]),
+      /needs a 1024 MiB window, over the 128 MiB limit/,
+    ],
   ];
   let n = 0;
   for (const [what, data, message] of cases) {
@@ -119,7 +131,10 @@ describe('apply of a decompression bomb', () => {
   let hook: string;
   beforeAll(async () => {
     hook = join(work, 'maxrss.cjs');
-    await writeFile(hook, "process.on('exit', () => require('fs').writeFileSync(process.env.GD_MAXRSS_FILE, String(process.resourceUsage().maxRSS)));\n");
+    await writeFile(
+      hook,
+      "process.on('exit', () => require('fs').writeFileSync(process.env.GD_MAXRSS_FILE, String(process.resourceUsage().maxRSS)));\n",
+    );
   });
 
   const compressors: Array<[string, (file: string) => Promise<void>]> = [
@@ -158,7 +173,9 @@ describe('files that cannot be read or written are typed errors, and cost nothin
   it('apply of a missing file, or of a directory: ERR_INVALID_OPTION with the errno, the layer untouched', async () => {
     const missing = join(work, 'no', 'such.tar');
     const r = await runCli([...g(), 'apply', 'keep', missing]);
-    expect(expectOneLine(r, 'ERR_INVALID_OPTION')).toBe(`graphdriver: ERR_INVALID_OPTION: cannot read ${missing}: ENOENT: no such file or directory`);
+    expect(expectOneLine(r, 'ERR_INVALID_OPTION')).toBe(
+      `graphdriver: ERR_INVALID_OPTION: cannot read ${missing}: ENOENT: no such file or directory`,
+    );
     expect(expectOneLine(await runCli([...g(), 'apply', 'keep', work]), 'ERR_INVALID_OPTION')).toMatch(/it is a directory/);
     expect(await layerIds()).toContain('keep');
     await expectKeepIntact();
@@ -181,7 +198,9 @@ describe('files that cannot be read or written are typed errors, and cost nothin
   it('diff into a missing directory or onto a directory: ERR_INVALID_OPTION, nothing written', async () => {
     const target = join(work, 'missing-dir', 'x.tar');
     const r = await runCli([...g(), 'diff', 'keep', '-o', target]);
-    expect(expectOneLine(r, 'ERR_INVALID_OPTION')).toBe(`graphdriver: ERR_INVALID_OPTION: cannot write ${target}: ENOENT: no such file or directory`);
+    expect(expectOneLine(r, 'ERR_INVALID_OPTION')).toBe(
+      `graphdriver: ERR_INVALID_OPTION: cannot write ${target}: ENOENT: no such file or directory`,
+    );
     expect(existsSync(join(work, 'missing-dir'))).toBe(false);
     const dir = join(work, 'out-dir');
     await mkdir(dir);

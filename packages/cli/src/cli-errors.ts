@@ -1,20 +1,19 @@
 // Error codes of the CLI's own failures (core's GraphDriverError codes pass through as they
 // are) and the one-line rendering every failure gets.
 import { ErrorCode, GraphDriverError, errnoCode, isGraphDriverError, isNoSpace } from '@graphdriver/core';
+import { ImageErrorCode } from '@graphdriver/image';
 
 export const CliErrorCode = {
   Usage: 'ERR_USAGE',
-  OciInvalid: 'ERR_OCI_INVALID',
-  ImageNotFound: 'ERR_IMAGE_NOT_FOUND',
-  DigestMismatch: 'ERR_DIGEST_MISMATCH',
   Terminal: 'ERR_TERMINAL',
   StdoutClosed: 'ERR_STDOUT_CLOSED',
   Internal: 'ERR_INTERNAL',
 } as const;
 
-/** Exit status: 2 for a command line that could not be understood, 1 for every other failure. */
+/** Exit status: 2 for a command line that could not be understood (an image reference too), 1 for every other failure. */
 export function exitStatus(err: unknown): number {
-  return errorCode(err) === CliErrorCode.Usage ? 2 : 1;
+  const code = errorCode(err);
+  return code === CliErrorCode.Usage || code === ImageErrorCode.InvalidReference ? 2 : 1;
 }
 
 /**

@@ -8,11 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeLoopbackFs, type LoopbackFs } from '@graphdriver/core/testing';
-import { buildImageFixture, type ImageFixture } from './test-support/fixture.js';
+import { chainIds, sha256 } from '@graphdriver/image';
+import { buildImageFixture, diffTrees, rootlessView, skopeo, snapshotTree, umoci, type ImageFixture } from '@graphdriver/image/testing';
 import { runCli, runJson } from './test-support/run-cli.js';
-import { skopeo, umoci } from './test-support/tools.js';
-import { diffTrees, rootlessView, snapshotTree } from './test-support/tree.js';
-import { chainIds, sha256 } from './oci/digest.js';
 
 const missing: string[] = [];
 if (process.getuid?.() !== 0) missing.push('root (owners and device nodes in the fixture)');
@@ -150,7 +148,7 @@ describe.skipIf(missing.length > 0)('OCI image layouts with umoci and skopeo (vf
     const croot = join(work, 'croot');
     const r = await runCli([...gv(croot), 'import', `oci:${corrupt}:v4`]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^graphdriver: ERR_DIGEST_MISMATCH: layer blob: digest mismatch: expected sha256:/);
+    expect(r.stderr).toMatch(/^graphdriver: ERR_DIGEST_MISMATCH: oci:\S+: layer blob: digest mismatch: expected sha256:/);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     // the two good layers below it stay; the bad one is not left behind
     const ls = (await runJson<Array<{ id: string }>>([...gv(croot), 'ls'])).map((l) => l.id).sort();
@@ -169,7 +167,7 @@ describe.skipIf(missing.length > 0)('OCI image layouts with umoci and skopeo (vf
     });
     const w = await runCli([...gv(join(work, 'wroot')), 'import', `oci:${wrong}:v1`]);
     expect(w.status).toBe(1);
-    expect(w.stderr).toMatch(/^graphdriver: ERR_DIGEST_MISMATCH: .*diffID.*expected sha256:0{64}/);
+    expect(w.stderr).toMatch(/^graphdriver: ERR_DIGEST_MISMATCH: .*diff ID.*expected sha256:0{64}/);
     expect(await runJson<unknown[]>([...gv(join(work, 'wroot')), 'ls'])).toEqual([]);
 
     // a missing blob is found before anything is written
@@ -178,7 +176,7 @@ describe.skipIf(missing.length > 0)('OCI image layouts with umoci and skopeo (vf
     await rm(join(gone, 'blobs/sha256', layerDigests[4].slice(7)));
     const g2 = await runCli([...gv(join(work, 'groot')), 'import', `oci:${gone}:v4`]);
     expect(g2.status).toBe(1);
-    expect(g2.stderr).toMatch(/^graphdriver: ERR_OCI_INVALID: .*blob sha256:[0-9a-f]{64} is missing/);
+    expect(g2.stderr).toMatch(/^graphdriver: ERR_IMAGE_INVALID: .*blob sha256:[0-9a-f]{64} is missing/);
     expect(await runJson<unknown[]>([...gv(join(work, 'groot')), 'ls'])).toEqual([]);
 
     const notag = await runCli([...gv(join(work, 'groot')), 'import', `oci:${fx.layout}:nosuch`]);

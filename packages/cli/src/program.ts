@@ -9,7 +9,8 @@ import { CliErrorCode, errorCode, errorMessage, exitStatus } from './cli-errors.
 import * as layers from './commands/layers.js';
 import * as diffs from './commands/diff.js';
 import { drivers } from './commands/drivers.js';
-import { exportCommand, importCommand } from './commands/image.js';
+import * as image from './commands/image.js';
+import { transferOptions } from './commands/image.js';
 import { Output } from './output.js';
 import type { GlobalOptions } from './session.js';
 import { version } from './version.js';
@@ -18,7 +19,7 @@ const collect = (value: string, previous: string[] | undefined) => [...(previous
 
 function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>) => Promise<void>): Command {
   const program = new Command('graphdriver')
-    .description('Docker-compatible copy-on-write layer storage: layers, diffs, and OCI image import/export')
+    .description('Docker-compatible copy-on-write layer storage: layers, diffs, and images pulled, pushed, imported and exported')
     .version(version, '-V, --version')
     .option(
       '--root <dir>',
@@ -101,17 +102,51 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
     .command('drivers')
     .description('registered drivers and whether each can run here')
     .action(() => run((g, out) => drivers(g, out)));
+  transferOptions(
+    program
+      .command('import')
+      .description('import an image (any transport) as a chain of layers named by chain ID')
+      .argument('<image>', 'oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF] or docker://REF'),
+  ).action((ref, o) => run((g, out) => image.importCommand(g, out, ref, o)));
+  transferOptions(
+    program
+      .command('export')
+      .description('export the chain of layers ending at ID as an image (any transport)')
+      .argument('<id>')
+      .argument('<image>', 'oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF] or docker://REF'),
+    { compression: true },
+  ).action((id, ref, o) => run((g, out) => image.exportCommand(g, out, id, ref, o)));
+  transferOptions(
+    program
+      .command('pull')
+      .description('pull an image from a registry (import docker://REF)')
+      .argument('<ref>', '[docker://]HOST[:PORT]/REPO[:TAG|@DIGEST]'),
+  ).action((ref, o) => run((g, out) => image.pullCommand(g, out, ref, o)));
+  transferOptions(
+    program
+      .command('push')
+      .description('push the chain of layers ending at ID to a registry (export ID docker://REF)')
+      .argument('<id>')
+      .argument('<ref>', '[docker://]HOST[:PORT]/REPO[:TAG]'),
+    { compression: true },
+  ).action((id, ref, o) => run((g, out) => image.pushCommand(g, out, id, ref, o)));
   program
-    .command('import')
-    .description('import an OCI image layout as a chain of layers named by chain ID')
-    .argument('<image>', 'oci:DIR[:TAG]')
-    .action((ref) => run((g, out) => importCommand(g, out, ref)));
+    .command('login')
+    .description('check credentials against a registry and store them in the auth file')
+    .argument('<host>', 'HOST[:PORT]')
+    .option('-u, --username <user>', 'user name')
+    .option('-p, --password <pass>', 'password (visible to other users: prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from stdin')
+    .option('--authfile <file>', 'auth file to write (default: as podman, $REGISTRY_AUTH_FILE or $XDG_RUNTIME_DIR/containers/auth.json)')
+    .option('--cert-dir <dir>', 'directory with ca.crt, client.cert and client.key for the registry')
+    .addOption(new Option('--tls-verify [bool]', 'verify TLS; --tls-verify=false allows http and unverified TLS'))
+    .action((host, o) => run((g, out) => image.loginCommand(g, out, host, o)));
   program
-    .command('export')
-    .description('export the chain of layers ending at ID as an OCI image layout')
-    .argument('<id>')
-    .argument('<image>', 'oci:DIR[:TAG]')
-    .action((id, ref) => run((g, out) => exportCommand(g, out, id, ref)));
+    .command('logout')
+    .description("remove a registry's credentials from the auth file")
+    .argument('<host>', 'HOST[:PORT]')
+    .option('--authfile <file>', 'auth file to change')
+    .action((host, o) => run((g, out) => image.logoutCommand(g, out, host, o)));
   return program;
 }
 

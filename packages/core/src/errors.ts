@@ -1,5 +1,6 @@
 // Typed errors. Every error the library raises on purpose is a GraphDriverError with a
 // stable `code`, so callers (and the CLI) can branch on it without parsing messages.
+import { errnoCode } from './linux/errno.js';
 
 export const ErrorCode = {
   NotSupported: 'ERR_NOT_SUPPORTED',
@@ -72,13 +73,7 @@ export const errLayerExists = (id: string) => new GraphDriverError(ErrorCode.Lay
 export const errLayerBusy = (id: string, why: string) => new GraphDriverError(ErrorCode.LayerBusy, `layer ${id} is busy: ${why}`);
 export const errInvalidOption = (why: string) => new GraphDriverError(ErrorCode.InvalidOption, why);
 
-/** Node errno helpers. libuv in Node 20 does not name EDQUOT, so match on the number too. */
-export function errnoCode(err: unknown): string | undefined {
-  if (!(err instanceof Error)) return undefined;
-  const e = err as NodeJS.ErrnoException;
-  if (e.errno === -122 || e.code === 'EDQUOT') return 'EDQUOT';
-  return e.code;
-}
+export { errnoCode };
 
 export function isNoSpace(err: unknown): boolean {
   const c = errnoCode(err);

@@ -1,12 +1,11 @@
 // One small typed wrapper per shelled-out tool: drivers build theirs on `tool()`, so every
 // failure carries the command line, exit code and stderr.
 import { spawn } from 'node:child_process';
+// Loaded with the library, never on first use: a long-running process must not resolve a
+// module when it first shells out, hours in (node_modules may have been re-linked under
+// it since; issue 16 item 8). exec.test.ts holds that line.
+import { execa } from 'execa';
 import { ErrorCode, GraphDriverError } from './errors.js';
-
-// execa is loaded on first use: most library calls never shell out, and loading it costs a
-// one-shot process (the CLI) a noticeable part of its start-up.
-let execaModule: Promise<typeof import('execa')> | undefined;
-const loadExeca = () => (execaModule ??= import('execa'));
 
 export class ToolError extends GraphDriverError {
   readonly command: string;
@@ -57,7 +56,6 @@ export function tool(command: string, defaults: RunOptions = {}): Tool {
     command,
     async run(args, opts = {}) {
       const o = { ...defaults, ...opts };
-      const { execa } = await loadExeca();
       try {
         const r = await execa(command, [...args], {
           input: o.input,
@@ -103,7 +101,6 @@ export function tool(command: string, defaults: RunOptions = {}): Tool {
       });
     },
     async available(probeArgs = ['--version']) {
-      const { execa } = await loadExeca();
       try {
         await execa(command, [...probeArgs], { timeout: 15_000 });
         return true;

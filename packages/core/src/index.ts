@@ -16,9 +16,8 @@ export {
   type EncodeOptions,
 } from './tar/index.js';
 export type { TarHeader, TarEntry, EntryType } from './tar/types.js';
-export { createLayerDriver, type LayerDriverOptions } from './store/layer-driver.js';
+export { createLayerDriver, LayerDriver, type LayerDriverOptions } from './store/layer-driver.js';
 export type { LayerBackend, BackendCreateOpts } from './store/backend.js';
-export type { LayerRecord, LayerState } from './store/layer-index.js';
 export { writeFileAtomic } from './store/atomic-file.js';
 export { naiveDiffDriver, naiveDiffDriverWithApply, type ApplyDiffProtoDriver } from './diff/naive.js';
 export { changesDirs, entryModified } from './diff/changes.js';

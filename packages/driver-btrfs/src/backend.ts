@@ -14,8 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { access, lchown, mkdir, readdir, readFile, rename, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
 import {
   errInvalidOption,
   exportChanges,
@@ -26,6 +25,7 @@ import {
   type IdMappings,
   type LayerBackend,
 } from '@graphdriver/core';
+import { isErrno, rootPair } from '@graphdriver/core/linux';
 import type { Btrfs } from './btrfs.js';
 import { makePrivateMount, type HomeMount } from './home-mount.js';
 import { NativeDiff, type NativeDiffStats } from './native-diff.js';
@@ -37,19 +37,6 @@ export interface BtrfsBackendConfig {
   btrfs: Btrfs;
   options: BtrfsOptions;
   idMappings?: IdMappings;
-}
-
-const isErrno = (err: unknown, ...codes: string[]) => codes.includes((err as NodeJS.ErrnoException)?.code ?? '');
-
-/** Host uid/gid of the container's root (Docker's idtools.GetRootUIDGID). */
-function rootPair(m?: IdMappings): { uid: number; gid: number } {
-  const host = (maps: IdMappings['uidMap'] | undefined) => {
-    if (!maps || maps.length === 0) return 0;
-    const r = maps.find((x) => x.containerId <= 0 && 0 < x.containerId + x.size);
-    if (!r) throw errInvalidOption('id mappings do not map the container root');
-    return r.hostId - r.containerId;
-  };
-  return { uid: host(m?.uidMap), gid: host(m?.gidMap) };
 }
 
 export class BtrfsBackend implements LayerBackend {
@@ -314,7 +301,6 @@ export class BtrfsBackend implements LayerBackend {
 
   async diff(id: string, parent: string | null): Promise<Readable | undefined> {
     if (!parent) return this.native.decline('no parent: the whole tree');
-    const started = Date.now();
     let got: Awaited<ReturnType<NativeDiff['changes']>>;
     try {
       got = await this.native.changes(id, parent);
@@ -324,19 +310,11 @@ export class BtrfsBackend implements LayerBackend {
     this.native.stats.native++;
     const { changes, pair } = got;
     // Exported from the read-only snapshot: the tar is the state the list was made from.
-    const inner = exportChanges(pair.newSnap, changes);
-    async function* guarded() {
-      try {
-        for await (const chunk of inner) yield chunk as Buffer;
-        // As core's naive diff: parents are unpacked with whole-second mtimes, so an edit in
-        // the same second as this diff would be invisible to a later naive one.
-        await sleep(1000 - (started % 1000));
-      } finally {
-        inner.destroy();
-        pair.release();
-      }
-    }
-    return Readable.from(guarded(), { objectMode: false, highWaterMark: 1 << 20 });
+    // The snapshots are kept until the stream closes (ended or destroyed); core's
+    // LayerDriver wraps it in the one diff stream guard.
+    const tar = exportChanges(pair.newSnap, changes);
+    tar.once('close', () => pair.release());
+    return tar;
   }
 }
 

@@ -7,6 +7,7 @@ import {
   errInvalidOption, errLayerNotFound, humanSize, parseSize, type BackendCreateOpts, type LayerBackend,
 } from '@graphdriver/core';
 import { dmsetup, isBusy } from './dmsetup.js';
+import { KeyedMutex } from '@graphdriver/core/linux';
 import { growFilesystem, makeFilesystem, mountDevice, mountOptions, mountsUnder, unmount } from './filesystem.js';
 import { deviceHash, DeviceMetadata, type DeviceRecord, type DeviceSetRecord } from './metadata.js';
 import type { DevmapperOptions } from './options.js';
@@ -29,7 +30,7 @@ export class DevmapperBackend implements LayerBackend {
    * file), the pool's transaction id (each step names the one before it), snapshots (which
    * suspend their origin) and deletions. Concurrent creates otherwise raced on all of these.
    */
-  private deviceSetQueue: Promise<unknown> = Promise.resolve();
+  private readonly deviceSet = new KeyedMutex();
 
   constructor(
     readonly home: string,
@@ -53,9 +54,7 @@ export class DevmapperBackend implements LayerBackend {
   }
 
   private exclusively<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.deviceSetQueue.then(fn, fn);
-    this.deviceSetQueue = run.catch(() => {});
-    return run;
+    return this.deviceSet.run('device-set', fn);
   }
 
   /**

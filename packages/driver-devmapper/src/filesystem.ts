@@ -1,14 +1,12 @@
 // The filesystem on the thin devices: make, grow, mount. ext4 or xfs, as Docker's dm.fs.
-import { readFile } from 'node:fs/promises';
 import { tool } from '@graphdriver/core';
+import { mount, mountsUnder as mountsUnderIn, readMountInfo, unmount as unmountPath } from '@graphdriver/core/linux';
 
 export type FsType = 'ext4' | 'xfs';
 
 const mkfs = { ext4: tool('mkfs.ext4'), xfs: tool('mkfs.xfs') };
 const resize2fs = tool('resize2fs');
 const xfsGrowfs = tool('xfs_growfs');
-const mountCmd = tool('mount');
-const umountCmd = tool('umount');
 
 export async function makeFilesystem(fs: FsType, device: string, extraArgs: readonly string[]): Promise<void> {
   // As Docker: no discard at mkfs time (thin devices are empty), itable/journal initialised now
@@ -24,11 +22,11 @@ export function mountOptions(fs: FsType, userOptions: string): string {
 }
 
 export async function mountDevice(fs: FsType, device: string, target: string, options: string): Promise<void> {
-  await mountCmd.run(['-t', fs, ...(options ? ['-o', options] : []), device, target]);
+  await mount(device, target, { type: fs, options });
 }
 
 export async function unmount(target: string): Promise<void> {
-  await umountCmd.run([target]);
+  await unmountPath(target);
 }
 
 /** Grows a mounted filesystem to fill its (already enlarged) device. */
@@ -37,13 +35,7 @@ export async function growFilesystem(fs: FsType, device: string, mountpoint: str
   else await xfsGrowfs.run([mountpoint]);
 }
 
-/** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo). */
+/** Mount points at or below `dir`, deepest first (the order to unmount them in). */
 export async function mountsUnder(dir: string): Promise<string[]> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return info
-    .split('\n')
-    .map((l) => unescapeOctal(l.split(' ')[4] ?? ''))
-    .filter((m) => m === dir || m.startsWith(dir + '/'))
-    .sort((a, b) => b.length - a.length);
+  return mountsUnderIn(await readMountInfo(), dir).map((m) => m.mountpoint);
 }

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@graphdriver/core';
+import { isTempName, sweepTemps } from '@graphdriver/core/linux';
 import type { FsType } from './filesystem.js';
 
 export interface DeviceRecord {
@@ -44,11 +45,7 @@ export class DeviceMetadata {
   /** Makes the directories and sweeps temporaries a killed process left (the home is locked). */
   async init(): Promise<void> {
     await mkdir(this.devicesDir, { recursive: true, mode: 0o700 });
-    for (const dir of [this.dir, this.devicesDir]) {
-      for (const name of await readdir(dir)) {
-        if (name.startsWith('.tmp-')) await unlink(join(dir, name)).catch(() => {});
-      }
-    }
+    for (const dir of [this.dir, this.devicesDir]) await sweepTemps(dir);
   }
 
   private async readJson<T>(path: string): Promise<T | undefined> {
@@ -86,7 +83,7 @@ export class DeviceMetadata {
     const out: DeviceRecord[] = [];
     for (const name of await readdir(this.devicesDir)) {
       if (!name.endsWith('.json')) {
-        if (name.startsWith('.tmp-')) await unlink(join(this.devicesDir, name)).catch(() => {});
+        if (isTempName(name)) await unlink(join(this.devicesDir, name)).catch(() => {});
         continue;
       }
       const rec = await this.readJson<DeviceRecord>(join(this.devicesDir, name));

@@ -4,7 +4,7 @@ import { open, readFile, realpath, stat, truncate, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { ToolError } from '@graphdriver/core';
 import { dmsetup, type ThinPoolStatus } from './dmsetup.js';
-import { losetup } from './losetup.js';
+import { attachLoop, detachLoop, findLoop, refreshLoopCapacity } from '@graphdriver/core/linux';
 import type { DevmapperOptions } from './options.js';
 
 const LOW_WATER_MARK_BLOCKS = 32768;
@@ -47,8 +47,8 @@ export class ThinPool {
       const freshMetadata = await ensureSparseFile(metadataFile, o.loopMetadataSize);
       if (freshMetadata) await zeroHeader(metadataFile); // a new pool formats zeroed metadata
       await ensureSparseFile(dataFile, o.loopDataSize);
-      const dataLoop = (await losetup.find(dataFile)) ?? (await losetup.attach(dataFile));
-      const metadataLoop = (await losetup.find(metadataFile)) ?? (await losetup.attach(metadataFile));
+      const dataLoop = (await findLoop(dataFile)) ?? (await attachLoop(dataFile));
+      const metadataLoop = (await findLoop(metadataFile)) ?? (await attachLoop(metadataFile));
       loop = { dataFile, metadataFile, dataDevice: dataLoop, metadataDevice: metadataLoop };
       dataDevice = dataLoop;
       metadataDevice = metadataLoop;
@@ -79,7 +79,7 @@ export class ThinPool {
   /** After the loop files were made larger: refresh the loop devices and reload the pool. */
   private async growIfNeeded(): Promise<void> {
     if (!this.loop) return;
-    for (const dev of [this.loop.dataDevice, this.loop.metadataDevice]) await losetup.refreshCapacity(dev);
+    for (const dev of [this.loop.dataDevice, this.loop.metadataDevice]) await refreshLoopCapacity(dev);
     const st = await dmsetup.thinPoolStatus(this.name);
     const want = Math.floor((await deviceSize(this.dataDevice)) / 512);
     if (want > st.lengthSectors) {
@@ -133,8 +133,8 @@ export class ThinPool {
     if (!this.owned) return;
     await dmsetup.remove(this.name);
     if (this.loop) {
-      await losetup.detach(this.loop.dataDevice).catch(() => {});
-      await losetup.detach(this.loop.metadataDevice).catch(() => {});
+      await detachLoop(this.loop.dataDevice).catch(() => {});
+      await detachLoop(this.loop.metadataDevice).catch(() => {});
     }
   }
 }

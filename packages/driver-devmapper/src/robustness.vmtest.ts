@@ -201,7 +201,7 @@ async function assertNothingActive(home: string): Promise<void> {
 async function removeDmHome(home: string): Promise<void> {
   const prefix = await devicePrefix(home).catch(() => undefined);
   if (prefix) {
-    for (const m of (await mountsUnder(home)).reverse()) await tool('umount').run(['-l', m]).catch(() => {});
+    for (const m of await mountsUnder(home)) await tool('umount').run(['-l', m]).catch(() => {});
     const devices = await dmDevicesOf(home);
     // layers first, the pool last; a suspended device is resumed so it can go
     for (const d of [...devices.filter((x) => !x.name.endsWith('-pool')), ...devices.filter((x) => x.name.endsWith('-pool'))]) {

@@ -17,6 +17,7 @@ import {
   type IdMappings,
   type LayerBackend,
 } from '@graphdriver/core';
+import { isErrno, rootPair } from '@graphdriver/core/linux';
 import { copyTree, probeReflink } from './copy-tree.js';
 import type { ProjectQuota } from './project-quota.js';
 import { removeTree } from './remove-tree.js';
@@ -27,14 +28,6 @@ export interface VfsBackendOptions {
   /** Default `size` of read-write layers in bytes (0: none). */
   defaultSize: number;
   idMappings?: IdMappings;
-}
-
-const isErrno = (err: unknown, code: string) => (err as NodeJS.ErrnoException | undefined)?.code === code;
-
-/** The host id container id 0 maps to, or 0 without a mapping. */
-function hostRoot(maps: IdMappings['uidMap'] | undefined): number {
-  const m = maps?.find((r) => r.containerId <= 0 && 0 < r.containerId + r.size);
-  return m ? m.hostId - m.containerId : 0;
 }
 
 export class VfsBackend implements LayerBackend {
@@ -100,7 +93,8 @@ export class VfsBackend implements LayerBackend {
     await mkdir(path, { mode: 0o755 });
     await chmod(path, 0o755); // whatever the umask
     if (this.isRoot) {
-      await chown(path, hostRoot(this.opts.idMappings?.uidMap), hostRoot(this.opts.idMappings?.gidMap));
+      const root = rootPair(this.opts.idMappings);
+      await chown(path, root.uid, root.gid);
     }
   }
 

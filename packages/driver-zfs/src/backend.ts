@@ -16,7 +16,7 @@ import {
   type LayerBackend,
 } from '@graphdriver/core';
 import { zfsSizeOrZero } from './human-size.js';
-import { mountAt, mountsUnder, readMountinfo, type MountEntry } from './mountinfo.js';
+import { mountAt, mountsUnder, readMountInfo, type MountInfo } from '@graphdriver/core/linux';
 import {
   SNAPSHOT_PREFIX,
   isValidLayerId,
@@ -146,7 +146,7 @@ export class ZfsBackend implements LayerBackend {
   async mount(id: string, mountLabel?: string): Promise<string> {
     const name = this.dataset(id);
     const path = this.mountpoint(id);
-    const current = mountAt(await readMountinfo(), path);
+    const current = mountAt(await readMountInfo(), path);
     if (current?.source === name) return path;
     if (current) {
       throw errLayerBusy(id, `${current.source} (${current.fstype}) is mounted at ${path}`);
@@ -167,13 +167,13 @@ export class ZfsBackend implements LayerBackend {
   async unmount(id: string): Promise<void> {
     if (!isValidLayerId(this.cfg.fsname, id)) return;
     const path = this.mountpoint(id);
-    const current = mountAt(await readMountinfo(), path);
+    const current = mountAt(await readMountInfo(), path);
     if (current) await this.unmountEntry(current);
     await rmdir(path).catch(() => {});
   }
 
   /** Unmounts one mount under graph/: a dataset of ours through zfs, anything else with umount. */
-  private async unmountEntry(e: MountEntry): Promise<void> {
+  private async unmountEntry(e: MountInfo): Promise<void> {
     const ours = e.source.startsWith(`${this.cfg.fsname}/`) && isValidLayerId(this.cfg.fsname, leafName(e.source));
     if (ours) await this.zfs.unmount(e.source, e.mountpoint);
     else await this.zfs.umountPath(e.mountpoint);
@@ -184,7 +184,7 @@ export class ZfsBackend implements LayerBackend {
    * `bestEffort` (recovery) goes on past a mount that will not go, leaving it to the next init.
    */
   private async unmountAll(bestEffort = false): Promise<void> {
-    for (const e of mountsUnder(await readMountinfo(), this.graphDir)) {
+    for (const e of mountsUnder(await readMountInfo(), this.graphDir)) {
       if (e.mountpoint === this.graphDir) continue;
       try {
         await this.unmountEntry(e);

@@ -9,7 +9,7 @@ import { ErrorCode, getDriver, tool, type Driver } from '@graphdriver/core';
 import { HOME_PROPERTY } from './backend.js';
 import { initZfs } from './driver.js';
 import { name } from './index.js';
-import { mountAt, readMountinfo } from './mountinfo.js';
+import { mountAt, readMountInfo } from '@graphdriver/core/linux';
 import { makeZfsFusePool, zfsFuseGate, type TestPool } from './testing/zfs-fuse.js';
 
 const gate = await zfsFuseGate('driver-zfs driver');
@@ -84,7 +84,7 @@ describe.skipIf(gate.skip)('zfs driver on zfs-fuse: datasets, mounts and recover
 
     const root = await d.get('child');
     expect(root).toBe(join(home, 'graph', 'child'));
-    const m = mountAt(await readMountinfo(), root);
+    const m = mountAt(await readMountInfo(), root);
     expect(m).toMatchObject({ fstype: 'fuse.zfs', source: `${parent}/child` });
     await writeFile(join(root, 'f'), 'on zfs');
     await d.put('child');
@@ -156,14 +156,14 @@ describe.skipIf(gate.skip)('zfs driver on zfs-fuse: datasets, mounts and recover
     const p2 = await d.get('r');
     const p3 = await d.get('r');
     expect(new Set([p1, p2, p3]).size).toBe(1);
-    expect((await readMountinfo()).filter((m) => m.mountpoint === p1)).toHaveLength(1);
+    expect((await readMountInfo()).filter((m) => m.mountpoint === p1)).toHaveLength(1);
     expect(await prop(`${fsname}/r`, 'mounted')).toBe('yes');
 
     await d.put('r');
     await d.put('r');
-    expect(mountAt(await readMountinfo(), p1)?.source).toBe(`${fsname}/r`);
+    expect(mountAt(await readMountInfo(), p1)?.source).toBe(`${fsname}/r`);
     await d.put('r');
-    expect(mountAt(await readMountinfo(), p1)).toBeUndefined();
+    expect(mountAt(await readMountInfo(), p1)).toBeUndefined();
     expect(await exists(p1)).toBe(false);
     expect(await prop(`${fsname}/r`, 'mountpoint')).toBe('none');
     expect(await prop(`${fsname}/r`, 'mounted')).toBe('no');
@@ -223,10 +223,10 @@ describe.skipIf(gate.skip)('zfs driver on zfs-fuse: datasets, mounts and recover
     await mkdir(stale, { recursive: true });
     await zfs.run(['set', `mountpoint=${stale}`, `${fsname}/a`]);
     await zfs.run(['mount', `${fsname}/a`]);
-    expect(mountAt(await readMountinfo(), stale)?.source).toBe(`${fsname}/a`);
+    expect(mountAt(await readMountInfo(), stale)?.source).toBe(`${fsname}/a`);
 
     const d2 = await init(home, [`zfs.fsname=${fsname}`]);
-    expect(mountAt(await readMountinfo(), stale)).toBeUndefined();
+    expect(mountAt(await readMountInfo(), stale)).toBeUndefined();
     expect(await prop(`${fsname}/a`, 'mountpoint')).toBe('none');
     expect(await children(fsname)).toEqual([`${fsname}/a`, `${fsname}/b`, `${fsname}/elsewhere`, `${fsname}/foreign`]);
     const snaps = await children(fsname, 'snapshot');

@@ -8,6 +8,7 @@ import {
   type Driver,
   type IdMappings,
 } from '@graphdriver/core';
+import { rootPair } from '@graphdriver/core/linux';
 import { ZfsBackend } from './backend.js';
 import { detectFlavour, type Flavour } from './flavour.js';
 import { zfsDatasetHolding } from './mountinfo.js';
@@ -26,12 +27,7 @@ const DRIVER = 'zfs';
 
 /** Host uid/gid of the container's root, when user namespaces remap it away from 0:0. */
 export function mappedRoot(idMappings: IdMappings | undefined): { uid: number; gid: number } | undefined {
-  const host = (maps: IdMappings['uidMap'] | undefined) => {
-    const m = maps?.find((r) => r.containerId <= 0 && 0 < r.containerId + r.size);
-    return m ? m.hostId - m.containerId : 0;
-  };
-  const uid = host(idMappings?.uidMap);
-  const gid = host(idMappings?.gidMap);
+  const { uid, gid } = rootPair(idMappings);
   return uid === 0 && gid === 0 ? undefined : { uid, gid };
 }
 

@@ -1,5 +1,6 @@
 // ZFS dataset names: what the driver lets reach the zfs CLI, and how layer, temporary and
 // snapshot names are built. Every name passes through here, so none can be read as an option.
+import { TEMP_PREFIX } from '@graphdriver/core/linux';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, GraphDriverError } from '@graphdriver/core';
 
@@ -21,7 +22,7 @@ const SNAPSHOT_RANDOM_HEX = 12;
 /** Length of "@gd-<12 hex>", which a layer's dataset name must leave room for. */
 export const SNAPSHOT_SUFFIX_LEN = 1 + SNAPSHOT_PREFIX.length + SNAPSHOT_RANDOM_HEX;
 /** Prefix of datasets under construction; they are renamed into place when complete. */
-export const TEMP_PREFIX = '.tmp-';
+export { TEMP_PREFIX };
 
 function componentOk(c: string): boolean {
   return COMPONENT.test(c) && c !== '.' && c !== '..';

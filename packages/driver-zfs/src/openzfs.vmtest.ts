@@ -11,7 +11,7 @@ import { describeConformance, removeTree } from '@graphdriver/core/testing';
 import { HOME_PROPERTY } from './backend.js';
 import { initZfs } from './driver.js';
 import { classifyFlavour, detectFlavour, probeZfsVersion } from './flavour.js';
-import { mountAt, readMountinfo } from './mountinfo.js';
+import { mountAt, readMountInfo } from '@graphdriver/core/linux';
 import { makeOpenZfsPool, openZfsGate, openZfsKitInfo, useOpenZfs, type TestPool } from './testing/openzfs.js';
 
 const gate = openZfsGate('driver-zfs OpenZFS');
@@ -61,7 +61,7 @@ describe.skipIf(gate.skip)('zfs driver on OpenZFS', () => {
     const parent = `${pool.pool}/root`;
     const mnt = join(pool.workdir, 'root');
     await pool.createDataset(parent, { mountpoint: mnt }); // OpenZFS mounts it at once
-    expect(mountAt(await readMountinfo(), mnt)).toMatchObject({ fstype: 'zfs', source: parent });
+    expect(mountAt(await readMountInfo(), mnt)).toMatchObject({ fstype: 'zfs', source: parent });
     const home = join(mnt, 'graphdriver', 'zfs'); // does not exist yet: its ancestor decides
     const d = await initZfs(home, []);
     try {
@@ -89,13 +89,13 @@ describe.skipIf(gate.skip)('zfs driver on OpenZFS', () => {
       await d.put('base');
       const root = await d.get('child');
       expect(root).toBe(join(home, 'graph', 'child'));
-      expect(mountAt(await readMountinfo(), root)).toMatchObject({ fstype: 'zfs', source: `${parent}/child` });
+      expect(mountAt(await readMountInfo(), root)).toMatchObject({ fstype: 'zfs', source: `${parent}/child` });
       // the clone was taken before base's write
       await expect(readFile(join(root, 'f'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
       await writeFile(join(root, 'g'), 'on OpenZFS');
       expect(await prop(`${parent}/child`, 'mounted')).toBe('yes');
       await d.put('child');
-      expect(mountAt(await readMountinfo(), root)).toBeUndefined();
+      expect(mountAt(await readMountInfo(), root)).toBeUndefined();
       expect(await prop(`${parent}/child`, 'mounted')).toBe('no');
 
       expect(await d.list()).toEqual(['base', 'child']);

@@ -3,6 +3,7 @@
 // checked (assertDatasetName) before it reaches a command line, and `--` ends the options
 // wherever both implementations accept it.
 import { tool, type RunOptions, type RunResult } from '@graphdriver/core';
+import { KeyedMutex } from '@graphdriver/core/linux';
 import type { Flavour } from './flavour.js';
 import { assertDatasetName } from './names.js';
 import { retryWhileBusy } from './retry.js';
@@ -61,15 +62,9 @@ function typedSpace(r: Runner): Runner {
  * daemon thread waiting on one lock, the test's stat calls hung in FUSE). On zfs-fuse the
  * driver therefore sends one command at a time per process; OpenZFS takes them concurrently.
  */
-let fuseQueue: Promise<unknown> = Promise.resolve();
+const fuseDaemon = new KeyedMutex();
 function oneAtATime(r: Runner): Runner {
-  return {
-    run: (args, opts) => {
-      const next = fuseQueue.then(() => r.run(args, opts));
-      fuseQueue = next.catch(() => {});
-      return next;
-    },
-  };
+  return { run: (args, opts) => fuseDaemon.run('zfs-fuse', () => r.run(args, opts)) };
 }
 
 export class ZfsCli {

@@ -19,6 +19,8 @@
 //   BENCH_ONLY=changes,size,...    run only these cases
 //   BENCH_RESULTS=tools/bench/RESULTS.md   where to write the report ("" to skip)
 //   BENCH_VERBOSE=1                print every run's times
+//   BENCH_IMAGE_ROUNDS=3           counted rounds of the pull/push rows (src/image.mjs; BENCH_ONLY=pull-push)
+//   BENCH_IMAGE_BIG=1              include the 1 GiB single-layer image (0 to skip)
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -46,7 +48,11 @@ function die(msg) {
   process.exit(1);
 }
 
-if (!existsSync(join(repo, 'packages/core/dist/index.js'))) die('packages/core/dist is missing: run `pnpm build` (or `pnpm bench` at the repo root) first');
+try {
+  await import('@graphdriver/core');
+} catch (err) {
+  die(`@graphdriver/core cannot be loaded (run \`pnpm build\`, or \`pnpm bench\` at the repo root, first): ${err.message}`);
+}
 const { missingReference, referenceCorpus, referencePeer } = await import('@graphdriver/core/testing');
 const CORPUS = referenceCorpus();
 const PEER = referencePeer();
@@ -329,6 +335,14 @@ if (BIG && (!ONLY || ONLY.has('apply-big'))) {
   rmSync(bigTar, { force: true });
 }
 
+// pull and push (@graphdriver/image against skopeo): tools/bench/src/image.mjs
+let imageRows = [];
+const IMAGE_ROUNDS = Math.max(1, Number(env.BENCH_IMAGE_ROUNDS ?? 3));
+if (!ONLY || ONLY.has('pull-push')) {
+  const { imageBench } = await import('./image.mjs');
+  imageRows = await imageBench({ rounds: IMAGE_ROUNDS, big: (env.BENCH_IMAGE_BIG ?? '1') !== '0', corpus: CORPUS, work: freshDir('image') });
+}
+
 machine.loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 if (!env.BENCH_WORKDIR) rmSync(work, { recursive: true, force: true });
 
@@ -392,6 +406,10 @@ lines.push('- export and tar write the archive with the file API (exportChangesT
 lines.push('- apply is @graphdriver/core applyLayer (diff/apply.ts), reading the tar with a 1 MiB createReadStream; GNU tar runs ' +
   'as `tar --numeric-owner -xf`. apply-diff has no GNU tar column: GNU tar does not honour whiteouts.');
 lines.push('');
+if (imageRows.length) {
+  const { imageReport } = await import('./image.mjs');
+  lines.push(...imageReport(imageRows, IMAGE_ROUNDS));
+}
 const report = lines.join('\n');
 if (RESULTS) {
   writeFileSync(RESULTS, report);

@@ -6,7 +6,7 @@ import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ChangeKind, GraphDriverError, errInvalidOption, errnoCode, formatChange, type Change } from '@graphdriver/core';
 import { CliErrorCode, pathError } from '../cli-errors.js';
-import { decompressAuto } from '../compression.js';
+import { decompressAuto } from '@graphdriver/image';
 import type { Output } from '../output.js';
 import { withDriver, type GlobalOptions } from '../session.js';
 import { parentOf } from './layers.js';
@@ -137,7 +137,11 @@ export async function apply(g: GlobalOptions, out: Output, id: string, file: str
         source.on('error', (err) => counted.destroy(input ? (pathError(err, `cannot read ${file}`) as Error) : err));
         const { compression, stream } = await decompressAuto(source.pipe(counted));
         const size = await driver.applyDiff(id, parent, stream, { onProgress: (p) => progress.entries(p.entries) });
-        out.result({ id, parent, compression, size }, `${id}: applied ${size} bytes (${compression === 'none' ? 'plain' : compression} tar)`, String(size));
+        out.result(
+          { id, parent, compression, size },
+          `${id}: applied ${size} bytes (${compression === 'none' ? 'plain' : compression} tar)`,
+          String(size),
+        );
       } finally {
         progress.done();
         if (input) source.destroy();

@@ -37,7 +37,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { IdMap, IdMappings } from '../driver.js';
+import type { ApplyProgress, IdMap, IdMappings } from '../driver.js';
 import {
   ErrorCode,
   GraphDriverError,
@@ -54,12 +54,7 @@ import { forEachTarEntry } from '../tar/reader.js';
 import type { TarEntry, TarHeader } from '../tar/types.js';
 import { ApplyUndo } from './apply-undo.js';
 
-export interface ApplyProgress {
-  /** Archive entries handled so far (whiteouts and skipped metadata included). */
-  entries: number;
-  /** Sum of the handled entries' header sizes (the running return value). */
-  bytes: number;
-}
+export type { ApplyProgress } from '../driver.js';
 
 export interface ApplyOptions {
   /** Container -> host id mapping for owners (Docker's UIDMaps/GIDMaps). */

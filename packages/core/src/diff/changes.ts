@@ -21,7 +21,8 @@
 import { lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
 import { ChangeKind, type Change } from '../driver.js';
 import { securityCapability as capability } from '../fs/xattr.js';
-import { LSTAT_QUIET, S_IFDIR, S_IFMT, Yielder, assertNamesDecodable, joinRel, sortByPath, statDifferent, yieldToLoop } from './walk-util.js';
+import { LSTAT_QUIET, S_IFDIR, S_IFMT, Yielder, assertNamesDecodable, sortByPath, statDifferent, yieldToLoop } from './walk-util.js';
+import { joinRel } from '../fs/safe-path.js';
 
 /** A directory of the new tree, used to insert the "parent changed" Modify entries. */
 interface DirNode {

@@ -1,7 +1,7 @@
 // Layer tarballs, as Docker writes them: ExportChanges (a diff against a parent) and
 // Tar(dir, Uncompressed) (a whole tree, Diff(id, "")). Headers follow Docker's addTarFile
 // (pkg/archive/archive.go); the byte encoding is src/tar/writer.ts's, with plain ustar
-// headers written in place by header-fast.ts (same bytes, checked by the tests).
+// headers written in place by tar/header-fast.ts (same bytes, checked by the tests).
 //
 // This module plans the entries (what Docker's addTarFile puts in each header, and which
 // file's data follows); tar-assembler.ts turns them into bytes and tar-output.ts delivers
@@ -15,23 +15,8 @@ import type { EntryType, TarHeader } from '../tar/types.js';
 import { hostNameLookup, type NameLookup } from './owners.js';
 import type { PlanSource, Planned } from './tar-assembler.js';
 import { tarReadable, writeTarTo } from './tar-output.js';
-import {
-  LSTAT_QUIET,
-  S_IFBLK,
-  S_IFCHR,
-  S_IFDIR,
-  S_IFIFO,
-  S_IFLNK,
-  S_IFMT,
-  S_IFREG,
-  assertNamesDecodable,
-  devMajor,
-  devMinor,
-  floorSeconds,
-  isErrno,
-  sortByPath,
-  sortBytewise,
-} from './walk-util.js';
+import { LSTAT_QUIET, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, assertNamesDecodable, devMajor, devMinor, floorSeconds, sortByPath, sortBytewise } from './walk-util.js';
+import { isErrno } from '../linux/errno.js';
 
 const WHITEOUT_PREFIX = '.wh.';
 const CAPABILITY = 'security.capability';
@@ -237,9 +222,12 @@ class ExportPlan implements PlanSource {
       const slash = p.lastIndexOf('/');
       const name = p.slice(1, slash + 1) + WHITEOUT_PREFIX + p.slice(slash + 1);
       // Docker writes whiteouts with only a name and a time (mode, owners and everything
-      // else zero). Go's tar writer rounds that time to the nearest second, which can put it
-      // up to half a second in the future (GNU tar then warns on extraction); we round down.
-      return { header: { name, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime: Math.floor(Date.now() / 1000) } };
+      // else zero). Docker's time is that of the export; ours is the mtime of the directory
+      // the deletion changed, so the same layer always gives the same tar (reproducible
+      // image exports). Appliers never use a whiteout's time.
+      const parent = lstatQuiet(this.root === '/' ? p.slice(0, slash) || '/' : this.root + p.slice(0, slash));
+      const mtime = parent ? floorSeconds(parent.mtimeNs) : 0;
+      return { header: { name, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime } };
     }
     if (p === '/') return null; // Docker would archive "" here; no valid change names the root
     const path = this.root === '/' ? p : this.root + p;

@@ -1,22 +1,50 @@
 // Docker's NaiveDiffDriver: diff, changes and sizes of any ProtoDriver by comparing the
 // mounted trees of a layer and its parent. Every get is matched by a put, on success, on
-// error, and when a diff stream ends or is destroyed.
-import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { ApplyDiffOptions, Change, Driver, LayerStream, ProtoDriver } from '../driver.js';
+// error, and when a diff stream ends or is destroyed. LayerDriver (store/layer-driver.ts)
+// uses it wherever a backend has no native diff.
+import type { Readable } from 'node:stream';
+import type { ApplyDiffOptions, Change, Driver, LayerInfo, LayerRecord, LayerStream, ProtoDriver } from '../driver.js';
 import { normalizeParent } from '../ids.js';
 import { applyLayer, type ApplyOptions } from './apply.js';
 import { changesDirs } from './changes.js';
 import { exportChanges, tarDirectory } from './export.js';
 import { changesSize } from './size.js';
+import { guardDiffStream } from './stream-guard.js';
 
+/** A ProtoDriver with an applyDiff of its own (a layer store, which marks the layer `applying`). */
 export interface ApplyDiffProtoDriver extends ProtoDriver {
   applyDiff(id: string, parent: string | null | undefined, diff: LayerStream, opts?: ApplyDiffOptions): Promise<number>;
 }
 
+/** Runs `fn` with `id` (and `parent`) mounted through `proto`, releasing them whatever happens. */
+async function withLayers<T>(
+  proto: ProtoDriver,
+  id: string,
+  parent: string | null,
+  fn: (dir: string, parentDir: string | null) => Promise<T>,
+): Promise<T> {
+  const dir = await proto.get(id);
+  try {
+    if (!parent) return await fn(dir, null);
+    const parentDir = await proto.get(parent);
+    try {
+      return await fn(dir, parentDir);
+    } finally {
+      await proto.put(parent);
+    }
+  } finally {
+    await proto.put(id);
+  }
+}
+
+/** Bytes of the added and modified files of `changes`, read from layer `id` mounted through `proto`. */
+export function layerChangesSize(proto: ProtoDriver, id: string, changes: Change[]): Promise<number> {
+  return withLayers(proto, id, null, (dir) => changesSize(dir, changes));
+}
+
 class NaiveDiffDriver implements Driver {
   constructor(
-    protected readonly proto: ProtoDriver,
+    private readonly proto: ProtoDriver,
     private readonly applyOptions: ApplyOptions = {},
   ) {}
 
@@ -31,22 +59,10 @@ class NaiveDiffDriver implements Driver {
   status() { return this.proto.status(); }
   getMetadata(id: string) { return this.proto.getMetadata(id); }
   cleanup() { return this.proto.cleanup(); }
-
-  /** Runs `fn` with both layers mounted, releasing them whatever happens. */
-  private async withLayers<T>(id: string, parent: string | null, fn: (dir: string, parentDir: string | null) => Promise<T>): Promise<T> {
-    const dir = await this.proto.get(id);
-    try {
-      if (!parent) return await fn(dir, null);
-      const parentDir = await this.proto.get(parent);
-      try {
-        return await fn(dir, parentDir);
-      } finally {
-        await this.proto.put(parent);
-      }
-    } finally {
-      await this.proto.put(id);
-    }
-  }
+  /** The wrapped driver's record of `id`, when it keeps records (a layer store does). */
+  record(id: string): LayerRecord | undefined { return (this.proto as Partial<LayerInfo>).record?.(id); }
+  /** The wrapped driver's close, when it has one. */
+  async close(): Promise<void> { await (this.proto as Driver).close?.(); }
 
   async diff(id: string, parentArg?: string | null): Promise<Readable> {
     const parent = normalizeParent(parentArg);
@@ -70,50 +86,36 @@ class NaiveDiffDriver implements Driver {
       await this.proto.put(id);
       throw err;
     }
-    const proto = this.proto;
-    async function* guarded() {
-      try {
-        for await (const chunk of inner) yield chunk as Buffer;
-        // Parents are unpacked with whole-second mtimes: an edit made within the same second
-        // as this diff would be invisible to the next one, so end only in the next second.
-        await sleep(1000 - (started % 1000));
-      } finally {
-        inner.destroy();
-        await proto.put(id);
-      }
-    }
-    return Readable.from(guarded(), { objectMode: false, highWaterMark: 1 << 20 });
+    return guardDiffStream(inner, started, () => this.proto.put(id));
   }
 
   changes(id: string, parent?: string | null): Promise<Change[]> {
-    return this.withLayers(id, normalizeParent(parent), (dir, parentDir) => changesDirs(dir, parentDir));
+    return withLayers(this.proto, id, normalizeParent(parent), (dir, parentDir) => changesDirs(dir, parentDir));
   }
 
-  applyDiff(id: string, _parent: string | null | undefined, diff: LayerStream, opts: ApplyDiffOptions = {}): Promise<number> {
-    return this.withLayers(id, null, (dir) => applyLayer(dir, diff, { ...this.applyOptions, onProgress: opts.onProgress }));
+  applyDiff(id: string, parent: string | null | undefined, diff: LayerStream, opts: ApplyDiffOptions = {}): Promise<number> {
+    // A driver with an applyDiff of its own (every layer store) marks the layer `applying`
+    // while the tar is unpacked, so a crash cannot leave half a layer looking complete.
+    const own = (this.proto as Partial<ApplyDiffProtoDriver>).applyDiff;
+    if (own) return own.call(this.proto, id, parent, diff, opts);
+    return withLayers(this.proto, id, null, (dir) => applyLayer(dir, diff, { ...this.applyOptions, onProgress: opts.onProgress }));
   }
 
   async diffSize(id: string, parent?: string | null): Promise<number> {
-    const changes = await this.changes(id, parent);
-    return this.withLayers(id, null, (dir) => changesSize(dir, changes));
+    return layerChangesSize(this.proto, id, await this.changes(id, parent));
   }
 }
 
-class NaiveDiffDriverWithApply extends NaiveDiffDriver {
-  constructor(private readonly driver: ApplyDiffProtoDriver) {
-    super(driver);
-  }
-  override applyDiff(id: string, parent: string | null | undefined, diff: LayerStream, opts?: ApplyDiffOptions): Promise<number> {
-    return this.driver.applyDiff(id, parent, diff, opts);
-  }
-}
-
-/** Wraps a ProtoDriver with the naive diff (Docker's NewNaiveDiffDriver). */
+/**
+ * Wraps a ProtoDriver with the naive diff (Docker's NewNaiveDiffDriver). When the driver has
+ * an applyDiff of its own (a Driver from createLayerDriver), applyDiff is that one, so the
+ * store's `applying` state holds; otherwise the tar is unpacked into the mounted layer.
+ */
 export function naiveDiffDriver(driver: ProtoDriver, applyOptions?: ApplyOptions): Driver {
   return new NaiveDiffDriver(driver, applyOptions);
 }
 
 /** The naive diff, changes and sizes, but the driver's own applyDiff. */
 export function naiveDiffDriverWithApply(driver: ApplyDiffProtoDriver): Driver {
-  return new NaiveDiffDriverWithApply(driver);
+  return new NaiveDiffDriver(driver);
 }

@@ -11,7 +11,7 @@
 import { closeSync, read, readSync } from 'node:fs';
 import type { TarHeader } from '../tar/types.js';
 import { encodeHeader } from '../tar/writer.js';
-import { UstarCache, encodeUstarInto } from './header-fast.js';
+import { UstarCache, encodeUstarInto } from '../tar/header-fast.js';
 
 /** Headers as Docker writes them: the mode field keeps st_mode's file-type bits. */
 const ENCODE_OPTIONS = { fileTypeBits: true } as const;

@@ -124,14 +124,6 @@ export class Yielder {
   }
 }
 
-export function joinRel(parent: string, name: string): string {
-  return parent === '/' ? '/' + name : parent + '/' + name;
-}
-
-export function isErrno(err: unknown, ...codes: string[]): boolean {
-  return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? '');
-}
-
 /**
  * Node decodes file names as UTF-8, replacing invalid bytes with U+FFFD, and our paths and
  * tar names are strings: such a name cannot be reached or archived. Fail loudly rather

@@ -78,8 +78,13 @@ export function splitRel(rel: string): [parent: string, base: string] {
   return i < 0 ? ['', rel] : [rel.slice(0, i), rel.slice(i + 1)];
 }
 
+/**
+ * `parent/base` for the two spellings of a layer-relative path: "" is the root of cleaned
+ * archive names ("etc" + "motd" = "etc/motd"), "/" the root of change paths ("/" + "etc").
+ */
 export function joinRel(parent: string, base: string): string {
-  return parent === '' ? base : `${parent}/${base}`;
+  if (parent === '') return base;
+  return parent === '/' ? `/${base}` : `${parent}/${base}`;
 }
 
 export interface ResolveOptions {

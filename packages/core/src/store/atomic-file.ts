@@ -1,12 +1,11 @@
 // Small files written so that a crash leaves either the old or the new content, never half.
 import { open, rename, unlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { tempPathFor } from '../linux/atomic-temp.js';
 import { faultPoint } from './fault-points.js';
 
 export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
-  // The temporary name does not grow with the final one, which may be near NAME_MAX.
-  const tmp = join(dirname(path), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const tmp = tempPathFor(path);
   const fh = await open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);

@@ -1,6 +1,14 @@
 // What a driver package implements: only the storage-specific part of a layer's life.
 // Ids, parents, states, references, locking, crash recovery and the naive diff are core's
-// (store/layer-driver.ts), so every driver behaves the same at those edges.
+// (store/layer-driver.ts; the lifecycle they follow is documented in driver.ts), so every
+// driver behaves the same at those edges. The rules below are the backend author's:
+// - `create`, `remove`, `mount` and `unmount` of one id never overlap (core serialises them
+//   per id); calls on different ids may run concurrently. `open` and `recover` run once, at
+//   init, before anything else; `cleanup` last.
+// - `create` and `remove` must leave nothing half made under `id` that `recover` could
+//   mistake for a layer; `recover` is given every id the index knows and deletes the rest.
+// - `mount`/`unmount` are called at the first and last reference only; both idempotent.
+// - A backend never throws for an id it does not know in `remove`/`unmount`.
 import type { Readable } from 'node:stream';
 import type { Change, LayerStream } from '../driver.js';
 

@@ -1,18 +1,20 @@
 // Turns a LayerBackend into a full Driver: the one place where ids are checked, parents and
 // children are tracked, get/put are counted, operations on one id are serialised, the home
-// is locked against a second process, and a crash's leftovers are cleaned at init.
+// is locked against a second process, and a crash's leftovers are cleaned at init. The rules
+// themselves (states, references, concurrency, recovery, refusals) are documented in driver.ts.
 import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { ApplyDiffOptions, Change, CreateOpts, Driver, IdMappings, LayerStream, ProtoDriver } from '../driver.js';
+import type { ApplyDiffOptions, Change, CreateOpts, Driver, IdMappings, LayerRecord, LayerStream, ProtoDriver } from '../driver.js';
 import { asStorageError, errInvalidOption, errLayerBusy, errLayerExists, errLayerNotFound, ErrorCode, GraphDriverError, isGraphDriverError } from '../errors.js';
 import { makeDirs } from '../fs/make-dirs.js';
 import { normalizeParent, validateId } from '../ids.js';
 import { storageOptions } from '../options.js';
 import { applyLayer } from '../diff/apply.js';
-import { naiveDiffDriverWithApply } from '../diff/naive.js';
+import { layerChangesSize, naiveDiffDriverWithApply } from '../diff/naive.js';
+import { guardDiffStream } from '../diff/stream-guard.js';
 import type { LayerBackend } from './backend.js';
-import { KeyedMutex } from './keyed-mutex.js';
-import { LayerIndex, type LayerRecord } from './layer-index.js';
+import { KeyedMutex } from '../linux/keyed-mutex.js';
+import { LayerIndex } from './layer-index.js';
 import { isLockFileName, StoreLock } from './store-lock.js';
 import { faultPoint } from './fault-points.js';
 
@@ -26,7 +28,7 @@ export async function createLayerDriver(
   home: string,
   backend: LayerBackend,
   options: LayerDriverOptions = {},
-): Promise<Driver> {
+): Promise<LayerDriver> {
   await makeDirs(home, 0o700);
   const lock = await StoreLock.acquire(home);
   let opened = false;
@@ -41,7 +43,7 @@ export async function createLayerDriver(
     opened = true;
     const proto = new LayerProtoDriver(home, backend, index, lock, options);
     await proto.recover();
-    return withDiff(proto, backend);
+    return new LayerDriver(proto, backend);
   } catch (err) {
     if (opened) await backend.cleanup().catch(() => {});
     await lock.release();
@@ -63,7 +65,8 @@ async function refuseForeignHome(home: string): Promise<void> {
   }
 }
 
-class LayerProtoDriver implements ProtoDriver {
+/** The store: ids, records, states, references, locking and recovery over a backend. */
+export class LayerProtoDriver implements ProtoDriver {
   readonly name: string;
   private readonly mutex = new KeyedMutex();
   /** Layers this process has mounted through the backend. */
@@ -339,29 +342,54 @@ function sortChildrenFirst(recs: LayerRecord[], index: LayerIndex): LayerRecord[
   return [...recs].sort((a, b) => depth(b) - depth(a));
 }
 
-/** The naive diff over the proto driver, with the backend's native parts where it has them. */
-function withDiff(proto: LayerProtoDriver, backend: LayerBackend): Driver {
-  const naive = naiveDiffDriverWithApply(proto);
-  const naiveChanges = naive.changes.bind(naive);
-  const naiveDiff = naive.diff.bind(naive);
-  const driver: Driver = Object.assign(naive, {
-    record: (id: string) => proto.record(id),
-    close: () => proto.close(),
-  });
-  if (backend.changes) {
-    const nativeChanges = backend.changes.bind(backend);
-    driver.changes = async (id: string, parent?: string | null): Promise<Change[]> => {
-      const p = normalizeParent(parent);
-      const native = await nativeChanges(id, p);
-      return native ?? naiveChanges(id, p);
-    };
+/**
+ * The full Driver over a backend: the store's life (LayerProtoDriver) plus diffs, where
+ * `changes`, `diff` and `diffSize` use the backend's native diff when it has one and the
+ * naive diff otherwise. Every diff stream, native or naive, is wrapped once in the stream guard.
+ */
+export class LayerDriver implements Driver {
+  readonly name: string;
+  private readonly naive: Driver;
+
+  /** Made by createLayerDriver, which opens and recovers the store first. */
+  constructor(
+    private readonly store: LayerProtoDriver,
+    private readonly backend: LayerBackend,
+  ) {
+    this.name = store.name;
+    this.naive = naiveDiffDriverWithApply(store);
   }
-  if (backend.diff) {
-    const nativeDiff = backend.diff.bind(backend);
-    driver.diff = async (id: string, parent?: string | null): Promise<Readable> => {
-      const p = normalizeParent(parent);
-      return (await nativeDiff(id, p)) ?? naiveDiff(id, p);
-    };
+
+  create(id: string, parent?: string | null, opts?: CreateOpts): Promise<void> { return this.store.create(id, parent, opts); }
+  createReadWrite(id: string, parent?: string | null, opts?: CreateOpts): Promise<void> { return this.store.createReadWrite(id, parent, opts); }
+  remove(id: string): Promise<void> { return this.store.remove(id); }
+  get(id: string, opts?: { mountLabel?: string }): Promise<string> { return this.store.get(id, opts); }
+  put(id: string): Promise<void> { return this.store.put(id); }
+  exists(id: string): Promise<boolean> { return this.store.exists(id); }
+  list(): Promise<string[]> { return this.store.list(); }
+  status(): Promise<Array<[string, string]>> { return this.store.status(); }
+  getMetadata(id: string): Promise<Record<string, string>> { return this.store.getMetadata(id); }
+  cleanup(): Promise<void> { return this.store.cleanup(); }
+  close(): Promise<void> { return this.store.close(); }
+  record(id: string): LayerRecord | undefined { return this.store.record(id); }
+
+  applyDiff(id: string, parent: string | null | undefined, diff: LayerStream, opts?: ApplyDiffOptions): Promise<number> {
+    return this.store.applyDiff(id, parent, diff, opts);
   }
-  return driver;
+
+  async changes(id: string, parentArg?: string | null): Promise<Change[]> {
+    const parent = normalizeParent(parentArg);
+    return (await this.backend.changes?.(id, parent)) ?? this.naive.changes(id, parent);
+  }
+
+  async diff(id: string, parentArg?: string | null): Promise<Readable> {
+    const parent = normalizeParent(parentArg);
+    const started = Date.now();
+    const native = await this.backend.diff?.(id, parent);
+    return native ? guardDiffStream(native, started) : this.naive.diff(id, parent);
+  }
+
+  async diffSize(id: string, parent?: string | null): Promise<number> {
+    return layerChangesSize(this.store, id, await this.changes(id, parent));
+  }
 }

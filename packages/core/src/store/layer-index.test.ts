@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LayerIndex, type LayerRecord } from './layer-index.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedMutex } from '../linux/keyed-mutex.js';
 
 let home: string;
 beforeEach(async () => {

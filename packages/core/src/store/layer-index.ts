@@ -1,32 +1,16 @@
-// The per-home layer index every driver shares: one small JSON record per layer under
-// `home/layers/`, holding its parent, its state and its mount references. Records are
-// written atomically, so after a crash each one is either the old or the new state.
+// The per-home layer index every driver shares: one small JSON record (driver.ts's
+// LayerRecord) per layer under `home/layers/`. Records are written atomically, so after a
+// crash each one is either the old or the new state (driver.ts, "Failure and recovery").
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic } from './atomic-file.js';
+import { isTempName } from '../linux/atomic-temp.js';
 import { asStorageError } from '../errors.js';
 import { makeDirs } from '../fs/make-dirs.js';
+import type { LayerRecord } from '../driver.js';
 
-/**
- * creating / applying / removing: an operation was under way; a layer in one of these
- * states after a restart was cut short and is cleaned up at init.
- */
-export type LayerState = 'creating' | 'complete' | 'applying' | 'removing';
-
-export interface LayerRecord {
-  id: string;
-  parent: string | null;
-  rw: boolean;
-  state: LayerState;
-  /** ISO time of creation. */
-  created: string;
-  /** References taken by get() and not yet released by put(), across processes. */
-  mounts: number;
-  storageOpt?: Record<string, string>;
-  /** Bytes reported by the last applyDiff. */
-  diffSize?: number;
-}
+export type { LayerRecord, LayerState } from '../driver.js';
 
 const SUFFIX = '.json';
 
@@ -46,7 +30,7 @@ export class LayerIndex {
       const path = join(index.dir, name);
       if (!name.endsWith(SUFFIX)) {
         // a temporary file of an interrupted write
-        if (name.startsWith('.tmp-')) await unlink(path).catch(() => {});
+        if (isTempName(name)) await unlink(path).catch(() => {});
         continue;
       }
       try {

@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { isTempName } from '../linux/atomic-temp.js';
 import type { Driver } from '../driver.js';
 import { isGraphDriverError, ErrorCode } from '../errors.js';
 import { FAULT_POINTS } from '../store/fault-points.js';
@@ -593,7 +594,7 @@ async function checkLayer(driver: Driver, id: string, candidates: TreeModel[], c
 /** home/layers holds one record per listed layer and no temporary file. */
 async function checkRecordsDir(home: string, listed: readonly string[], c: Checker): Promise<void> {
   const names = (await readdir(join(home, 'layers'))).sort();
-  const stray = names.filter((n) => n.startsWith('.tmp-'));
+  const stray = names.filter(isTempName);
   c.check(stray.length === 0, `temporary record files left: ${stray.join(', ')}`);
   c.check(names.length === listed.length, `home/layers has ${names.length} records for ${listed.length} layers: ${names.join(', ')}`);
 }

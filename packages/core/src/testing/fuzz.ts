@@ -10,7 +10,7 @@
 //     refused input leaves the destination empty (rolled back);
 //   - it ends within a time bound (a hang is a failure) and the process stays under a
 //     memory bound.
-// Built to dist/testing/fuzz.js (no vitest): tools/fuzz runs it from the command line,
+// Exported as @graphdriver/core/fuzz (no vitest): tools/fuzz runs it from the command line,
 // diff/fuzz.test.ts for a bounded number of iterations in CI.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';

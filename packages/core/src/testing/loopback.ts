@@ -4,6 +4,8 @@ import { mkdtemp, rm, rmdir, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tool } from '../exec.js';
+import { attachLoop, detachLoop } from '../linux/loop.js';
+import { mount, unmount } from '../linux/mount.js';
 
 export type LoopbackKind = 'btrfs' | 'xfs' | 'ext4';
 
@@ -22,9 +24,6 @@ export interface LoopbackOptions {
   mountOptions?: string;
 }
 
-const losetup = tool('losetup');
-const mount = tool('mount');
-const umount = tool('umount');
 const mkfs: Record<LoopbackKind, { cmd: ReturnType<typeof tool>; args: string[]; size: number }> = {
   btrfs: { cmd: tool('mkfs.btrfs'), args: ['-q', '-f'], size: 512 << 20 },
   xfs: { cmd: tool('mkfs.xfs'), args: ['-q', '-f'], size: 512 << 20 },
@@ -41,21 +40,21 @@ export async function makeLoopbackFs(kind: LoopbackKind, opts: LoopbackOptions =
   let mounted = false;
   const teardown = async () => {
     if (mounted) {
-      await umount.run([mountpoint]).catch(() => umount.run(['-l', mountpoint]));
+      await unmount(mountpoint).catch(() => unmount(mountpoint, { lazy: true }));
       mounted = false;
     }
     if (device) {
-      await losetup.run(['-d', device]).catch(() => {});
+      await detachLoop(device).catch(() => {});
       device = '';
     }
     await rm(work, { recursive: true, force: true });
   };
   try {
-    device = (await losetup.run(['-f', '--show', image])).stdout.trim();
+    device = await attachLoop(image);
     await mkfs[kind].cmd.run([...mkfs[kind].args, device]);
     await rmdir(mountpoint).catch(() => {});
     await import('node:fs/promises').then((fs) => fs.mkdir(mountpoint));
-    await mount.run([...(opts.mountOptions ? ['-o', opts.mountOptions] : []), device, mountpoint]);
+    await mount(device, mountpoint, { options: opts.mountOptions });
     mounted = true;
   } catch (err) {
     await teardown();

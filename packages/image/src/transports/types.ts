@@ -40,7 +40,13 @@ export interface ImageSource {
   /** The transport reference, e.g. `docker://127.0.0.1:5000/app:1`, for messages. */
   readonly name: string;
   /** Set for registries: recorded per layer so that a later push can skip or mount the blob. */
-  readonly origin?: Omit<BlobOrigin, never>;
+  readonly origin?: BlobOrigin;
+  /**
+   * True when blobs are local files (a layout, an archive): they are applied straight from
+   * the source. Remote blobs are first downloaded into the store's blob cache, where a
+   * killed transfer resumes from.
+   */
+  readonly local?: boolean;
   /**
    * The image manifest for `platform`. An index or manifest list is resolved here to the
    * matching image manifest. The bytes are checked against their digest (when the reference
@@ -60,6 +66,13 @@ export interface ImageSource {
 export interface ImageDestination {
   readonly name: string;
   /**
+   * The manifest type this destination is written with (default: the OCI manifest).
+   * docker-archive wants Docker's schema 2, whose layers `docker load` reads uncompressed.
+   */
+  readonly manifestType?: string;
+  /** True when layers must be stored uncompressed here (docker-archive). */
+  readonly uncompressedLayers?: boolean;
+  /**
    * True when the destination already has this blob, so it need not be sent. A registry
    * asks with HEAD, and first tries a cross-repository mount when `from` names another
    * repository of the same registry.
@@ -69,11 +82,7 @@ export interface ImageDestination {
    * Stores a blob. `open` may be called again to retry from the start. When `info.digest` is
    * missing the destination computes it; it returns the stored blob's descriptor.
    */
-  putBlob(
-    open: () => Readable,
-    info: { mediaType: string; digest?: string; size?: number },
-    signal?: AbortSignal,
-  ): Promise<Descriptor>;
+  putBlob(open: () => Readable, info: { mediaType: string; digest?: string; size?: number }, signal?: AbortSignal): Promise<Descriptor>;
   /** Stores the manifest (under the destination's tag, if it has one); returns its digest. */
   putManifest(bytes: Buffer, mediaType: string, signal?: AbortSignal): Promise<string>;
   /** Makes what was written visible (archives are written and renamed into place here). */

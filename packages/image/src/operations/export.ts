@@ -1,0 +1,189 @@
+// exportImage (and push, its registry form): the chain of layers ending at a layer becomes an
+// image at any ImageDestination. Per layer, a blob the destination already holds is not sent:
+// a pulled layer's record names the exact blob it was pulled as, so a re-push offers the
+// registry that blob (HEAD, or a mount from the repository it came from) and never
+// recompresses it. Other layers stream driver.diff -> diff-ID digest -> compressor -> blob
+// digest -> destination, `jobs` at a time. The output is reproducible: layer tars and gzip
+// headers carry no export time, and the config's `created` is the top layer's creation time
+// (or SOURCE_DATE_EPOCH when set).
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { GraphDriverError, errLayerNotFound, layerRecord, type Driver } from '@graphdriver/core';
+import { createCompressor, type OutputCompression } from '../compression/compress.js';
+import { DigestCounter, sha256 } from '../model/digest.js';
+import { MediaType, layerMediaType, type LayerCompression } from '../model/media-types.js';
+import { hostPlatform } from '../model/platform.js';
+import type { ImageConfig, ImageManifest } from '../model/types.js';
+import type { Descriptor, ImageDestination } from '../transports/types.js';
+import { readLayerRecord, type LayerBlobRecord } from './layer-meta.js';
+import type { TransferOptions } from './progress.js';
+
+export interface ExportOptions extends TransferOptions {
+  /** How layers that must be compressed are (default gzip). */
+  compression?: OutputCompression;
+  /** Seconds since the epoch for the config's times; default $SOURCE_DATE_EPOCH, else the top layer's creation. */
+  sourceDateEpoch?: number;
+}
+
+export interface ExportedLayer {
+  id: string;
+  parent: string | null;
+  digest: string;
+  mediaType: string;
+  diffId: string;
+  size: number;
+  /** True when the destination already had the blob (nothing was sent). */
+  skipped: boolean;
+}
+
+export interface ExportResult {
+  manifest: string;
+  config: string;
+  top: string;
+  layers: ExportedLayer[];
+}
+
+/** Ids from the bottom of the chain up to `id`, following the store's parent links. */
+export async function layerChain(driver: Driver, id: string): Promise<string[]> {
+  if (!(await driver.exists(id))) throw errLayerNotFound(id);
+  const chain: string[] = [];
+  const seen = new Set<string>();
+  for (let cur: string | null = id; cur; ) {
+    if (seen.has(cur)) throw new GraphDriverError('ERR_INTERNAL', `layer ${id}: parent links form a cycle at ${cur}`);
+    seen.add(cur);
+    chain.push(cur);
+    const rec = layerRecord(driver, cur);
+    if (!rec)
+      throw new GraphDriverError(
+        'ERR_NOT_SUPPORTED',
+        `the ${driver.name} driver keeps no layer records, so the chain of ${id} cannot be followed`,
+      );
+    cur = rec.parent;
+  }
+  return chain.reverse();
+}
+
+const compressionOf = (mediaType: string): LayerCompression =>
+  /zstd$/.test(mediaType) ? 'zstd' : /(gzip)$/.test(mediaType) ? 'gzip' : 'none';
+
+/** Seconds since the epoch of SOURCE_DATE_EPOCH, when it is set (and sane). */
+export function sourceDateEpoch(): number | undefined {
+  const v = process.env.SOURCE_DATE_EPOCH;
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d{1,12}$/.test(v))
+    throw new GraphDriverError('ERR_INVALID_OPTION', `SOURCE_DATE_EPOCH=${JSON.stringify(v)} is not a number of seconds`);
+  return Number(v);
+}
+
+export async function exportImage(driver: Driver, id: string, dest: ImageDestination, opts: ExportOptions = {}): Promise<ExportResult> {
+  const { signal, stateDir } = opts;
+  const emit = opts.onProgress ?? (() => {});
+  signal?.throwIfAborted();
+  const chain = await layerChain(driver, id);
+  const manifestType = dest.manifestType ?? MediaType.Manifest;
+  const wanted: LayerCompression = dest.uncompressedLayers ? 'none' : (opts.compression ?? 'gzip');
+  emit({ type: 'plan', layers: chain.length, bytes: 0 });
+
+  // A pulled layer's blob, when the destination has it (or can mount it) and its compression
+  // suits the destination. Its diff ID is the record's: the layer is named by the chain ID
+  // those diff IDs make, which is checked here too.
+  const reusable = async (i: number): Promise<(LayerBlobRecord & { mediaType: string }) | undefined> => {
+    if (stateDir === undefined) return undefined;
+    const rec = await readLayerRecord(stateDir, chain[i]);
+    if (!rec) return undefined;
+    const have = compressionOf(rec.mediaType);
+    if (dest.uncompressedLayers ? have !== 'none' : have === 'none') return undefined;
+    const desc: Descriptor = { mediaType: layerMediaType(manifestType, have), digest: rec.digest, size: rec.size };
+    return (await dest.hasBlob(desc, rec.origin, signal)) ? { ...rec, mediaType: desc.mediaType } : undefined;
+  };
+
+  const writeLayer = async (i: number): Promise<ExportedLayer> => {
+    const layerId = chain[i];
+    const parent = i === 0 ? null : chain[i - 1];
+    emit({ type: 'layer', index: i, count: chain.length, digest: '' });
+    const reuse = await reusable(i);
+    if (reuse) {
+      emit({ type: 'layer-done', index: i, id: layerId, skipped: true });
+      return {
+        id: layerId,
+        parent,
+        digest: reuse.digest,
+        mediaType: reuse.mediaType,
+        diffId: reuse.diffId,
+        size: reuse.size,
+        skipped: true,
+      };
+    }
+    let tar: DigestCounter | undefined;
+    const open = (): Readable => {
+      const out = new PassThrough({ highWaterMark: 1 << 20 });
+      tar = new DigestCounter({ onBytes: (n) => emit({ type: 'bytes', bytes: n }) });
+      const counter = tar;
+      void (async () => {
+        const diff = await driver.diff(layerId, parent);
+        if (wanted === 'none') await pipeline(diff, counter, out);
+        else await pipeline(diff, counter, await createCompressor(wanted), out);
+      })().catch((err: unknown) => out.destroy(err as Error));
+      return out;
+    };
+    const desc = await dest.putBlob(open, { mediaType: layerMediaType(manifestType, wanted) }, signal);
+    emit({ type: 'layer-done', index: i, id: layerId, skipped: false });
+    return { id: layerId, parent, digest: desc.digest, mediaType: desc.mediaType, diffId: tar!.digest, size: desc.size, skipped: false };
+  };
+
+  const layers = await inOrder(chain.length, Math.max(1, opts.jobs ?? 3), writeLayer, signal);
+
+  const epoch = opts.sourceDateEpoch ?? sourceDateEpoch();
+  const created =
+    epoch !== undefined ? new Date(epoch * 1000).toISOString() : (layerRecord(driver, id)?.created ?? new Date(0).toISOString());
+  const platform = hostPlatform();
+  const config: ImageConfig = {
+    created,
+    architecture: platform.architecture,
+    os: platform.os,
+    ...(platform.variant ? { variant: platform.variant } : {}),
+    config: {},
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+    history: layers.map((l) => ({ created, created_by: `graphdriver export (layer ${l.id})` })),
+  };
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const configType = manifestType === MediaType.DockerManifest ? MediaType.DockerConfig : MediaType.Config;
+  const configDesc = await putBytes(dest, configBytes, configType, signal);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: manifestType,
+    config: configDesc,
+    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+  };
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  const manifestDigest = await dest.putManifest(manifestBytes, manifestType, signal);
+  await dest.commit(signal);
+  return { manifest: manifestDigest, config: configDesc.digest, top: id, layers };
+}
+
+async function putBytes(dest: ImageDestination, bytes: Buffer, mediaType: string, signal?: AbortSignal): Promise<Descriptor> {
+  const desc: Descriptor = { mediaType, digest: sha256(bytes), size: bytes.length };
+  if (await dest.hasBlob(desc, undefined, signal)) return desc;
+  return dest.putBlob(() => Readable.from([bytes]), { mediaType, digest: desc.digest, size: desc.size }, signal);
+}
+
+/** Runs `task(0..n-1)` `jobs` at a time; results in index order; the first failure stops the rest. */
+async function inOrder<T>(n: number, jobs: number, task: (i: number) => Promise<T>, signal?: AbortSignal): Promise<T[]> {
+  const out = new Array<T>(n);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < n) {
+      signal?.throwIfAborted();
+      const i = next++;
+      try {
+        out[i] = await task(i);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, n) }, worker));
+  return out;
+}

@@ -1,0 +1,237 @@
+// importImage (and pull, its registry form): an image from any ImageSource becomes a chain of
+// layers in a Driver, named by chain ID. Layers are fetched `jobs` at a time while they are
+// applied in chain order (layer N+1 downloads while N applies), streamed all the way:
+// source blob -> digest check -> decompress -> diff-ID digest -> driver.applyDiff. Every byte
+// is verified, blob digest and diff ID; a layer that fails any check is removed again, so no
+// half layer is ever left. Layers already in the store are skipped.
+import { rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
+import type { Driver } from '@graphdriver/core';
+import { ImageErrorCode, digestMismatch, imageError, invalidImage } from '../errors.js';
+import { decompressAuto, type Compression } from '../compression/decompress.js';
+import { DigestCounter, chainIds, digestHex } from '../model/digest.js';
+import { isLayerMediaType } from '../model/media-types.js';
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, manifestKind, parseConfig, parseJsonBlob, parseManifest } from '../model/parse.js';
+import { hostPlatform } from '../model/platform.js';
+import type { ImageConfig, ImageManifest } from '../model/types.js';
+import type { Descriptor, ImageSource, Platform } from '../transports/types.js';
+import { collect, digestStream } from '../util/streams.js';
+import { cachedBlobPath, fetchBlob } from './blob-cache.js';
+import { writeLayerRecord } from './layer-meta.js';
+import type { TransferOptions } from './progress.js';
+
+export interface ImportOptions extends TransferOptions {
+  /** The platform to pick from an index (default: this host). */
+  platform?: Platform;
+}
+
+export interface ImportedLayer {
+  /** Layer id in the store: the chain ID's hex. */
+  id: string;
+  parent: string | null;
+  /** The blob's digest, media type and compressed size, as the source has it. */
+  digest: string;
+  mediaType: string;
+  size: number;
+  diffId: string;
+  /** Compression found in the blob; null when the layer was skipped. */
+  compression: Compression | null;
+  /** True when the layer was already in the store. */
+  skipped: boolean;
+  /** Bytes applied (sum of entry sizes), for new layers. */
+  applied?: number;
+}
+
+export interface ImportResult {
+  manifest: string;
+  config: string;
+  /** Id of the top layer (the image's root filesystem); null for an image without layers. */
+  top: string | null;
+  layers: ImportedLayer[];
+}
+
+/** Reads a small blob whole (a config), bounded and digest-checked. */
+async function readSmallBlob(source: ImageSource, desc: Descriptor, max: number, signal?: AbortSignal): Promise<Buffer> {
+  if (desc.size > max) throw invalidImage(source.name, `blob ${desc.digest} is ${desc.size} bytes, over the ${max}-byte limit`);
+  const counter = new DigestCounter({ limit: desc.size, what: `${source.name}: blob ${desc.digest}` });
+  const [bytes] = await Promise.all([collect(counter), pipeline(await source.blob(desc, { signal }), counter, { signal })]);
+  if (counter.bytes !== desc.size || counter.digest !== desc.digest)
+    throw digestMismatch(`${source.name}: blob`, desc.digest, counter.digest);
+  return bytes;
+}
+
+/** The image's manifest and config, every digest checked and every shape validated. */
+export async function readImage(source: ImageSource, platform: Platform, signal?: AbortSignal) {
+  const mb = await source.manifest(platform, signal);
+  const what = `${source.name}: manifest ${mb.digest}`;
+  const doc = parseJsonBlob(mb.bytes, what, { max: MAX_MANIFEST_BYTES, digest: mb.digest });
+  if (manifestKind(doc, mb.mediaType, what) !== 'manifest') throw invalidImage(what, 'an index where an image manifest was expected');
+  const manifest: ImageManifest = parseManifest(doc, what);
+  const configWhat = `${source.name}: config ${manifest.config.digest}`;
+  const config: ImageConfig = parseConfig(
+    parseJsonBlob(await readSmallBlob(source, manifest.config, MAX_CONFIG_BYTES, signal), configWhat, { max: MAX_CONFIG_BYTES }),
+    configWhat,
+  );
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== manifest.layers.length) {
+    throw invalidImage(what, `${manifest.layers.length} layers but its config has ${diffIds.length} diff_ids`);
+  }
+  for (const l of manifest.layers) {
+    if (!isLayerMediaType(l.mediaType))
+      throw imageError(ImageErrorCode.UnsupportedImage, `${what}: unsupported layer media type ${l.mediaType}`);
+  }
+  return { manifestDigest: mb.digest, manifest, config, diffIds };
+}
+
+/** Runs tasks at most `n` at a time, in the order they ask. */
+function limiter(n: number) {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await task();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+export async function importImage(driver: Driver, source: ImageSource, opts: ImportOptions = {}): Promise<ImportResult> {
+  const { signal, stateDir } = opts;
+  const emit = opts.onProgress ?? (() => {});
+  signal?.throwIfAborted();
+  const { manifestDigest, manifest, diffIds } = await readImage(source, opts.platform ?? hostPlatform(), signal);
+  const chain = chainIds(diffIds).map(digestHex);
+
+  const missing: number[] = [];
+  for (let i = 0; i < chain.length; i++) if (!(await driver.exists(chain[i]))) missing.push(i);
+  // a local image's missing or mis-sized blob is found before anything is written
+  if (source.local) for (const i of missing) (await source.blob(manifest.layers[i], { signal })).destroy();
+  emit({ type: 'plan', layers: missing.length, bytes: missing.reduce((n, i) => n + manifest.layers[i].size, 0) });
+
+  // remote blobs go to the cache first, `jobs` at a time, all started now: while layer N is
+  // applied the next ones download. Local blobs are read where they are.
+  const cache = !source.local && stateDir !== undefined ? stateDir : undefined;
+  const fetchAbort = new AbortController();
+  const fetchSignal = signal ? AbortSignal.any([signal, fetchAbort.signal]) : fetchAbort.signal;
+  const limit = limiter(Math.max(1, opts.jobs ?? 3));
+  const fetches = new Map<string, Promise<string>>();
+  const fetched = (desc: Descriptor): Promise<string> | undefined => {
+    if (cache === undefined) return undefined;
+    let p = fetches.get(desc.digest);
+    if (!p) {
+      p = limit(() => fetchBlob(source, desc, cache, { signal: fetchSignal, onBytes: (n) => emit({ type: 'bytes', bytes: n }) }));
+      p.catch(() => {}); // awaited in order below; an early failure must not be unhandled
+      fetches.set(desc.digest, p);
+    }
+    return p;
+  };
+  for (const i of missing) fetched(manifest.layers[i]);
+
+  const layers: ImportedLayer[] = [];
+  try {
+    for (let i = 0; i < chain.length; i++) {
+      signal?.throwIfAborted();
+      const desc = manifest.layers[i];
+      const id = chain[i];
+      const parent = i === 0 ? null : chain[i - 1];
+      const base = { id, parent, digest: desc.digest, mediaType: desc.mediaType, size: desc.size, diffId: diffIds[i] };
+      const record = {
+        digest: desc.digest,
+        mediaType: desc.mediaType,
+        size: desc.size,
+        diffId: diffIds[i],
+        ...(source.origin ? { origin: source.origin } : {}),
+      };
+      // checked again: another import may have made it meanwhile
+      if (await driver.exists(id)) {
+        layers.push({ ...base, compression: null, skipped: true });
+        emit({ type: 'layer-done', index: i, id, skipped: true });
+        continue;
+      }
+      emit({ type: 'layer', index: i, count: chain.length, digest: desc.digest });
+      const file = await fetched(desc);
+      const open =
+        file !== undefined ? async () => createReadStream(file, { highWaterMark: 1 << 20 }) : () => source.blob(desc, { signal });
+      const counted = file === undefined; // cached blobs counted their bytes as they downloaded
+      const { applied, compression } = await applyVerified(driver, id, parent, open, desc, diffIds[i], {
+        what: source.name,
+        onBytes: counted ? (n) => emit({ type: 'bytes', bytes: n }) : undefined,
+        onEntries: (entries) => emit({ type: 'entries', entries }),
+      });
+      if (stateDir !== undefined) await writeLayerRecord(stateDir, id, record);
+      layers.push({ ...base, compression, skipped: false, applied });
+      emit({ type: 'layer-done', index: i, id, skipped: false });
+    }
+  } catch (err) {
+    fetchAbort.abort();
+    await Promise.allSettled(fetches.values());
+    throw err;
+  }
+  // the layers hold the content now; the cached blobs were only the way in
+  if (cache !== undefined) await Promise.all([...fetches.keys()].map((d) => rm(cachedBlobPath(cache, d), { force: true })));
+  return { manifest: manifestDigest, config: manifest.config.digest, top: chain.at(-1) ?? null, layers };
+}
+
+/**
+ * Creates `id` on `parent` and applies the blob to it, checking the blob's digest and size and
+ * the tar's diff ID on the way. The tar reader may stop at the end-of-archive marker, so what
+ * it left is drained before the digests are compared; any failure removes the layer again.
+ */
+async function applyVerified(
+  driver: Driver,
+  id: string,
+  parent: string | null,
+  open: () => Promise<Readable>,
+  desc: Descriptor,
+  diffId: string,
+  o: { what: string; onBytes?: (n: number) => void; onEntries: (n: number) => void },
+): Promise<{ applied: number; compression: Compression }> {
+  const blob = new DigestCounter({ onBytes: o.onBytes, limit: desc.size, what: `${o.what}: layer blob ${desc.digest}` });
+  const source = await open();
+  source.on('error', (err) => blob.destroy(err));
+  const { compression, stream } = await decompressAuto(source.pipe(blob));
+  const tar = new DigestCounter();
+  stream.on('error', (err) => tar.destroy(err));
+  stream.pipe(tar);
+  // an iterable that does not destroy the stream when the reader stops early
+  const input = { [Symbol.asyncIterator]: () => tar.iterator({ destroyOnReturn: false }) };
+
+  await driver.create(id, parent);
+  try {
+    const applied = await driver.applyDiff(id, parent, input, { onProgress: (p) => o.onEntries(p.entries) });
+    for await (const _ of tar.iterator({ destroyOnReturn: true })) {
+      // drain: the digests cover every byte
+    }
+    // bytes after the end of the compressed data (which the inflater leaves) count too
+    if (!blob.readableEnded) await finished(blob.resume());
+    if (blob.bytes !== desc.size) {
+      throw imageError(
+        ImageErrorCode.DigestMismatch,
+        `${o.what}: layer blob ${desc.digest}: read ${blob.bytes} bytes, descriptor says ${desc.size}`,
+      );
+    }
+    if (blob.digest !== desc.digest) throw digestMismatch(`${o.what}: layer blob`, desc.digest, blob.digest);
+    if (tar.digest !== diffId) throw digestMismatch(`${o.what}: layer ${desc.digest}: uncompressed content (diff ID)`, diffId, tar.digest);
+    return { applied, compression };
+  } catch (err) {
+    tar.destroy();
+    source.destroy();
+    await driver.remove(id).catch(() => {});
+    // a corrupt blob usually fails to decompress before its digest is known: name the cause
+    const actual = await digestOfStream(open).catch(() => undefined);
+    if (actual && actual !== desc.digest) throw digestMismatch(`${o.what}: layer blob`, desc.digest, actual);
+    throw err;
+  } finally {
+    source.destroy();
+  }
+}
+
+async function digestOfStream(open: () => Promise<Readable>): Promise<string> {
+  return (await digestStream(await open())).digest;
+}

@@ -1,0 +1,27 @@
+// `login` and `logout` as library calls: login first proves the credentials against the
+// registry (a Basic 200 on /v2/, or a token issued for them), and only then writes them to the
+// auth file; logout removes the registry's entry.
+import { removeCredentials, storeCredentials, authFileForWrite, type Credentials } from './auth-file.js';
+import { RegistryClient, type RegistryClientOptions } from './client.js';
+
+export type LoginOptions = Omit<RegistryClientOptions, 'creds'> & { signal?: AbortSignal };
+
+/** Checks `creds` against `registry`, then stores them; resolves with the auth file written. */
+export async function login(registry: string, creds: Credentials, opts: LoginOptions = {}): Promise<{ authFile: string }> {
+  const client = new RegistryClient(registry, { ...opts, creds });
+  try {
+    await client.checkCredentials(opts.signal);
+  } finally {
+    client.close();
+  }
+  return { authFile: await storeCredentials(registry, creds, opts) };
+}
+
+/** Removes the stored credentials of `registry`; `removed` is false when there were none. */
+export async function logout(
+  registry: string,
+  opts: Pick<LoginOptions, 'authFile' | 'env' | 'home'> = {},
+): Promise<{ authFile: string; removed: boolean }> {
+  const removed = await removeCredentials(registry, opts);
+  return { authFile: authFileForWrite(opts), removed };
+}

@@ -1,0 +1,96 @@
+// Certificates made at test time with openssl: a CA, a server certificate it signs for the
+// loopback names, and a self-signed key pair for signing registry tokens. EC P-256 keys:
+// quick to make, and both Go's TLS and node's crypto take them.
+import { X509Certificate } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { openssl } from './tools.js';
+
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+export interface TestCa {
+  /** A directory holding only `ca.crt`: what --cert-dir / certs.d/HOST:PORT/ look like. */
+  caDir: string;
+  caCert: string;
+  serverCert: string;
+  serverKey: string;
+}
+
+/** A CA and a server certificate for 127.0.0.1 and localhost, under `dir`. */
+export async function makeTestCa(dir: string): Promise<TestCa> {
+  const caDir = join(dir, 'trust');
+  await mkdir(caDir, { recursive: true });
+  const caCert = join(caDir, 'ca.crt');
+  const caKey = join(dir, 'ca.key');
+  await openssl.run([
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=graphdriver test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  const serverKey = join(dir, 'server.key');
+  const csr = join(dir, 'server.csr');
+  const serverCert = join(dir, 'server.crt');
+  const ext = join(dir, 'server.ext');
+  await writeFile(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  await openssl.run(['req', ...EC, '-keyout', serverKey, '-out', csr, '-subj', '/CN=localhost']);
+  await openssl.run([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    caCert,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-out',
+    serverCert,
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+  ]);
+  return { caDir, caCert, serverCert, serverKey };
+}
+
+export interface TokenSigner {
+  /** PEM bundle for the registry's `auth.token.rootcertbundle`. */
+  certFile: string;
+  /** PEM private key the token server signs with (ES256). */
+  keyPem: string;
+  /** The certificate, DER in base64: the JWT header's x5c chain. */
+  certDerBase64: string;
+}
+
+export async function makeTokenSigner(dir: string): Promise<TokenSigner> {
+  await mkdir(dir, { recursive: true });
+  const certFile = join(dir, 'token.crt');
+  const keyFile = join(dir, 'token.key');
+  await openssl.run([
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=graphdriver test token signer',
+  ]);
+  const certPem = await readFile(certFile, 'utf8');
+  return { certFile, keyPem: await readFile(keyFile, 'utf8'), certDerBase64: new X509Certificate(certPem).raw.toString('base64') };
+}
