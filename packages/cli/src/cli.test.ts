@@ -173,11 +173,12 @@ describe('layers', () => {
     expect(text.stdout).toMatch(/^Driver: vfs\nRoot: /);
   });
 
-  it('without --driver, the registry chooses (vfs here) and GRAPHDRIVER is honoured', async () => {
+  it('without --driver, the registry chooses (overlay2 as root, vfs otherwise) and GRAPHDRIVER is honoured', async () => {
     const own = join(work, 'auto-root');
     await runJson(['--root', own, 'create', 'auto']);
     const auto = await runJson<{ driver: string }>(['--root', own, 'status']);
-    expect(auto.driver).toBe('vfs');
+    // Docker's order: overlay2 first, where the kernel mounts it (root on ext4 here)
+    expect(auto.driver).toBe(process.getuid?.() === 0 ? 'overlay2' : 'vfs');
     const env = await runCli(['--root', own, 'status'], { env: { GRAPHDRIVER: 'nosuch' } });
     expect(env.status).toBe(1);
     expect(env.stderr).toMatch(/ERR_NOT_SUPPORTED: driver not supported: nosuch/);
@@ -193,6 +194,9 @@ describe('layers', () => {
     ]);
     const vfs = r.drivers.find((d) => d.name === 'vfs');
     expect(vfs).toMatchObject({ usable: true });
+    expect(r.drivers[0].name).toBe('overlay2'); // first in Docker's priority order
+    if (process.getuid?.() === 0) expect(r.drivers[0]).toMatchObject({ usable: true });
+    else expect(r.drivers[0]).toMatchObject({ usable: false, code: 'ERR_PREREQUISITES' });
     for (const d of r.drivers) {
       if (!d.usable) {
         expect(d.code).toMatch(/^ERR_/);
@@ -266,6 +270,32 @@ describe('diff and apply', () => {
     const tty = await runInTerminal([...g(), 'diff', 'd1']);
     expect(tty.status).toBe(1);
     expect(tty.stdout).toMatch(/ERR_TERMINAL: refusing to write a tar archive to a terminal/);
+  });
+});
+
+describe.runIf(process.getuid?.() === 0)('--driver overlay2', () => {
+  it('creates, applies, mounts in one process and unmounts in another, and diffs', async () => {
+    const o = () => ['--root', join(work, 'overlay-root'), '--driver', 'overlay2'];
+    const { tar } = await makeTar('o');
+    await runJson([...o(), 'create', 'o0']);
+    await runJson([...o(), 'apply', 'o0', tar]);
+    await runJson([...o(), 'create', 'o1', '--parent', 'o0']);
+    const { path } = await runJson<{ path: string }>([...o(), 'mount', 'o1']);
+    expect(path).toBe(join(work, 'overlay-root', 'overlay2', 'o1', 'merged'));
+    expect(await readFile(join(path, 'etc/app/conf'), 'utf8')).toBe('name=o\n');
+    await writeFile(join(path, 'hello'), 'changed\n');
+    await rm(join(path, 'etc/app/conf'));
+    await runJson([...o(), 'unmount', 'o1']);
+    const changes = await runCli([...o(), 'changes', 'o1']);
+    expect(changes.stdout).toBe('C /etc\nC /etc/app\nD /etc/app/conf\nC /hello\n');
+    const out = join(work, 'o1.tar');
+    await runJson([...o(), 'diff', 'o1', '-o', out]);
+    const listing = execFileSync('tar', ['-tf', out], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    expect(listing).toEqual(['etc/', 'etc/app/', 'etc/app/.wh.conf', 'hello']);
+    const status = await runCli([...o(), 'status']);
+    expect(status.stdout).toMatch(/^Driver: overlay2\n/);
+    expect(status.stdout).toMatch(/Native Overlay Diff: true/);
+    for (const id of ['o1', 'o0']) await runJson([...o(), 'rm', id]);
   });
 });
 

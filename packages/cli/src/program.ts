@@ -1,6 +1,7 @@
 // The command line: global options, the commands, and the one place errors are printed.
 import { Command, CommanderError, Option } from 'commander';
 import { GraphDriverError } from '@graphdriver/core';
+import '@graphdriver/driver-overlay';
 import '@graphdriver/driver-vfs';
 import '@graphdriver/driver-btrfs';
 import '@graphdriver/driver-zfs';

@@ -17,3 +17,4 @@ export { errnoCode, isErrno } from './linux/errno.js';
 export { rootPair } from './linux/root-owner.js';
 export { KeyedMutex } from './linux/keyed-mutex.js';
 export { TEMP_PREFIX, tempPathFor, tempPathIn, isTempName, sweepTemps } from './linux/atomic-temp.js';
+export { ProjectQuota, XfsQuota, type QuotaProbe } from './linux/project-quota.js';

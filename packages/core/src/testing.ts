@@ -65,6 +65,8 @@ export {
 } from './testing/hostile-tars.js';
 export { runFuzz, fuzzSeeds, FUZZ_ALLOWED_CODES, type FuzzOptions, type FuzzReport, type FuzzFailure } from './testing/fuzz.js';
 export { describeExhaustion, bigTar, type ExhaustionTarget } from './testing/exhaustion.js';
+export { Rand, buildRandomTree, randomEdits, listEntries, type Entry as RandomTreeEntry } from './testing/random-tree.js';
+export { blankWhiteoutTimes } from './tar/test-helpers.js';
 export {
   referencePeer,
   referenceCorpus,

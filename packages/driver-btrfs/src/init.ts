@@ -1,8 +1,6 @@
 // Docker's btrfs Init: the home (or, before it exists, its nearest existing parent) must be
 // on btrfs, and btrfs-progs must be there; anything else is "prerequisites not satisfied",
 // so that the registry moves on to the next driver.
-import { stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import {
   createLayerDriver,
   makeDirs,
@@ -13,22 +11,12 @@ import {
   type Driver,
   type IdMappings,
 } from '@graphdriver/core';
+import { nearestExisting } from '@graphdriver/core/linux';
 import { BtrfsBackend } from './backend.js';
 import { createBtrfs, type Btrfs } from './btrfs.js';
 import { parseDriverOptions } from './options.js';
 
 export const name = 'btrfs';
-
-async function nearestExisting(path: string): Promise<string> {
-  for (let p = path; ; p = dirname(p)) {
-    try {
-      await stat(p);
-      return p;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) throw err;
-    }
-  }
-}
 
 export interface InitDeps {
   /** The btrfs-progs wrapper (tests point it at a missing command). */

@@ -11,7 +11,7 @@ import { requireReference } from '@graphdriver/core/testing';
 import type { BtrfsBackend } from './backend.js';
 import { createBtrfs } from './btrfs.js';
 import { openBtrfs } from './init.js';
-import { buildRandomTree, Rand, randomEdits } from './random-tree.js';
+import { buildRandomTree, Rand, randomEdits } from '@graphdriver/core/testing';
 import { btrfsAvailable, useLoopbackBtrfs } from './test-support.js';
 
 const btrfs = createBtrfs();

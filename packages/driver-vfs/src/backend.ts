@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  deleteTree,
   errLayerNotFound,
   errQuotaNotSupported,
   fsName,
@@ -16,11 +17,10 @@ import {
   type BackendCreateOpts,
   type IdMappings,
   type LayerBackend,
+  type ProjectQuota,
 } from '@graphdriver/core';
 import { isErrno, rootPair } from '@graphdriver/core/linux';
 import { copyTree, probeReflink } from './copy-tree.js';
-import type { ProjectQuota } from './project-quota.js';
-import { removeTree } from './remove-tree.js';
 
 export interface VfsBackendOptions {
   /** XFS project quotas when home supports them; otherwise why not. */
@@ -71,7 +71,7 @@ export class VfsBackend implements LayerBackend {
       }
       await rename(tmp, this.dir(id));
     } catch (err) {
-      await removeTree(tmp).catch(() => {});
+      await deleteTree(tmp).catch(() => {});
       if (size) await this.quota!.release(id).catch(() => {});
       throw err;
     }
@@ -105,7 +105,7 @@ export class VfsBackend implements LayerBackend {
     } catch (err) {
       if (!isErrno(err, 'ENOENT')) throw err;
     }
-    await removeTree(trash);
+    await deleteTree(trash);
     await this.quota?.release(id);
   }
 
@@ -147,7 +147,7 @@ export class VfsBackend implements LayerBackend {
 
   async recover(keep: ReadonlySet<string>): Promise<void> {
     // Half-built layers and half-removed ones.
-    for (const name of await readdir(join(this.home, 'tmp'))) await removeTree(join(this.home, 'tmp', name));
+    for (const name of await readdir(join(this.home, 'tmp'))) await deleteTree(join(this.home, 'tmp', name));
     // Directories no record knows about: a create whose record was already dropped.
     for (const name of await readdir(join(this.home, 'dir'))) {
       if (!keep.has(name)) await this.remove(name);

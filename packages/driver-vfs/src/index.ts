@@ -1,18 +1,9 @@
 // @graphdriver/driver-vfs: Docker's vfs driver. Every layer is a full copy of its parent
 // in `home/dir/<id>` (reflinked where the filesystem can); works on any filesystem and
 // without root.
-import {
-  createLayerDriver,
-  errQuotaNotSupported,
-  makeDirs,
-  register,
-  type Driver,
-  type IdMappings,
-  type InitFunc,
-} from '@graphdriver/core';
+import { createLayerDriver, errQuotaNotSupported, makeDirs, ProjectQuota, register, type Driver, type IdMappings, type InitFunc } from '@graphdriver/core';
 import { VfsBackend } from './backend.js';
 import { parseVfsOptions } from './options.js';
-import { ProjectQuota } from './project-quota.js';
 
 export const name = 'vfs';
 
@@ -33,4 +24,3 @@ register(name, init, { owner: '@graphdriver/driver-vfs' });
 
 export { VfsBackend, type VfsBackendOptions } from './backend.js';
 export { parseVfsOptions, type VfsOptions } from './options.js';
-export type { ProjectQuota, QuotaProbe } from './project-quota.js';

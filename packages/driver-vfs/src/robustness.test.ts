@@ -57,7 +57,7 @@ describe('vfs robustness', () => {
   describeHostileInput({
     ...crashTarget,
     badInitOptions: [['vfs.bogus=1'], ['size=abc'], ['vfs.xfs_quota=maybe']],
-    // (deep-10k-levels was a known issue until remove-tree.ts moved to GNU rm, which walks with openat)
+    // (deep-10k-levels was a known issue until core's delete-tree.ts moved to GNU rm, which walks with openat)
   });
   describeMalformedArguments(crashTarget);
 });

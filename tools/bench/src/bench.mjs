@@ -77,7 +77,7 @@ function sh(cmd, args, opts = {}) {
 /** Runs one tool invocation; returns { opMs, wallMs, rssKB, cpuMs, opCpuMs, json }. */
 function runTool(argv) {
   const cmd = haveTime ? TIME : argv[0];
-  const args = haveTime ? ['-f', '%M %U %S', ...argv] : argv.slice(1);
+  const args = haveTime ? ['-f', '%M %U %S %R %F', ...argv] : argv.slice(1);
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
@@ -93,14 +93,16 @@ function runTool(argv) {
   }
   let rssKB = null;
   let cpuMs = null;
+  let faults = null;
   if (haveTime) {
     const errLines = r.stderr.trim().split('\n');
-    const [rss, user, sys] = errLines[errLines.length - 1].split(' ').map(Number);
+    const [rss, user, sys, minor, major] = errLines[errLines.length - 1].split(' ').map(Number);
     rssKB = Number.isFinite(rss) ? rss : null;
+    faults = Number.isFinite(minor) && Number.isFinite(major) ? minor + major : null;
     cpuMs = Number.isFinite(user) && Number.isFinite(sys) ? (user + sys) * 1000 : null;
   }
   const opCpuMs = json && typeof json.cpuMs === 'number' ? json.cpuMs : null;
-  const res = { opMs: json && typeof json.ms === 'number' ? json.ms : null, wallMs, rssKB, cpuMs, opCpuMs, json };
+  const res = { opMs: json && typeof json.ms === 'number' ? json.ms : null, wallMs, rssKB, cpuMs, opCpuMs, faults, json };
   if (VERBOSE) console.error(`\n  ${basename(argv[0]) === 'node' ? 'ours' : basename(argv[0])} ${argv.slice(1).filter((a) => !a.startsWith('/')).join(' ')}: op ${res.opMs} ms, wall ${wallMs.toFixed(1)} ms, cpu ${cpuMs === null ? "-" : cpuMs.toFixed(0)} ms`);
   return res;
 }
@@ -155,6 +157,7 @@ function runCase(c) {
       rssKB: median(samples[n].map((s) => s.rssKB)),
       cpuMs: median(samples[n].map((s) => s.cpuMs)),
       opCpuMs: median(samples[n].map((s) => s.opCpuMs)),
+      faults: median(samples[n].map((s) => s.faults)),
       json: outputs[n],
     };
   }
@@ -163,7 +166,7 @@ function runCase(c) {
   for (const n of names) {
     const s = summary[n];
     const cpu = `cpu ${fmt(s.cpuMs).padStart(7)} ms${s.opCpuMs === null ? '' : ` (op ${fmt(s.opCpuMs)})`}`;
-    console.log(`  ${n.padEnd(6)} op ${fmt(s.opMs).padStart(9)} ms   wall ${fmt(s.wallMs).padStart(9)} ms   ${cpu}   rss ${s.rssKB === null ? '-' : (s.rssKB / 1024).toFixed(1)} MiB   ${JSON.stringify(s.json)}`);
+    console.log(`  ${n.padEnd(6)} op ${fmt(s.opMs).padStart(9)} ms   wall ${fmt(s.wallMs).padStart(9)} ms   ${cpu}   rss ${s.rssKB === null ? '-' : (s.rssKB / 1024).toFixed(1)} MiB   faults ${s.faults ?? '-'}   ${JSON.stringify(s.json)}`);
   }
   if (summary.ours && summary.moby) {
     const ro = summary.ours.opMs !== null && summary.moby.opMs ? summary.ours.opMs / summary.moby.opMs : null;
@@ -403,7 +406,7 @@ lines.push('- The apply cases run `sync` before each run (outside the timing), s
 lines.push('- export and tar write the archive with the file API (exportChangesToFile, tarDirectoryToFile), which reuses ' +
   'its dozen 1 MiB buffers; the -stream rows pipe the Readable (exportChanges, tarDirectory) into fs.createWriteStream, ' +
   'where every chunk must be new memory (a consumer may keep it) and the kernel faults each fresh page in. Same bytes.');
-lines.push('- apply is @graphdriver/core applyLayer (diff/apply.ts), reading the tar with a 1 MiB createReadStream; GNU tar runs ' +
+lines.push('- apply is @graphdriver/core applyLayer (diff/apply.ts), reading the tar with a plain createReadStream (default 64 KiB chunks; applyLayer reads the file behind it directly); GNU tar runs ' +
   'as `tar --numeric-owner -xf`. apply-diff has no GNU tar column: GNU tar does not honour whiteouts.');
 lines.push('');
 if (imageRows.length) {

@@ -59,7 +59,8 @@ async function once() {
     }
     case 'apply': {
       if (repeat > 1) throw new Error('apply cannot be repeated in one process');
-      out.size = await applyLayer(a, createReadStream(b, { highWaterMark: 1 << 20 }));
+      // The default call: a plain read stream (64 KiB chunks), as a user writes it.
+      out.size = await applyLayer(a, createReadStream(b));
       break;
     }
     default:

@@ -16,13 +16,15 @@ import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { END_OF_ARCHIVE } from '../tar/writer.js';
 import type { TarHeader } from '../tar/types.js';
 import { entry } from '../testing/hostile-tars.js';
+import { linksLeadingOut } from '../testing/link-audit.js';
 import { requireReference } from '../testing/reference-tools.js';
 import { snapshot, tmpDir, toObject } from './apply-fixtures.js';
 import { applyLayer } from './apply.js';
 import { run } from './test-trees.js';
 
-// Without the peer (tools/peer) this fails under CI and warns elsewhere.
+// Without the peer (tools/peer) or the corpus this fails under CI and warns elsewhere.
 const peer = requireReference('peer', "moby breakout tables (Docker's outcomes NOT confirmed)");
+const corpus = requireReference('corpus', "diff/apply-moby-breakout.test.ts's Debian corpus case");
 
 type H = { name: string; type: 'file' | 'symlink' | 'hardlink'; linkname?: string; mode: number };
 const reg = (name: string): H => ({ name, type: 'file', mode: 0o644 });
@@ -119,7 +121,12 @@ const symlinkInPath: Case = {
 const invalidFilenames: Case[] = [
   { what: '../victim/dotdot', headers: [reg('../victim/dotdot')], ours: { refused: '../victim/dotdot' }, docker: 'breakout' },
   // Go's Clean("/../victim/slash-dotdot") is "/victim/slash-dotdot": a name inside dest.
-  { what: 'leading slash: /../victim/slash-dotdot lands in dest/victim', headers: [reg('/../victim/slash-dotdot')], ours: 'applied', docker: 'applied' },
+  {
+    what: 'leading slash: /../victim/slash-dotdot lands in dest/victim',
+    headers: [reg('/../victim/slash-dotdot')],
+    ours: 'applied',
+    docker: 'applied',
+  },
 ];
 
 // TestUntarHardlinkToSymlink: benign, must apply (symlink2 is a second name of symlink1).
@@ -144,7 +151,11 @@ const tables: Array<[string, Case[]]> = [
 
 function tarOf(headers: H[]): Buffer {
   return Buffer.concat([
-    ...headers.map((h) => entry({ name: h.name, type: h.type, linkname: h.linkname, mode: h.mode, mtime: 1_700_000_000 } as Partial<TarHeader> & { name: string })),
+    ...headers.map((h) =>
+      entry({ name: h.name, type: h.type, linkname: h.linkname, mode: h.mode, mtime: 1_700_000_000 } as Partial<TarHeader> & {
+        name: string;
+      }),
+    ),
     END_OF_ARCHIVE,
   ]);
 }
@@ -243,3 +254,25 @@ for (const [mobyTest, cases] of tables) {
     });
   });
 }
+
+// Benign: a real Debian root (built by tools/setup) holds thousands of relative symlinks
+// that stay inside; it applies, and none of its links leads out.
+const CORPUS_TAR = corpus === null ? '' : join(corpus, 'base.tar');
+describe.runIf(corpus !== null)('benign: the Debian corpus (base.tar)', () => {
+  it('applies, with its relative symlinks, and no link in the result leads out', async () => {
+    const dest = join(work, 'debian');
+    await applyLayer(dest, fs.createReadStream(CORPUS_TAR));
+    expect(linksLeadingOut(dest)).toEqual([]);
+    let relative = 0;
+    const stack = [dest];
+    while (stack.length) {
+      const d = stack.pop() as string;
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) stack.push(join(d, e.name));
+        else if (e.isSymbolicLink() && !fs.readlinkSync(join(d, e.name)).startsWith('/')) relative++;
+      }
+    }
+    expect(relative).toBeGreaterThan(100);
+    await fs.promises.rm(dest, { recursive: true, force: true });
+  }, 300_000);
+});

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { errnoCode } from '../errors.js';
-import { removeTree } from '../fs/remove-tree.js';
+import { removeTreeSync } from '../fs/remove-tree.js';
 import { restoreTimesNs } from '../fs/times.js';
 import { splitRel } from '../fs/safe-path.js';
 import { lgetxattrSync, llistxattrSync, xattrBinding, type Binding } from '../fs/xattr.js';
@@ -135,7 +135,7 @@ export class ApplyUndo {
    */
   displace(rel: string): boolean {
     const abs = this.abs(rel);
-    if (this.fresh) return removeTree(abs);
+    if (this.fresh) return removeTreeSync(abs);
     this.beforeChangeIn(rel);
     if (!this.backupMade) {
       fs.mkdirSync(this.abs(this.backupName), 0o700);
@@ -153,12 +153,15 @@ export class ApplyUndo {
   }
 
   /** The apply succeeded: drop what was kept for a rollback. */
-  async commit(): Promise<void> {
+  /**
+   * @param rootTime the time the archive gave the root (its "./" entry), if it did: removing
+   * the backup directory changes the root's times, so they are set again, with the same
+   * call applyLayer made. (Without such an entry, the root's times are the apply's own.)
+   */
+  commit(rootTime: number | undefined): void {
     if (this.backupMade) {
-      // Removing it changes the root's times, which the archive may have just set.
-      const st = fs.lstatSync(this.root, { bigint: true });
-      removeTree(this.abs(this.backupName));
-      await restoreTimesNs(this.root, st.atimeNs, st.mtimeNs);
+      removeTreeSync(this.abs(this.backupName));
+      if (rootTime !== undefined) fs.lutimesSync(this.root, rootTime, rootTime);
     }
     this.steps.length = 0;
   }
@@ -174,17 +177,17 @@ export class ApplyUndo {
       }
     };
     if (this.fresh) {
-      for (const name of fs.readdirSync(this.root)) await attempt(() => removeTree(this.abs(name)));
+      for (const name of fs.readdirSync(this.root)) await attempt(() => removeTreeSync(this.abs(name)));
     } else {
       for (let i = this.steps.length - 1; i >= 0; i--) {
         const s = this.steps[i];
         await attempt(() => {
           switch (s.kind) {
             case 'created':
-              removeTree(this.abs(s.rel));
+              removeTreeSync(this.abs(s.rel));
               break;
             case 'moved':
-              removeTree(this.abs(s.rel));
+              removeTreeSync(this.abs(s.rel));
               fs.renameSync(this.abs(s.backup), this.abs(s.rel));
               break;
             case 'meta':
@@ -194,7 +197,7 @@ export class ApplyUndo {
           }
         });
       }
-      if (this.backupMade) await attempt(() => removeTree(this.abs(this.backupName)));
+      if (this.backupMade) await attempt(() => removeTreeSync(this.abs(this.backupName)));
     }
     // The root's times last: every step above changed them.
     await attempt(() => writeMeta(this.root, this.rootMeta));

@@ -28,6 +28,17 @@ interface AppendContext {
   names: NameLookup;
   /** inode -> archive name of the first entry seen with it (for TypeLink). */
   seen: Map<bigint, string>;
+  /** Attributes left out of the archive (see ExportOptions). */
+  skipXattr?: (name: string) => boolean;
+}
+
+export interface ExportOptions {
+  /**
+   * Extended attributes not to archive: a driver that reads a layer's storage rather than
+   * its mounted view leaves out the attributes the mount would hide (overlay's
+   * trusted.overlay.*), so that the archive is the one the mounted view gives.
+   */
+  skipXattr?: (name: string) => boolean;
 }
 
 function entryType(mode: number): EntryType | null {
@@ -57,7 +68,7 @@ let xattr: Binding | undefined;
  * security.capability Docker's exact bytes (a v3 capability, which names a namespace
  * root uid, is rewritten as v2, 20 bytes).
  */
-function readXattrs(path: string): Map<string, Buffer> | undefined {
+function readXattrs(path: string, skip: ((name: string) => boolean) | undefined): Map<string, Buffer> | undefined {
   const b = xattr ?? (xattr = xattrBinding()); // (outside the try: a missing binding is an error)
   let names: string[];
   try {
@@ -69,6 +80,7 @@ function readXattrs(path: string): Map<string, Buffer> | undefined {
   sortBytewise(names);
   let out: Map<string, Buffer> | undefined;
   for (const name of names) {
+    if (skip?.(name)) continue;
     let value: Buffer | null;
     try {
       value = b.getAttributeSync(path, name);
@@ -129,7 +141,7 @@ function planEntry(path: string, name: string, ctx: AppendContext, st: BigIntSta
     header.devmajor = devMajor(st.rdev);
     header.devminor = devMinor(st.rdev);
   }
-  const xattrs = readXattrs(path);
+  const xattrs = readXattrs(path, ctx.skipXattr);
   if (xattrs) header.xattrs = xattrs;
 
   if (type !== 'directory' && st.nlink > 1n) {
@@ -310,8 +322,8 @@ class TreePlan implements PlanSource {
   }
 }
 
-function newContext(): AppendContext {
-  return { names: hostNameLookup(), seen: new Map() };
+function newContext(opts: ExportOptions = {}): AppendContext {
+  return { names: hostNameLookup(), seen: new Map(), skipXattr: opts.skipXattr };
 }
 
 /**
@@ -320,8 +332,8 @@ function newContext(): AppendContext {
  * are archived as Docker's addTarFile does (numeric and named owners, whole-second mtimes,
  * xattrs, hardlinks to the first archived path of an inode).
  */
-export function exportChanges(dir: string, changes: Change[]): Readable {
-  return tarReadable(new ExportPlan(dir, changes, newContext()));
+export function exportChanges(dir: string, changes: Change[], opts?: ExportOptions): Readable {
+  return tarReadable(new ExportPlan(dir, changes, newContext(opts)));
 }
 
 /**
@@ -340,8 +352,8 @@ export function tarDirectory(dir: string): Readable {
  * archive's size in bytes. Faster than piping exportChanges into a file stream: the output
  * buffers are reused instead of allocated for every megabyte.
  */
-export function exportChangesToFile(dir: string, changes: Change[], dest: string | number): Promise<number> {
-  return writeTarTo(() => new ExportPlan(dir, changes, newContext()), dest);
+export function exportChangesToFile(dir: string, changes: Change[], dest: string | number, opts?: ExportOptions): Promise<number> {
+  return writeTarTo(() => new ExportPlan(dir, changes, newContext(opts)), dest);
 }
 
 /** tarDirectory written straight into a file, as exportChangesToFile. */

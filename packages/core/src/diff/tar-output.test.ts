@@ -169,3 +169,43 @@ describe('tarDirectoryToFile / exportChangesToFile', () => {
     });
   });
 });
+
+describe('a tar Readable piped into a file stream', () => {
+  it('writes the same bytes as the file API and as reading the Readable', async () => {
+    const root = join(work, 'tree');
+    bigTree(root);
+    const viaFile = join(work, 'file.tar');
+    await tarDirectoryToFile(root, viaFile);
+    const read = await bytesOf(tarDirectory(root));
+    const piped = join(work, 'piped.tar');
+    const { pipeline } = await import('node:stream/promises');
+    const { createWriteStream } = await import('node:fs');
+    await pipeline(tarDirectory(root), createWriteStream(piped));
+    expect(readFileSync(piped).equals(readFileSync(viaFile))).toBe(true);
+    expect(read.equals(readFileSync(viaFile))).toBe(true);
+    // .pipe() with end: false leaves the stream open for more
+    const ws = createWriteStream(join(work, 'twice.tar'));
+    const first = tarDirectory(root).pipe(ws, { end: false });
+    expect(first).toBe(ws);
+    await new Promise((r) => setTimeout(r, 0));
+    dir(work, 'nothing-here');
+    const changes = await changesDirs(root, join(work, 'nothing-here'));
+    const diffOut = join(work, 'export-piped.tar');
+    await pipeline(exportChanges(root, changes), createWriteStream(diffOut));
+    const diffFile = join(work, 'export-file.tar');
+    await exportChangesToFile(root, changes, diffFile);
+    expect(blankWhiteoutTimes(readFileSync(diffOut)).equals(blankWhiteoutTimes(readFileSync(diffFile)))).toBe(true);
+    ws.destroy();
+  });
+
+  it('fails the pipeline when the tree cannot be read, and the file stream with it', async () => {
+    const { pipeline } = await import('node:stream/promises');
+    const { createWriteStream } = await import('node:fs');
+    const root = join(work, 'tree2');
+    file(root, 'a', 'x');
+    settle(root);
+    const ws = createWriteStream(join(work, 'bad.tar'));
+    await expect(pipeline(tarDirectory(join(work, 'no-such-dir')), ws)).rejects.toThrow();
+    expect(ws.destroyed).toBe(true);
+  });
+});

@@ -7,7 +7,7 @@
 // comes back as soon as its write is done, so the same dozen chunks carry the whole
 // archive. The file is written under a temporary name and renamed into place when
 // complete, so a crash or an error never leaves a half-written layer at the path.
-import { write, type Stats } from 'node:fs';
+import { WriteStream, write, type Stats } from 'node:fs';
 import { lstat, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,8 +17,9 @@ import { CHUNK_SIZE, MAX_CHUNKS, TarAssembler, type ChunkOutput, type PlanSource
 /** A Readable of the archive's bytes. */
 class TarReadable extends Readable {
   private readonly assembler: TarAssembler;
+  private started = false;
 
-  constructor(plan: PlanSource) {
+  constructor(private readonly plan: PlanSource) {
     super({ highWaterMark: 2 * CHUNK_SIZE });
     const output: ChunkOutput = {
       // Uninitialized memory: the assembler writes every byte it hands over.
@@ -31,7 +32,34 @@ class TarReadable extends Readable {
   }
 
   override _read(): void {
+    this.started = true;
     this.assembler.resume();
+  }
+
+  /**
+   * Piped, untouched, straight into an fs.WriteStream (what `pipeline(tarDirectory(dir),
+   * createWriteStream(f))` does): the archive is written into the stream with the file
+   * writer's reused chunks, since a WriteStream is done with a chunk when its write calls
+   * back. Any other destination gets the chunks as a Readable hands them out.
+   */
+  override pipe<T extends NodeJS.WritableStream>(dest: T, opts?: { end?: boolean }): T {
+    if (this.started || this.readableFlowing !== null || !(dest instanceof WriteStream) || dest.writableLength > 0) {
+      return super.pipe(dest, opts);
+    }
+    this.started = true;
+    const ws = dest as WriteStream;
+    const writeChunk: WriteChunk = (buf, off, length, cb) => {
+      ws.write(buf.subarray(off, off + length), (err) => cb(err ?? null, length));
+    };
+    writeArchive(() => this.plan, writeChunk).then(
+      () => {
+        if (opts?.end !== false) ws.end();
+        this.push(null);
+        this.resume(); // no data was pushed: 'end' follows
+      },
+      (err: Error) => this.destroy(err),
+    );
+    return dest;
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
@@ -48,11 +76,20 @@ export function tarReadable(plan: PlanSource): Readable {
 const MAX_QUEUED_WRITES = 2;
 
 /**
- * Writes the whole archive to `fd` at its current offset, one write at a time, reusing
- * each chunk once its write is done. Resolves to the number of bytes written, and never
- * before the last write on `fd` has returned (the caller may then close it).
+ * Writes the whole archive through `writeChunk` (a descriptor at its current offset, or a
+ * WriteStream), one write at a time, reusing each chunk once its write is done. Resolves
+ * to the number of bytes written, and never before the last write has returned (the
+ * caller may then close the descriptor).
  */
-function writeArchive(createPlan: () => PlanSource, fd: number): Promise<number> {
+type WriteChunk = (buf: Buffer, off: number, length: number, cb: (err: Error | null, written: number) => void) => void;
+
+/** fs.write at the descriptor's offset, as writeArchive's sink. */
+const toFd =
+  (fd: number): WriteChunk =>
+  (buf, off, length, cb) =>
+    write(fd, buf, off, length, null, cb);
+
+function writeArchive(createPlan: () => PlanSource, writeChunk: WriteChunk): Promise<number> {
   return new Promise((resolve, reject) => {
     const free: Buffer[] = [];
     const queue: { buf: Buffer; length: number }[] = [];
@@ -85,7 +122,7 @@ function writeArchive(createPlan: () => PlanSource, fd: number): Promise<number>
       writing = true;
       let off = 0;
       const step = (): void => {
-        write(fd, next.buf, off, next.length - off, null, (err, n) => {
+        writeChunk(next.buf, off, next.length - off, (err, n) => {
           if (!err && n === 0) err = Object.assign(new Error(`write returned 0 bytes of ${next.length - off}`), { code: 'EIO' });
           if (!err && off + n < next.length && failure === null) {
             off += n;
@@ -137,7 +174,7 @@ export const FILE_WRITER_CHUNKS = MAX_CHUNKS + MAX_QUEUED_WRITES + 1;
 async function writeToPath(createPlan: () => PlanSource, path: string, flags: string, mode?: number): Promise<number> {
   const handle = await open(path, flags, mode);
   try {
-    return await writeArchive(createPlan, handle.fd);
+    return await writeArchive(createPlan, toFd(handle.fd));
   } finally {
     await handle.close();
   }
@@ -152,7 +189,7 @@ async function writeToPath(createPlan: () => PlanSource, path: string, flags: st
  * and written as it is.
  */
 export async function writeTarTo(createPlan: () => PlanSource, dest: string | number): Promise<number> {
-  if (typeof dest === 'number') return writeArchive(createPlan, dest);
+  if (typeof dest === 'number') return writeArchive(createPlan, toFd(dest));
 
   let st: Stats | undefined;
   try {

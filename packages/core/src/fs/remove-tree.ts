@@ -8,7 +8,7 @@ import { errnoCode } from '../errors.js';
  * Removes whatever is at `abs` (a file, a symlink, a whole directory tree); false when
  * nothing was there.
  */
-export function removeTree(abs: string): boolean {
+export function removeTreeSync(abs: string): boolean {
   try {
     fs.unlinkSync(abs);
     return true;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../errors.js';
 import { assertLinkInside, linkLeavesRoot } from './safe-path.js';
 
-describe('linkLeavesRoot (Docker\'s link rule, whole segments)', () => {
+describe("linkLeavesRoot (Docker's link rule, whole segments)", () => {
   it('is false for relative targets that stay inside, however they wander', () => {
     for (const [link, target] of [
       ['l', 'x'],

@@ -103,3 +103,17 @@ export function securityCapability(path: string): Buffer | null {
     return null;
   }
 }
+
+/**
+ * lgetxattr(2) of one attribute for callers outside core (a driver reading overlay's
+ * trusted.overlay.opaque): the value, or null when absent or unreadable (ENOTSUP and
+ * friends). A missing native binding still throws.
+ */
+export function readXattr(path: string, name: string): Buffer | null {
+  const b = xattrBinding();
+  try {
+    return b.getAttributeSync(path, name);
+  } catch {
+    return null;
+  }
+}

@@ -11,6 +11,7 @@
 // - A backend never throws for an id it does not know in `remove`/`unmount`.
 import type { Readable } from 'node:stream';
 import type { Change, LayerStream } from '../driver.js';
+import type { ApplyOptions } from '../diff/apply.js';
 
 export interface BackendCreateOpts {
   rw: boolean;
@@ -50,6 +51,11 @@ export interface LayerBackend {
   changes?(id: string, parent: string | null): Promise<Change[] | undefined>;
   /** Native layer tar, or undefined to use the naive diff. */
   diff?(id: string, parent: string | null): Promise<Readable | undefined>;
-  /** Native apply; the layer is mounted at `path` while it runs. */
-  applyDiff?(id: string, path: string, diff: LayerStream): Promise<number>;
+  /** Native diffSize, or undefined to size the (native or naive) change list on the mounted layer. */
+  diffSize?(id: string, parent: string | null): Promise<number | undefined>;
+  /**
+   * Native apply, writing the layer's storage directly (overlay's upper dir): the layer is
+   * not mounted for it. `opts` are what core's applyLayer would be given.
+   */
+  applyDiff?(id: string, diff: LayerStream, opts: ApplyOptions): Promise<number>;
 }

@@ -99,6 +99,14 @@ export class LayerProtoDriver implements ProtoDriver {
     await this.backend.recover(new Set(this.index.all().map((r) => r.id)));
   }
 
+  /** Throws as get would when `id` (and `parent`) cannot be read: for native diffs, which mount nothing. */
+  checkReadable(id: string, parent: string | null): void {
+    validateId(id);
+    this.checkOpen();
+    this.complete(id);
+    if (parent) this.complete(parent);
+  }
+
   private complete(id: string): LayerRecord {
     const rec = this.index.get(id);
     // a diff being applied is a layer in use, not a missing one
@@ -271,6 +279,22 @@ export class LayerProtoDriver implements ProtoDriver {
    */
   private async unpack(id: string, diff: LayerStream, opts: ApplyDiffOptions): Promise<number> {
     faultPoint('apply:marked');
+    const applyOptions = {
+      ignoreChownErrors: this.options.ignoreChownErrors,
+      idMappings: this.options.idMappings,
+      onProgress: opts.onProgress,
+    };
+    if (this.backend.applyDiff) {
+      // The backend writes its storage directly: nothing to mount.
+      try {
+        const n = await this.backend.applyDiff(id, diff, applyOptions);
+        faultPoint('apply:unpacked');
+        await this.mutex.with([id], () => this.index.update(id, { state: 'complete', diffSize: n }));
+        return n;
+      } catch (err) {
+        throw asStorageError(err, `apply diff to ${id}`);
+      }
+    }
     const path = await this.mutex.with([id], async () => {
       let p = this.mountedHere.get(id);
       if (p === undefined) {
@@ -287,13 +311,7 @@ export class LayerProtoDriver implements ProtoDriver {
       });
     faultPoint('apply:mounted');
     try {
-      const n = this.backend.applyDiff
-        ? await this.backend.applyDiff(id, path, diff)
-        : await applyLayer(path, diff, {
-            ignoreChownErrors: this.options.ignoreChownErrors,
-            idMappings: this.options.idMappings,
-            onProgress: opts.onProgress,
-          });
+      const n = await applyLayer(path, diff, applyOptions);
       faultPoint('apply:unpacked');
       await release();
       faultPoint('apply:released');
@@ -379,17 +397,26 @@ export class LayerDriver implements Driver {
 
   async changes(id: string, parentArg?: string | null): Promise<Change[]> {
     const parent = normalizeParent(parentArg);
+    // a native diff mounts nothing: the layers are checked as get would
+    if (this.backend.changes) this.store.checkReadable(id, parent);
     return (await this.backend.changes?.(id, parent)) ?? this.naive.changes(id, parent);
   }
 
   async diff(id: string, parentArg?: string | null): Promise<Readable> {
     const parent = normalizeParent(parentArg);
     const started = Date.now();
+    if (this.backend.diff) this.store.checkReadable(id, parent);
     const native = await this.backend.diff?.(id, parent);
     return native ? guardDiffStream(native, started) : this.naive.diff(id, parent);
   }
 
-  async diffSize(id: string, parent?: string | null): Promise<number> {
+  async diffSize(id: string, parentArg?: string | null): Promise<number> {
+    const parent = normalizeParent(parentArg);
+    if (this.backend.diffSize) {
+      this.store.checkReadable(id, parent);
+      const native = await this.backend.diffSize(id, parent);
+      if (native !== undefined) return native;
+    }
     return layerChangesSize(this.store, id, await this.changes(id, parent));
   }
 }

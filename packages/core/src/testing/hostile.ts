@@ -141,6 +141,27 @@ export function describeHostileInput(target: HostileTarget): void {
         expect(d.record?.(id)).toBeUndefined();
       });
     }
+
+    it('a link out refused in a child layer (its parent\'s content below) costs neither layer', async () => {
+      await d.create('lo-parent', null);
+      await d.applyDiff('lo-parent', null, layerTar(7, 0.2));
+      const parentTree = await withLayer(d, 'lo-parent', (root) => readTreeModel(root));
+      await d.create('lo-child', 'lo-parent');
+      const evil = hostileTars().find((c) => c.name === 'link-out-after-content') as HostileTar;
+      const err = await d.applyDiff('lo-child', 'lo-parent', asStream(evil.chunks())).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isGraphDriverError(err) && err.code, String(err)).toBe(ErrorCode.UnsafeEntry);
+      expect((err as Error).message).toContain('"etc/zz"');
+      await checkUntouched('link-out child');
+      expect((await d.list()).includes('lo-child')).toBe(false);
+      expect((await d.getMetadata('lo-child')).Incomplete).toBe('true');
+      await d.remove('lo-child');
+      const after = await withLayer(d, 'lo-parent', (root) => readTreeModel(root));
+      expect(sameModel(parentTree, after), diffModels(parentTree, after)).toBe(true);
+      await d.remove('lo-parent');
+    });
   });
 }
 

@@ -6,11 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Driver } from '@graphdriver/core';
+import { XfsQuota, type Driver } from '@graphdriver/core';
 import { describeConformance, makeLoopbackFs, removeTree, withLayer, type LoopbackFs } from '@graphdriver/core/testing';
 import { init } from '../index.js';
 import { vfsTarget } from '../test-support/targets.js';
-import { XfsQuota } from '../xfs-quota.js';
 
 let fs: LoopbackFs | undefined;
 beforeAll(async () => {

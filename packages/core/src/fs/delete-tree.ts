@@ -1,15 +1,15 @@
-// Deleting a layer's tree with GNU rm, which walks with openat and so deletes trees deeper
+// Deleting a layer's tree (vfs, overlay) with GNU rm, which walks with openat and so deletes trees deeper
 // than PATH_MAX (fs.rm addresses every entry by its full path and fails ENAMETOOLONG).
 // --one-file-system: a mount inside a layer is never descended into. Unprivileged, a
 // read-only directory in the layer (a 0555 dir from an image) keeps its entries: open such
 // directories up first (chmod -R walks the same way).
-import { tool } from '@graphdriver/core';
+import { tool } from '../exec.js';
 
 const env = { LC_ALL: 'C', LANG: 'C' };
 const rm = tool('rm', { env });
 const chmod = tool('chmod', { env });
 
-export async function removeTree(path: string): Promise<void> {
+export async function deleteTree(path: string): Promise<void> {
   try {
     await rm.run(['-rf', '--one-file-system', '--', path]);
     return;

@@ -1,4 +1,4 @@
-// Seeded random trees and random edits for the native-vs-naive diff tests: files, dirs,
+// Seeded random trees and random edits for the native-vs-naive diff tests of drivers (btrfs, overlay): files, dirs,
 // symlinks, hard links, fifos, devices, owners, modes, xattrs (security.capability too),
 // times, renames and type changes, on a real filesystem.
 import {
@@ -18,8 +18,9 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tool } from '@graphdriver/core';
-import { buildTree, rng } from '@graphdriver/core/testing';
+import { tool } from '../exec.js';
+import { rng } from './crash-model.js';
+import { buildTree } from './fixtures.js';
 
 const setfattr = tool('setfattr');
 const mknodTool = tool('mknod');
@@ -59,7 +60,7 @@ function capBytes(bit: number): Buffer {
 }
 const capValue = (bit: number) => '0x' + capBytes(bit).toString('hex');
 
-interface Entry {
+export interface Entry {
   rel: string;
   kind: 'dir' | 'file' | 'symlink' | 'other';
   nlink: number;
@@ -146,7 +147,7 @@ export async function randomEdits(root: string, r: Rand, count: number): Promise
       const d = r.pick(dirs) as string;
       return d ? `${d}/${r.name()}` : r.name();
     };
-    const op = r.int(24);
+    const op = r.int(25);
     try {
       switch (op) {
         case 0: {
@@ -324,6 +325,20 @@ export async function randomEdits(root: string, r: Rand, count: number): Promise
           if (r.chance(0.5)) await mkfifo.run([at(p)]);
           else await mknodTool.run([at(p), r.chance(0.5) ? 'c' : 'b', '7', String(r.int(9))]);
           log.push(`special ${p}`);
+          break;
+        }
+        case 24: {
+          // a directory deleted and made again under the same name (opaque on overlay)
+          const p = r.pick(nonRoot);
+          if (!p) break;
+          const old = await readdir(at(p));
+          await rm(at(p), { recursive: true });
+          await mkdir(at(p));
+          await buildRandomTree(at(p), r, r.int(4));
+          // and sometimes one of the old names again, as a new file
+          const again = r.chance(0.5) ? r.pick(old) : undefined;
+          if (again) await writeFile(at(`${p}/${again}`), r.bytes(r.int(50)));
+          log.push(`recreate dir ${p}${again ? ` (${again} again)` : ''}`);
           break;
         }
         case 23: {

@@ -1,11 +1,61 @@
-// `size` for vfs layers: XFS project quotas, as Docker's quota.Control. Each layer with a
-// size gets a project id of its own; the ids in use are kept in `home/quota-projects.json`
-// (layer id -> project id) and freed when the layer goes.
+// XFS project quotas, as Docker's quota.Control: `size` for the layers of vfs and overlay2.
+// Each layer with a size gets a project id of its own; the ids in use are kept in
+// `home/quota-projects.json` (layer id -> project id) and freed when the layer goes.
+// xfs_quota(8) in expert mode does the work; the mount it needs is found in mountinfo.
 import { readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
-import { FsMagic, getFSMagic, writeFileAtomic } from '@graphdriver/core';
-import { mountOf } from './mount-of.js';
-import { XfsQuota } from './xfs-quota.js';
+import { basename, dirname, join } from 'node:path';
+import { tool, type RunResult } from '../exec.js';
+import { FsMagic, getFSMagic } from '../fsmagic.js';
+import { writeFileAtomic } from '../store/atomic-file.js';
+import { mountOf } from './mountinfo.js';
+
+// --- xfs_quota -------------------------------------------------------------------------
+
+const xfsQuota = tool('xfs_quota', { env: { LC_ALL: 'C', LANG: 'C' }, timeout: 120_000 });
+
+export class XfsQuota {
+  constructor(readonly mountpoint: string) {}
+
+  static available(): Promise<boolean> {
+    return xfsQuota.available(['-V']);
+  }
+
+  private run(command: string, cwd?: string): Promise<RunResult> {
+    return xfsQuota.run(['-x', '-c', command, this.mountpoint], { cwd });
+  }
+
+  /** True when project quotas are both accounted and enforced on this mount. */
+  async projectQuotaEnforced(): Promise<boolean> {
+    const { stdout } = await this.run('state -p');
+    return /Accounting:\s*ON/.test(stdout) && /Enforcement:\s*ON/.test(stdout);
+  }
+
+  /**
+   * Puts the tree at `dir` into project `projid` and marks directories to pass it on to
+   * what is created in them. xfs_quota splits its command on spaces, so the path is given
+   * relative to its parent, which is the working directory.
+   */
+  async setProject(dir: string, projid: number): Promise<void> {
+    const name = basename(dir);
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new Error(`xfs_quota: cannot name ${JSON.stringify(dir)} in a command`);
+    await this.run(`project -s -p ${name} ${projid}`, dirname(dir));
+  }
+
+  /** Hard block limit of project `projid`; 0 removes the limit. */
+  async limitBytes(projid: number, bytes: number): Promise<void> {
+    await this.run(`limit -p bhard=${Math.ceil(bytes / 1024)}k ${projid}`);
+  }
+
+  /** Project ids with usage or limits on this filesystem (numeric report). */
+  async projectsInUse(): Promise<Set<number>> {
+    const { stdout } = await this.run('report -p -n -N -b');
+    const ids = new Set<number>();
+    for (const m of stdout.matchAll(/^#(\d+)\s/gm)) ids.add(Number(m[1]));
+    return ids;
+  }
+}
+
+// --- project ids per layer ---------------------------------------------------------------
 
 const STATE_FILE = 'quota-projects.json';
 

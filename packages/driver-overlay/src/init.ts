@@ -1,0 +1,84 @@
+// moby's overlay2 Init: the kernel must have overlay, and the home's filesystem must be one
+// that can hold an upper dir; anything else is "prerequisites not satisfied" or
+// "incompatible filesystem", so that the registry moves on to the next driver. A plain
+// user gets ERR_PREREQUISITES: mounting through fuse-overlayfs is not wired up yet.
+import { readFile } from 'node:fs/promises';
+import {
+  createLayerDriver,
+  errIncompatibleFS,
+  errPrerequisites,
+  errQuotaNotSupported,
+  fsName,
+  FsMagic,
+  getFSMagic,
+  makeDirs,
+  ProjectQuota,
+  type Driver,
+  type IdMappings,
+} from '@graphdriver/core';
+import { nearestExisting } from '@graphdriver/core/linux';
+import { OverlayBackend } from './backend.js';
+import { parseOverlayOptions } from './options.js';
+import { kernelMounter, type Mounter } from './overlay-mount.js';
+
+export const name = 'overlay2';
+
+/**
+ * Filesystems overlay cannot take an upper dir from (moby: aufs, ecryptfs, nfs, overlay,
+ * zfs), and FUSE ones (zfs-fuse): no trusted xattrs, no whiteout devices.
+ */
+const INCOMPATIBLE = new Set<number>([FsMagic.overlayfs, FsMagic.zfs, FsMagic.fuse, FsMagic.aufs, FsMagic.ecryptfs, FsMagic.nfs]);
+
+async function kernelHasOverlay(): Promise<boolean> {
+  try {
+    return /\toverlay$/m.test(await readFile('/proc/filesystems', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The mount program for this process, or why there is none. */
+async function chooseMounter(): Promise<Mounter> {
+  if (process.getuid?.() !== 0) {
+    throw errPrerequisites(name, 'not running as root, and rootless overlay (fuse-overlayfs) is not supported yet');
+  }
+  if (!(await kernelHasOverlay())) throw errPrerequisites(name, 'the kernel has no overlay filesystem (/proc/filesystems)');
+  return kernelMounter();
+}
+
+export interface InitDeps {
+  /** The mount program (tests give the kernel's extra options, e.g. redirect_dir=on). */
+  mounter?: Mounter;
+}
+
+/** Checks the prerequisites and opens the driver over `home`, returning the backend too. */
+export async function openOverlay(
+  home: string,
+  options: string[] = [],
+  idMappings?: IdMappings,
+  deps: InitDeps = {},
+): Promise<{ driver: Driver; backend: OverlayBackend }> {
+  const isRoot = process.getuid?.() === 0;
+  const opts = parseOverlayOptions(options, isRoot);
+  const probe = await nearestExisting(home);
+  const magic = await getFSMagic(probe);
+  if (INCOMPATIBLE.has(magic)) throw errIncompatibleFS(name, `${fsName(magic)} (${probe})`);
+  const mounter = deps.mounter ?? (await chooseMounter());
+  await makeDirs(home, 0o710);
+  const quota = await ProjectQuota.probe(home);
+  if (opts.defaultSize > 0 && !quota.supported) throw errQuotaNotSupported(`overlay2.size=${opts.defaultSize}: ${quota.reason}`);
+  const backend = new OverlayBackend({
+    home,
+    mounter,
+    whiteouts: mounter.kind === 'kernel' ? 'overlay' : 'overlay-files',
+    quota: quota.supported ? quota.quota : { unsupported: quota.reason },
+    defaultSize: opts.defaultSize,
+    idMappings,
+  });
+  const driver = await createLayerDriver(home, backend, { idMappings, ignoreChownErrors: opts.ignoreChownErrors });
+  return { driver, backend };
+}
+
+export async function init(home: string, options: string[], idMappings?: IdMappings): Promise<Driver> {
+  return (await openOverlay(home, options, idMappings)).driver;
+}
