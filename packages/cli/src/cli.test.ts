@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, runCli, runInTerminal, runJson } from './test-support/run-cli.js';
+import { BIN, runCli, runInTerminal, runJson, screenLines } from './test-support/run-cli.js';
 
 let work: string;
 let root: string;
@@ -175,6 +175,7 @@ describe('layers', () => {
 
   it('without --driver, the registry chooses (overlay2 as root, vfs otherwise) and GRAPHDRIVER is honoured', async () => {
     const own = join(work, 'auto-root');
+    await runJson(['--root', own, 'create', 'auto']);
     const auto = await runJson<{ driver: string }>(['--root', own, 'status']);
     // Docker's order: overlay2 first, where the kernel mounts it (root on ext4 here)
     expect(auto.driver).toBe(process.getuid?.() === 0 ? 'overlay2' : 'vfs');
@@ -185,6 +186,7 @@ describe('layers', () => {
 
   it('drivers lists every registered driver with the reason when it cannot run, and leaves no home behind', async () => {
     const own = join(work, 'drivers-root');
+    await mkdir(own);
     const r = await runJson<{ root: string; drivers: Array<{ name: string; usable: boolean; reason?: string; code?: string }> }>([
       '--root',
       own,
@@ -319,23 +321,99 @@ describe('progress', () => {
     const piped = await runCli([...g(), 'apply', 'p3', tar]);
     expect(piped.stderr).toBe('');
   });
+
+  it('on a terminal, the result line starts at column 0 with no progress text before it (apply, diff -o, export)', async () => {
+    const big = join(work, 'big2');
+    await mkdir(big);
+    await writeFile(join(big, 'blob'), Buffer.alloc(8 << 20, 2));
+    const tar = join(work, 'big2.tar');
+    execFileSync('tar', ['-cf', tar, '-C', big, '.']);
+    await runJson([...g(), 'create', 'r1']);
+    const cases: Array<[string[], RegExp]> = [
+      [['apply', 'r1', tar], /^r1: applied \d+ bytes \(plain tar\)$/],
+      [['diff', 'r1', '-o', join(work, 'r1.tar')], new RegExp(`^${join(work, 'r1.tar')}: \\d+ bytes$`)],
+      [['export', 'r1', `oci:${join(work, 'r1-oci')}:t`], /^exported r1 to oci:.*: manifest sha256:[0-9a-f]{64}$/],
+    ];
+    for (const [args, result] of cases) {
+      const tty = await runInTerminal([...g(), ...args]);
+      expect(tty.status, tty.stdout).toBe(0);
+      // the progress line was drawn, so there was something to clear
+      expect(tty.stdout, args[0]).toMatch(/\r\x1b\[2K\S.*\/s/);
+      const screen = screenLines(tty.stdout);
+      expect(
+        screen.filter((l) => result.test(l)),
+        `${args[0]}: ${JSON.stringify(screen)}`,
+      ).toHaveLength(1);
+      // no line holds a result glued to progress text, and no progress text is left on screen
+      expect(
+        screen.filter((l) => /\/s\b/.test(l)),
+        `${args[0]}: ${JSON.stringify(screen)}`,
+      ).toEqual([]);
+    }
+  });
 });
 
 describe('as a non-root user', () => {
-  it('defaults to vfs in ./.graphdriver and needs no root', async () => {
-    const home = join(work, 'user');
+  /** A fresh user home (uid 65534) and the options that run the CLI as that user in it. */
+  async function userHome(name: string, env: Record<string, string | undefined> = {}) {
+    const home = join(work, name);
     await mkdir(home);
     await chmod(work, 0o755);
     execFileSync('chown', ['65534:65534', home]);
+    return {
+      home,
+      as: { cwd: home, uid: 65534, gid: 65534, env: { HOME: home, XDG_DATA_HOME: undefined, GRAPHDRIVER_ROOT: undefined, ...env } },
+    };
+  }
+
+  it('defaults to vfs in ~/.local/share/graphdriver (not the current directory) and needs no root', async () => {
+    const { home, as } = await userHome('user');
     const { tar } = await makeTar('user');
     await chmod(tar, 0o644);
-    const as = { cwd: home, uid: 65534, gid: 65534 };
     expect((await runCli(['create', 'u1'], as)).status).toBe(0);
     const applied = await runCli(['--json', 'apply', 'u1', tar], as);
     expect(applied.status, applied.stderr).toBe(0);
     const s = await runJson<{ driver: string; root: string }>(['status'], as);
-    expect(s).toEqual(expect.objectContaining({ driver: 'vfs', root: join(home, '.graphdriver') }));
+    expect(s).toEqual(expect.objectContaining({ driver: 'vfs', root: join(home, '.local/share/graphdriver') }));
+    expect(existsSync(join(home, '.local/share/graphdriver/vfs'))).toBe(true);
+    expect(existsSync(join(home, '.graphdriver'))).toBe(false);
     const changes = await runJson<Array<{ path: string }>>(['changes', 'u1'], as);
     expect(changes.map((c) => c.path)).toContain('/etc/app/conf');
+  });
+
+  it('$XDG_DATA_HOME, then $GRAPHDRIVER_ROOT, then --root choose the store', async () => {
+    const { home, as } = await userHome('xdg');
+    const xdg = { ...as, env: { ...as.env, XDG_DATA_HOME: join(home, 'data') } };
+    await runJson(['create', 'x1'], xdg);
+    expect((await runJson<{ root: string }>(['status'], xdg)).root).toBe(join(home, 'data/graphdriver'));
+    expect(existsSync(join(home, 'data/graphdriver/vfs'))).toBe(true);
+    // a relative XDG_DATA_HOME is ignored, as the XDG spec says
+    const rel = { ...as, env: { ...as.env, XDG_DATA_HOME: 'data' } };
+    expect((await runJson<{ root: string }>(['status'], rel)).root).toBe(join(home, '.local/share/graphdriver'));
+    const env = { ...xdg, env: { ...xdg.env, GRAPHDRIVER_ROOT: join(home, 'by-env') } };
+    expect((await runJson<{ root: string }>(['status'], env)).root).toBe(join(home, 'by-env'));
+    expect((await runJson<{ root: string }>(['--root', join(home, 'by-flag'), 'status'], env)).root).toBe(join(home, 'by-flag'));
+  });
+
+  it('read-only commands (ls, info, status, drivers, check) create nothing where there is no store', async () => {
+    const { home, as } = await userHome('readonly');
+    const before = await readdir(home);
+    const ls = await runCli(['--json', 'ls'], as);
+    expect(ls.status, ls.stderr).toBe(0);
+    expect(JSON.parse(ls.stdout)).toEqual([]);
+    const st = await runJson<{ root: string; exists: boolean }>(['status'], as);
+    expect(st).toEqual(expect.objectContaining({ root: join(home, '.local/share/graphdriver'), exists: false }));
+    const info = await runCli(['info', 'nope'], as);
+    expect(info.status).not.toBe(0);
+    expect(info.stderr).toMatch(/^graphdriver: ERR_LAYER_NOT_FOUND: layer nope does not exist: there is no store at /);
+    const dr = await runJson<{ drivers: Array<{ name: string; usable: boolean }> }>(['drivers'], as);
+    expect(dr.drivers.find((d) => d.name === 'vfs')?.usable).toBe(true);
+    const check = await runCli(['check'], as);
+    expect(check.stderr).not.toMatch(/ERR_INTERNAL/);
+    expect(await readdir(home)).toEqual(before);
+    // and the same against a named root that does not exist, as root, with every driver probed
+    const nowhere = join(work, 'no-such-root', 'store');
+    for (const cmd of [['ls'], ['status'], ['info', 'x'], ['drivers'], ['check']]) await runCli(['--root', nowhere, ...cmd]);
+    expect(existsSync(join(work, 'no-such-root'))).toBe(false);
   });
 });

@@ -215,7 +215,7 @@ describe.skipIf(missing.length > 0)('OCI image layouts with umoci and skopeo (vf
     expect(diffTrees(reference, await ourTree(gv(back), b.top))).toEqual([]);
   });
 
-  it('a non-root user imports into ./.graphdriver (vfs, owners and devices left out)', async () => {
+  it('a non-root user imports into ~/.local/share/graphdriver (vfs, owners and devices left out)', async () => {
     const home = join(work, 'nobody');
     const layout = join(work, 'readable');
     await cp(fx.layout, layout, { recursive: true });
@@ -223,7 +223,7 @@ describe.skipIf(missing.length > 0)('OCI image layouts with umoci and skopeo (vf
     await chmod(work, 0o755);
     execFileSync('mkdir', ['-p', home]);
     execFileSync('chown', ['65534:65534', home]);
-    const as = { cwd: home, uid: 65534, gid: 65534 };
+    const as = { cwd: home, uid: 65534, gid: 65534, env: { HOME: home, XDG_DATA_HOME: undefined, GRAPHDRIVER_ROOT: undefined } };
     const r = await runCli(['--json', 'import', `oci:${layout}:v4`], as);
     expect(r.status, r.stderr).toBe(0);
     const top = (JSON.parse(r.stdout) as Imported).top;

@@ -24,7 +24,10 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
   const program = new Command('graphdriver')
     .description('Docker-compatible copy-on-write layer storage: layers, diffs, and images pulled, pushed, imported and exported')
     .version(version, '-V, --version')
-    .option('--root <dir>', 'store root (default /var/lib/graphdriver for root, ./.graphdriver otherwise)')
+    .option(
+      '--root <dir>',
+      'store root (default $GRAPHDRIVER_ROOT, else /var/lib/graphdriver for root, $XDG_DATA_HOME/graphdriver or ~/.local/share/graphdriver otherwise)',
+    )
     .option('--driver <name>', 'storage driver (default: $GRAPHDRIVER, else the first that works here)')
     .option('--opt <key=value>', 'driver option (repeatable)', collect)
     .option('--json', 'machine-readable output: one JSON document on stdout')
@@ -166,7 +169,12 @@ export async function main(argv: readonly string[], watched?: Interrupts): Promi
   const program = buildProgram(async (fn) => {
     const o = program.opts<Partial<GlobalOptions>>();
     g = { root: o.root, driver: o.driver, opt: o.opt ?? [], json: !!o.json, quiet: !!o.quiet, debug: !!o.debug, signal: interrupts.signal };
-    await fn(g, new Output(g));
+    const out = new Output(g);
+    try {
+      await fn(g, out);
+    } finally {
+      out.clearProgress(); // an error line, too, starts on a clean line
+    }
   });
   try {
     await program.parseAsync([...argv]);

@@ -1,7 +1,9 @@
 // What every command shares: the global options, the store root, and a driver opened for
 // the length of one command and let go of (not cleaned up) at its end.
-import { resolve } from 'node:path';
-import { DRIVER_ENV, closeDriver, makeDirs, newDriver, type Driver } from '@graphdriver/core';
+import { access } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { DRIVER_ENV, closeDriver, makeDirs, newDriver, registeredDrivers, type Driver } from '@graphdriver/core';
 import { pathError } from './cli-errors.js';
 
 export interface GlobalOptions {
@@ -17,9 +19,20 @@ export interface GlobalOptions {
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
-/** `/var/lib/graphdriver` for root; a folder in the current directory for anyone else. */
-export function defaultRoot(): string {
-  return isRoot() ? '/var/lib/graphdriver' : resolve('.graphdriver');
+/** Names the store root when `--root` does not. */
+export const ROOT_ENV = 'GRAPHDRIVER_ROOT';
+
+/**
+ * The store root nobody named: `$GRAPHDRIVER_ROOT`; else `/var/lib/graphdriver` for root; else
+ * the user's data folder, `$XDG_DATA_HOME/graphdriver` or `~/.local/share/graphdriver` (podman's
+ * convention), never the directory the user happens to stand in. The XDG spec says to ignore
+ * a relative `$XDG_DATA_HOME`.
+ */
+export function defaultRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env[ROOT_ENV]) return resolve(env[ROOT_ENV]);
+  if (isRoot()) return '/var/lib/graphdriver';
+  const xdg = env.XDG_DATA_HOME;
+  return join(xdg && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.local', 'share'), 'graphdriver');
 }
 
 export interface Session {
@@ -36,6 +49,35 @@ export function sessionFor(g: GlobalOptions): Session {
   const root = resolve(g.root ?? defaultRoot());
   const named = g.driver || process.env[DRIVER_ENV] || undefined;
   return { root, driverName: named ?? (isRoot() ? undefined : 'vfs'), options: g.opt };
+}
+
+/** True when `path` exists (any type); false on any error. */
+export const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * Whether the store holds a home for the chosen driver (or, with none chosen, for any). Read-only
+ * commands ask first: opening a driver creates its home, and `ls` must not leave a store behind.
+ */
+export async function storeExists(s: Session): Promise<boolean> {
+  const names = s.driverName ? [s.driverName] : registeredDrivers();
+  for (const name of names) if (await exists(join(s.root, name))) return true;
+  return false;
+}
+
+/**
+ * For commands that only read (`ls`, `info`, `status`, `check`): like {@link withDriver}, but
+ * where there is no store yet `fn` gets `null` and nothing is created.
+ */
+export async function withExistingDriver<T>(g: GlobalOptions, fn: (driver: Driver | null, s: Session) => Promise<T>): Promise<T> {
+  const s = sessionFor(g);
+  // an unknown driver name is still the registry's error, not "no store"
+  const known = !s.driverName || registeredDrivers().includes(s.driverName);
+  if (known && !(await storeExists(s))) return fn(null, s);
+  return withDriver(g, fn);
 }
 
 /** Opens the driver, runs `fn`, and closes the driver (its lock), leaving mounts in place. */

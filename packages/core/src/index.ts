@@ -1,11 +1,20 @@
 export * from './driver.js';
 export * from './errors.js';
-export { validateId, normalizeParent } from './ids.js';
+export { validateId, normalizeParent, MAX_ID_LENGTH } from './ids.js';
 export * from './fsmagic.js';
 export * from './registry.js';
 export { tool, ToolError, type Tool, type RunOptions, type RunResult } from './exec.js';
 export * from './options.js';
-export { readTar, packEntries, encodeHeader, padding, END_OF_ARCHIVE, type ReadTarOptions, type PackEntry } from './tar/index.js';
+export {
+  readTar,
+  packEntries,
+  encodeHeader,
+  padding,
+  END_OF_ARCHIVE,
+  type ReadTarOptions,
+  type PackEntry,
+  type EncodeOptions,
+} from './tar/index.js';
 export type { TarHeader, TarEntry, EntryType } from './tar/types.js';
 export { createLayerDriver, LayerDriver, type LayerDriverOptions } from './store/layer-driver.js';
 export type { LayerBackend, BackendCreateOpts } from './store/backend.js';
@@ -17,7 +26,7 @@ export { readXattr } from './fs/xattr.js';
 export { compareBytewise } from './diff/walk-util.js';
 export { changesSize } from './diff/size.js';
 export { exportChanges, exportChangesToFile, tarDirectory, tarDirectoryToFile, type ExportOptions } from './diff/export.js';
-export { applyLayer, OVERLAY_OPAQUE_XATTR, type ApplyOptions, type WhiteoutFormat } from './diff/apply.js';
+export { applyLayer, OVERLAY_OPAQUE_XATTR, type ApplyOptions, type ApplyProgress, type WhiteoutFormat } from './diff/apply.js';
 export { makeDirs } from './fs/make-dirs.js';
 export { deleteTree } from './fs/delete-tree.js';
 export { linkLeavesRoot, assertLinkInside, cleanEntryName } from './fs/safe-path.js';

@@ -13,6 +13,7 @@ export {
   snapshotTree,
   type CompareOptions,
   type EntrySpec,
+  type EntryCommon,
   type NodeInfo,
   type NodeType,
   type Owner,
@@ -31,9 +32,21 @@ export {
   type CampaignOptions,
   type CampaignReport,
 } from './testing/crash.js';
-export { rng, seededBytes, layerTar, tarActions, applyModel, readTreeModel, type TreeModel, type CrashOp, type ChildConfig } from './testing/crash-model.js';
+export {
+  rng,
+  seededBytes,
+  layerTar,
+  tarActions,
+  applyModel,
+  readTreeModel,
+  type TreeModel,
+  type CrashOp,
+  type ChildConfig,
+  type TarAction,
+} from './testing/crash-model.js';
 export { FAULT_POINTS, type FaultPointName } from './store/fault-points.js';
 export { runInChild } from './testing/crash.js';
+export type { JournalLine } from './testing/crash-child.js';
 export { describeConcurrency } from './testing/concurrency.js';
 export { linksLeadingOut } from './testing/link-audit.js';
 export { describeHostileInput, describeMalformedArguments, peakRssGrowth, type HostileTarget } from './testing/hostile.js';
@@ -48,6 +61,7 @@ export {
   DEFAULT_HOSTILE_CODES,
   type HostileTar,
   type HostileOutcome,
+  type RawFields,
 } from './testing/hostile-tars.js';
 export { runFuzz, fuzzSeeds, FUZZ_ALLOWED_CODES, type FuzzOptions, type FuzzReport, type FuzzFailure } from './testing/fuzz.js';
 export { describeExhaustion, bigTar, type ExhaustionTarget } from './testing/exhaustion.js';

@@ -21,3 +21,4 @@ export const init: InitFunc = async (home, options, idMappings) => {
 register(name, init, { owner: '@graphdriver/driver-devmapper' });
 
 export { parseDevmapperOptions, type DevmapperOptions } from './options.js';
+export type { FsType } from './filesystem.js';

@@ -6,6 +6,9 @@ import { init, name } from './init.js';
 export { init, name, openOverlay, type InitDeps } from './init.js';
 export { OverlayBackend, type OverlayBackendConfig } from './backend.js';
 export { parseOverlayOptions, type OverlayOptions } from './options.js';
-export type { NativeDiffStats } from './native-diff.js';
+export type { NativeDiff, NativeDiffStats, WhiteoutForm } from './native-diff.js';
+export type { Mounter, OverlayDirs } from './overlay-mount.js';
+export type { UpperForm } from './lower-view.js';
+export type { Layout } from './layout.js';
 
 register(name, init, { owner: '@graphdriver/driver-overlay' });

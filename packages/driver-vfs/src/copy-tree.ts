@@ -6,11 +6,12 @@
 // device nodes, FIFOs and sockets; --reflink=auto clones extents on btrfs and xfs and
 // falls back to copy_file_range elsewhere. As non-root it keeps the ownership it can and
 // silently drops the rest (cp's rule for unprivileged users), which is what a rootless
-// driver needs.
+// driver needs; entries it owns but cannot read are opened up for the copy (unreadable.ts).
 import { constants as fsConstants } from 'node:fs';
 import { copyFile, unlink, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { ErrorCode, GraphDriverError, tool, ToolError } from '@graphdriver/core';
+import { restoreModes, widenUnreadable } from './unreadable.js';
 
 const env = { LC_ALL: 'C', LANG: 'C' };
 const cp = tool('cp', { env });
@@ -36,6 +37,18 @@ function noSpace(err: ToolError): GraphDriverError | undefined {
 
 /** Copies the tree `src` to `dst` (created, or an existing empty directory), root included. */
 export async function copyTree(src: string, dst: string, opts: CopyOptions): Promise<void> {
+  const uid = process.getuid?.() ?? 0;
+  if (uid === 0) return copyAll(src, dst, opts);
+  const widened = await widenUnreadable(src, uid);
+  try {
+    await copyAll(src, dst, opts);
+    await restoreModes(dst, widened);
+  } finally {
+    await restoreModes(src, widened);
+  }
+}
+
+async function copyAll(src: string, dst: string, opts: CopyOptions): Promise<void> {
   // cp names every entry by its path from the working directory and the kernel walks that
   // path again in each of the ~15 calls per entry: run it from the deepest directory above
   // both trees, with short relative names (home/dir/<parent> -> home/tmp/new-*: cwd home),

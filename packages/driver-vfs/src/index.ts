@@ -22,5 +22,5 @@ export const init: InitFunc = async (home: string, options: string[], idMappings
 
 register(name, init, { owner: '@graphdriver/driver-vfs' });
 
-export { VfsBackend } from './backend.js';
+export { VfsBackend, type VfsBackendOptions } from './backend.js';
 export { parseVfsOptions, type VfsOptions } from './options.js';

@@ -10,7 +10,8 @@ export const init: InitFunc = (home, options, idMappings) => initZfs(home, optio
 register(name, init, { owner: '@graphdriver/driver-zfs' });
 
 export { initZfs, mappedRoot, type ZfsInitDeps } from './driver.js';
-export { flavour, classifyFlavour, detectFlavour, type Flavour, type FlavourKind } from './flavour.js';
+export { flavour, classifyFlavour, detectFlavour, type Flavour, type FlavourKind, type VersionProbe } from './flavour.js';
+export type { ZfsTools, Runner } from './zfs-cli.js';
 export { parseZfsSize } from './human-size.js';
 export { parseZfsOptions, type ZfsOptions } from './options.js';
 export { HOME_PROPERTY } from './backend.js';

@@ -64,4 +64,5 @@ export {
 } from './registry/auth-file.js';
 export { DEFAULT_CERTS_DIRS, loadTlsSettings, type TlsOptions, type TlsSettings } from './registry/tls.js';
 export type { RetryPolicy } from './registry/retry.js';
-export { DockerDestination, DockerSource, type DockerTransportOptions } from './registry/docker-transport.js';
+export { DockerDestination, DockerSource, DockerEndpoint, type DockerTransportOptions } from './registry/docker-transport.js';
+export type { BlobFiles } from './transports/blob-files.js';

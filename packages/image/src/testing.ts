@@ -16,6 +16,8 @@ export {
   skopeoDestFlags,
   skipWithout,
   type RunningRegistry,
+  type TokenServer,
+  type TokenRequest,
   type StartRegistryOptions,
   type TestCredentials,
   type FaultProxy,

@@ -3,7 +3,7 @@
 import { GraphDriverError, type StoreProblem } from '@graphdriver/core';
 import { CliErrorCode } from '../cli-errors.js';
 import type { Output } from '../output.js';
-import { withDriver, type GlobalOptions } from '../session.js';
+import { withExistingDriver, type GlobalOptions } from '../session.js';
 
 function line(p: StoreProblem): string {
   const state =
@@ -12,7 +12,12 @@ function line(p: StoreProblem): string {
 }
 
 export async function check(g: GlobalOptions, out: Output, o: { repair?: boolean }) {
-  await withDriver(g, async (driver) => {
+  await withExistingDriver(g, async (driver) => {
+    // no store yet: nothing to check, and a read-only command creates none
+    if (!driver) {
+      out.result({ problems: [], repaired: !!o.repair, ok: true }, ['no problems found (there is no store yet)']);
+      return;
+    }
     if (!driver.check || !driver.repair) {
       throw new GraphDriverError(CliErrorCode.Internal, `the ${driver.name} driver keeps no layer records to check`);
     }

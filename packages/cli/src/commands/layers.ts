@@ -1,9 +1,9 @@
 // The layer commands: create, rm, ls, mount, unmount, status, info, size.
-import { GraphDriverError, layerRecord, normalizeParent, type CreateOpts, type Driver } from '@graphdriver/core';
+import { ErrorCode, GraphDriverError, layerRecord, normalizeParent, validateId, type CreateOpts, type Driver } from '@graphdriver/core';
 import { errorCode, errorMessage } from '../cli-errors.js';
 import { humanBytes, table } from '../format.js';
 import type { Output } from '../output.js';
-import { withDriver, type GlobalOptions } from '../session.js';
+import { withDriver, withExistingDriver, type GlobalOptions } from '../session.js';
 
 /** `--parent P` when given ('' meaning "against nothing"), else the layer's own parent. */
 export function parentOf(driver: Driver, id: string, given: string | undefined): string | null {
@@ -84,28 +84,26 @@ function recordedSize(driver: Driver, id: string): number | null {
   return rec?.size ?? rec?.diffSize ?? null;
 }
 
+async function listLayers(driver: Driver): Promise<LayerListing[]> {
+  const layers: LayerListing[] = [];
+  for (const id of await driver.list()) {
+    const rec = layerRecord(driver, id);
+    layers.push({
+      id,
+      parent: rec?.parent ?? null,
+      rw: rec?.rw ?? false,
+      size: recordedSize(driver, id),
+      created: rec?.created ?? null,
+      mounts: rec?.mounts ?? 0,
+    });
+  }
+  return layers;
+}
+
 export async function list(g: GlobalOptions, out: Output) {
-  await withDriver(g, async (driver) => {
-    const layers: LayerListing[] = [];
-    for (const id of await driver.list()) {
-      const rec = layerRecord(driver, id);
-      layers.push({
-        id,
-        parent: rec?.parent ?? null,
-        rw: rec?.rw ?? false,
-        size: recordedSize(driver, id),
-        created: rec?.created ?? null,
-        mounts: rec?.mounts ?? 0,
-      });
-    }
-    const rows = layers.map((l) => [
-      l.id,
-      l.parent ?? '-',
-      l.rw ? 'rw' : 'ro',
-      l.size === null ? '-' : humanBytes(l.size),
-      l.created ?? '-',
-      String(l.mounts),
-    ]);
+  await withExistingDriver(g, async (driver) => {
+    const layers = driver ? await listLayers(driver) : [];
+    const rows = layers.map((l) => [l.id, l.parent ?? '-', l.rw ? 'rw' : 'ro', l.size === null ? '-' : humanBytes(l.size), l.created ?? '-', String(l.mounts)]);
     out.result(
       layers,
       table(['ID', 'PARENT', 'MODE', 'SIZE', 'CREATED', 'MOUNTS'], rows),
@@ -134,15 +132,24 @@ export async function unmount(g: GlobalOptions, out: Output, id: string) {
 }
 
 export async function status(g: GlobalOptions, out: Output) {
-  await withDriver(g, async (driver, s) => {
+  await withExistingDriver(g, async (driver, s) => {
+    if (!driver) {
+      const lines = [`Driver: ${s.driverName ?? '-'}`, `Root: ${s.root}`, 'Store: none yet (the first command that writes creates it)'];
+      out.result({ driver: s.driverName ?? null, root: s.root, exists: false, status: {} }, lines, lines);
+      return;
+    }
     const pairs = await driver.status();
     const lines = [`Driver: ${driver.name}`, `Root: ${s.root}`, ...pairs.map(([k, v]) => `${k}: ${v}`)];
-    out.result({ driver: driver.name, root: s.root, status: Object.fromEntries(pairs) }, lines, lines);
+    out.result({ driver: driver.name, root: s.root, exists: true, status: Object.fromEntries(pairs) }, lines, lines);
   });
 }
 
 export async function info(g: GlobalOptions, out: Output, id: string) {
-  await withDriver(g, async (driver) => {
+  await withExistingDriver(g, async (driver, s) => {
+    if (!driver) {
+      validateId(id);
+      throw new GraphDriverError(ErrorCode.LayerNotFound, `layer ${id} does not exist: there is no store at ${s.root} yet`);
+    }
     const metadata = await driver.getMetadata(id);
     const rec = layerRecord(driver, id);
     const doc = {

@@ -94,3 +94,32 @@ export function runInTerminal(args: readonly string[], opts: CliOptions = {}): P
     child.stdin.end();
   });
 }
+
+/**
+ * What a terminal shows for `raw`: the screen's lines after carriage returns, newlines and
+ * erase-line (`ESC [2K`) are applied. Other escape sequences are dropped.
+ */
+export function screenLines(raw: string): string[] {
+  const lines: string[] = [];
+  let line: string[] = [];
+  let col = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (c === '\r') col = 0;
+    else if (c === '\n') {
+      lines.push(line.join('').trimEnd());
+      line = [];
+      col = 0;
+    } else if (c === '\x1b') {
+      const m = /^\x1b\[([0-9;?]*)([A-Za-z])/.exec(raw.slice(i));
+      if (!m) continue;
+      if (m[2] === 'K' && m[1] === '2') line = line.map(() => ' ');
+      i += m[0].length - 1;
+    } else {
+      while (line.length < col) line.push(' ');
+      line[col++] = c;
+    }
+  }
+  if (line.length) lines.push(line.join('').trimEnd());
+  return lines;
+}

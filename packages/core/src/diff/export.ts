@@ -6,7 +6,7 @@
 // This module plans the entries (what Docker's addTarFile puts in each header, and which
 // file's data follows); tar-assembler.ts turns them into bytes and tar-output.ts delivers
 // them, as a Readable or straight into a file.
-import { lstatSync, openSync, readdirSync, readlinkSync, constants as fsConstants, type BigIntStats } from 'node:fs';
+import { chmodSync, lstatSync, openSync, readdirSync, readlinkSync, constants as fsConstants, type BigIntStats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ChangeKind, type Change } from '../driver.js';
 import { ErrorCode, GraphDriverError } from '../errors.js';
@@ -158,7 +158,7 @@ function planEntry(path: string, name: string, ctx: AppendContext, st: BigIntSta
     // than leaving a header without its data.
     let fd: number;
     try {
-      fd = openSync(path, OPEN_FLAGS);
+      fd = openFile(path, st);
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR', 'ELOOP', 'ENXIO')) {
         if (st.nlink > 1n && ctx.seen.get(st.ino) === header.name) ctx.seen.delete(st.ino);
@@ -170,6 +170,28 @@ function planEntry(path: string, name: string, ctx: AppendContext, st: BigIntSta
     return { header, bodyPath: path, fd };
   }
   return { header };
+}
+
+const myUid = process.getuid?.() ?? 0;
+
+/**
+ * Opens a file for its data. One its owner cannot read (mode 0222 or 0000 in a rootless store;
+ * root reads it anyway) is given u+r for the open alone, then its exact mode back: the open
+ * descriptor stays readable.
+ */
+function openFile(path: string, st: BigIntStats): number {
+  try {
+    return openSync(path, OPEN_FLAGS);
+  } catch (err) {
+    if (!isErrno(err, 'EACCES') || myUid === 0 || st.uid !== BigInt(myUid) || (st.mode & 0o400n) !== 0n) throw err;
+  }
+  const mode = Number(st.mode & 0o7777n);
+  chmodSync(path, mode | 0o400);
+  try {
+    return openSync(path, OPEN_FLAGS);
+  } finally {
+    chmodSync(path, mode);
+  }
 }
 
 function lstatQuiet(path: string): BigIntStats | null {

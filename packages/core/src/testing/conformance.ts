@@ -433,7 +433,7 @@ export function describeConformance(target: ConformanceTarget): void {
     it('invalid ids are refused on create, get and remove', run(async (s, d) => {
       await d.create('good', null);
       const before = await listTree(s.home);
-      const bad = ['', '.', '..', 'a/b', 'a\0b', 'x'.repeat(256)];
+      const bad = ['', '.', '..', 'a/b', 'a\0b', 'x'.repeat(129), 'bad id!', 'a:b', 'a,b', '-rf', '.hidden'];
       for (const id of bad) {
         await expectCode(d.create(id, null), ErrorCode.InvalidId);
         await expectCode(d.createReadWrite(id, 'good'), ErrorCode.InvalidId);

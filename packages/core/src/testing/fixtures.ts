@@ -15,7 +15,7 @@ export interface Owner {
   gid: number;
 }
 
-interface Common {
+export interface EntryCommon {
   /** Relative to the tree's root, "/"-separated, no leading "/". */
   path: string;
   owner?: Owner;
@@ -27,13 +27,13 @@ interface Common {
 }
 
 export type EntrySpec =
-  | (Common & { type: 'dir' })
-  | (Common & { type: 'file'; content: string | Buffer })
-  | (Common & { type: 'symlink'; target: string })
+  | (EntryCommon & { type: 'dir' })
+  | (EntryCommon & { type: 'file'; content: string | Buffer })
+  | (EntryCommon & { type: 'symlink'; target: string })
   /** A second name for the file at `target` (a path in the same tree). */
   | { type: 'hardlink'; path: string; target: string }
-  | (Common & { type: 'fifo' })
-  | (Common & { type: 'char' | 'block'; major: number; minor: number });
+  | (EntryCommon & { type: 'fifo' })
+  | (EntryCommon & { type: 'char' | 'block'; major: number; minor: number });
 
 export { setTimesNs };
 

@@ -208,22 +208,29 @@ export function describeMalformedArguments(target: HostileTarget & { storageQuot
           ['changes', d.changes(s, null)],
           ['diffSize', d.diffSize(s, null)],
         ];
-        for (const [what, p] of calls) expect(`${what}(${JSON.stringify(id)}): ${await code(p)}`).toBe(`${what}(${JSON.stringify(id)}): ${ErrorCode.InvalidId}`);
+        for (const [what, p] of calls)
+          expect(`${what}(${JSON.stringify(id)}): ${await code(p)}`).toBe(`${what}(${JSON.stringify(id)}): ${ErrorCode.InvalidId}`);
       }
       expect(await d.list()).toEqual(['base']);
       expect(rejections.seen).toEqual([]);
     });
 
-    it('odd but legal ids (option-like, shell metacharacters, unicode) work or are refused typed, never interpreted', async () => {
+    it('odd ids (option-like, shell metacharacters, unicode) are refused typed, never interpreted', async () => {
       const cwdProbe = join(process.cwd(), 'gd-pwned');
-      for (const id of ['-rf', '--help', '-o', ' space ', 'ünïcödé', 'x;touch gd-pwned', '$(touch gd-pwned)', '.hidden', 'a'.repeat(200), 'with:colon']) {
+      for (const id of [
+        '-rf',
+        '--help',
+        '-o',
+        ' space ',
+        'ünïcödé',
+        'x;touch gd-pwned',
+        '$(touch gd-pwned)',
+        '.hidden',
+        'a'.repeat(200),
+        'with:colon',
+      ]) {
         const created = await code(d.create(id, 'base'));
-        expect([`ok`, ErrorCode.InvalidId], `create(${JSON.stringify(id)}): ${created}`).toContain(created);
-        if (created === 'ok') {
-          expect(await d.exists(id)).toBe(true);
-          await withLayer(d, id, async () => {});
-          await d.remove(id);
-        }
+        expect(created, `create(${JSON.stringify(id)})`).toBe(ErrorCode.InvalidId);
         expect(await d.exists(id).catch(() => false)).toBe(false);
       }
       expect(await import('node:fs').then((fs) => fs.existsSync(cwdProbe))).toBe(false);

@@ -74,6 +74,57 @@ describe('vfs rootless specifics', () => {
     }
   });
 
+  it('a layer holding files its owner cannot read (0222, 0000, 04222) and a closed directory gets children, diffs and removal; modes never change', async () => {
+    const { chmod, lstat, mkdir, writeFile } = await import('node:fs/promises');
+    const { readTar } = await import('@graphdriver/core');
+    const home = await mkdtemp(join(base, 'home-'));
+    const d = await init(home, []);
+    const modes: Record<string, number> = { 'w-only': 0o222, none: 0o000, 'setuid-w': 0o4222, 'dir/inner': 0o000, dir: 0o000 };
+    const snapshot = async (root: string) => {
+      const out: Record<string, number> = {};
+      for (const p of ['dir', 'w-only', 'none', 'setuid-w']) out[p] = (await lstat(join(root, p))).mode & 0o7777;
+      return out;
+    };
+    try {
+      await d.create('base', null);
+      const root = await d.get('base');
+      for (const name of ['w-only', 'none', 'setuid-w']) await writeFile(join(root, name), `${name}\n`);
+      await mkdir(join(root, 'dir'));
+      await writeFile(join(root, 'dir/inner'), 'inner\n');
+      for (const [p, m] of Object.entries(modes)) await chmod(join(root, p), m);
+      await d.put('base');
+      const want = await snapshot(root);
+      expect(want).toEqual({ dir: 0o000, 'w-only': 0o222, none: 0o000, 'setuid-w': 0o4222 });
+
+      await d.create('child', 'base');
+      await d.createReadWrite('rw', 'child');
+      expect(await snapshot(root), 'the parent got its modes back').toEqual(want);
+      await withLayer(d, 'rw', async (r) => expect(await snapshot(r), 'the copy has the same modes').toEqual(want));
+      // Diffs walk directories: a closed one (0000) is not walked yet, so open it in all three
+      // layers alike; unreadable files are what the diffs must cope with.
+      for (const id of ['base', 'child', 'rw']) await withLayer(d, id, (r) => chmod(join(r, 'dir'), 0o700));
+      want.dir = 0o700;
+      expect(await d.changes('child', 'base')).toEqual([]);
+      expect(await d.changes('rw', 'child')).toEqual([]);
+      const contents: Record<string, string> = {};
+      const tar: Buffer[] = [];
+      for await (const c of await d.diff('base', null)) tar.push(c as Buffer); // read to the end: that releases the layer
+      for await (const e of readTar(Readable.from([Buffer.concat(tar)]))) {
+        const chunks: Buffer[] = [];
+        for await (const c of e.body) chunks.push(c as Buffer);
+        if (e.header.type === 'file') contents[e.header.name.replace(/^\.?\//, '')] = Buffer.concat(chunks).toString();
+      }
+      expect(contents).toMatchObject({ 'w-only': 'w-only\n', none: 'none\n', 'setuid-w': 'setuid-w\n', 'dir/inner': 'inner\n' });
+      expect(await snapshot(root), 'the diff left the modes alone').toEqual(want);
+
+      for (const id of ['rw', 'child', 'base']) await d.remove(id);
+      expect(await d.list()).toEqual([]);
+    } finally {
+      await d.cleanup();
+      await removeTree(home);
+    }
+  });
+
   it('status says no quota: project quotas need root', async () => {
     const home = await mkdtemp(join(base, 'home-'));
     const d = await init(home, []);

@@ -19,7 +19,7 @@ export interface DockerTransportOptions extends RegistryClientOptions {
 }
 
 /** What both ends share: the reference, its name, and a client (owned unless one was given). */
-abstract class DockerEndpoint {
+export abstract class DockerEndpoint {
   readonly name: string;
   protected readonly client: RegistryClient;
   private readonly owned: boolean;
