@@ -31,5 +31,7 @@ if (process.env.GRAPHDRIVER_SOAK_REPORTS) {
   await writeFile(join(process.env.GRAPHDRIVER_SOAK_REPORTS, 'fuzz-long.json'), JSON.stringify(report, null, 2));
 }
 for (const f of report.failures) console.log(`fuzz: FAILURE #${f.iteration}: ${f.why}${f.saved ? ` (saved ${f.saved})` : ''}`);
-console.log(`fuzz: ${report.iterations} inputs, peak RSS growth ${(report.peakRssGrowth / 2 ** 20).toFixed(0)} MiB, ${report.failures.length} failures`);
+console.log(
+  `fuzz: ${report.iterations} inputs, peak RSS growth ${(report.peakRssGrowth / 2 ** 20).toFixed(0)} MiB, ${report.failures.length} failures`,
+);
 process.exit(report.failures.length ? 1 : 0);

@@ -30,7 +30,13 @@ const suites = [
   { driver: 'vfs', file: 'packages/driver-vfs/src/robustness.test.ts' },
   { driver: 'btrfs', file: 'packages/driver-btrfs/src/robustness.test.ts' },
   { driver: 'zfs', file: 'packages/driver-zfs/src/robustness.test.ts' },
-  { driver: 'devicemapper', vm: 'packages/driver-devmapper', file: 'src/robustness.vmtest.ts', config: 'vitest.vm.config.ts', runs: dmRuns },
+  {
+    driver: 'devicemapper',
+    vm: 'packages/driver-devmapper',
+    file: 'src/robustness.vmtest.ts',
+    config: 'vitest.vm.config.ts',
+    runs: dmRuns,
+  },
 ].filter((s) => !only || only.includes(s.driver));
 
 const reports = await mkdtemp(join(tmpdir(), 'gd-soak-'));
@@ -85,18 +91,38 @@ for (const s of suites) {
     // is cached loosely) would then see an index.js naming chunks that are gone. So the guest
     // runs on a private copy of those two directories, bind-mounted over them in the guest only.
     // (run's working directory in the guest is the repo root; $GD_DISTS is split on spaces)
-    const snapshot = 'set -e; for d in $GD_DISTS; do mkdir -p "/tmp/dist-copy/$d"; cp -a "$d/." "/tmp/dist-copy/$d/"; mount --bind "/tmp/dist-copy/$d" "$d"; done; exec "$@"';
+    const snapshot =
+      'set -e; for d in $GD_DISTS; do mkdir -p "/tmp/dist-copy/$d"; cp -a "$d/." "/tmp/dist-copy/$d/"; mount --bind "/tmp/dist-copy/$d" "$d"; done; exec "$@"';
     r = await run(
       join(repo, 'tools', 'vm', 'run'),
       [
-        '--timeout', String(timeout), '--mem', '3072', '-e', `GD_DISTS=${['packages/core/dist', `${s.vm}/dist`].join(' ')}`, '--',
-        'sh', '-c', snapshot, 'sh',
-        process.execPath, vitest, 'run', '--root', pkg, '--config', join(pkg, s.config), s.file, ...filter, `--outputFile.json=${join(shared, 'vitest.json')}`,
+        '--timeout',
+        String(timeout),
+        '--mem',
+        '3072',
+        '-e',
+        `GD_DISTS=${['packages/core/dist', `${s.vm}/dist`].join(' ')}`,
+        '--',
+        'sh',
+        '-c',
+        snapshot,
+        'sh',
+        process.execPath,
+        vitest,
+        'run',
+        '--root',
+        pkg,
+        '--config',
+        join(pkg, s.config),
+        s.file,
+        ...filter,
+        `--outputFile.json=${join(shared, 'vitest.json')}`,
       ],
       { GRAPHDRIVER_SOAK_REPORTS: shared, GRAPHDRIVER_CRASH_RUNS: String(n) },
     );
     // (copied: the repo and the temporary directory may be different filesystems)
-    for (const name of await readdir(shared).catch(() => [])) await copyFile(join(shared, name), name === 'vitest.json' ? json : join(reports, name));
+    for (const name of await readdir(shared).catch(() => []))
+      await copyFile(join(shared, name), name === 'vitest.json' ? json : join(reports, name));
     await rm(shared, { recursive: true, force: true });
   } else {
     r = await run(process.execPath, [vitest, 'run', s.file, ...filter, `--outputFile.json=${json}`]);
@@ -125,7 +151,10 @@ for (const s of suites) {
 let fuzz;
 if (fuzzSeconds > 0) {
   console.log(`\n=== soak: fuzzer (${fuzzSeconds} s, seed ${fuzzSeed}) ===`);
-  const r = await run(process.execPath, [join(repo, 'tools', 'fuzz', 'fuzz.mjs')], { FUZZ_SECONDS: String(fuzzSeconds), FUZZ_SEED: String(fuzzSeed) });
+  const r = await run(process.execPath, [join(repo, 'tools', 'fuzz', 'fuzz.mjs')], {
+    FUZZ_SECONDS: String(fuzzSeconds),
+    FUZZ_SEED: String(fuzzSeed),
+  });
   fuzz = { exit: r.code, report: JSON.parse(await readFile(join(reports, 'fuzz-long.json'), 'utf8').catch(() => 'null')) };
 }
 
@@ -144,13 +173,25 @@ const date = new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
 const cpu = cpus();
 const machine = `${hostname()}: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}`;
 const lines = [];
-lines.push(`## ${date}`, '', `Machine: ${machine}.`, `Crash campaigns: ${runs} runs per driver${suites.some((s) => s.vm) && dmRuns !== runs ? ` (devicemapper ${dmRuns})` : ''}, seed ${seed}. Fuzzer: ${fuzzSeconds} s, seed ${fuzzSeed}.`, '');
-lines.push('| driver | runs | faults injected (timer / fault point / in recovery) | plans run to the end | operations finished | invariants checked | failures | time |');
+lines.push(
+  `## ${date}`,
+  '',
+  `Machine: ${machine}.`,
+  `Crash campaigns: ${runs} runs per driver${suites.some((s) => s.vm) && dmRuns !== runs ? ` (devicemapper ${dmRuns})` : ''}, seed ${seed}. Fuzzer: ${fuzzSeconds} s, seed ${fuzzSeed}.`,
+  '',
+);
+lines.push(
+  '| driver | runs | faults injected (timer / fault point / in recovery) | plans run to the end | operations finished | invariants checked | failures | time |',
+);
 lines.push('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |');
 for (const s of results) {
   const c = Object.values(crash).find((r) => r.driver.startsWith(s.driver));
   if (!c) {
-    const why = s.vmMissing ? 'skipped: the VM needs root and qemu' : s.exit !== 0 ? `did not finish (exit ${s.exit ?? 'killed'})` : 'skipped: backing system missing';
+    const why = s.vmMissing
+      ? 'skipped: the VM needs root and qemu'
+      : s.exit !== 0
+        ? `did not finish (exit ${s.exit ?? 'killed'})`
+        : 'skipped: backing system missing';
     lines.push(`| ${s.driver} | – | no campaign report: ${why} | | | | ${s.tests.failed} | ${s.seconds.toFixed(0)} s |`);
     continue;
   }
@@ -160,19 +201,34 @@ for (const s of results) {
   );
 }
 lines.push('');
-lines.push('Fault points hit (all drivers): ' + Object.entries(
-  Object.values(crash).reduce((acc, c) => {
-    for (const [k, v] of Object.entries(c.pointsHit)) acc[k] = (acc[k] ?? 0) + v;
-    return acc;
-  }, {}),
-).sort().map(([k, v]) => `${k} ${v}`).join(', ') + '.', '');
-lines.push('| driver | hostile-input and crash tests passed | failed | skipped | other tests of the suite (not run) |', '| --- | ---: | ---: | ---: | ---: |');
-for (const s of results) lines.push(`| ${s.driver} | ${s.tests.passed} | ${s.tests.failed} | ${s.tests.skipped} | ${s.tests.notSelected ?? 0} |`);
+lines.push(
+  'Fault points hit (all drivers): ' +
+    Object.entries(
+      Object.values(crash).reduce((acc, c) => {
+        for (const [k, v] of Object.entries(c.pointsHit)) acc[k] = (acc[k] ?? 0) + v;
+        return acc;
+      }, {}),
+    )
+      .sort()
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ') +
+    '.',
+  '',
+);
+lines.push(
+  '| driver | hostile-input and crash tests passed | failed | skipped | other tests of the suite (not run) |',
+  '| --- | ---: | ---: | ---: | ---: |',
+);
+for (const s of results)
+  lines.push(`| ${s.driver} | ${s.tests.passed} | ${s.tests.failed} | ${s.tests.skipped} | ${s.tests.notSelected ?? 0} |`);
 lines.push('');
 if (fuzz?.report) {
   const r = fuzz.report;
   lines.push(
-    `Fuzzer: ${r.iterations} inputs from ${r.seeds} seeds in ${(r.durationMs / 1000).toFixed(0)} s; outcomes ${Object.entries(r.outcomes).sort().map(([k, v]) => `${k} ${v}`).join(', ')}; peak RSS growth ${(r.peakRssGrowth / 2 ** 20).toFixed(0)} MiB; **${r.failures.length} failures**.`,
+    `Fuzzer: ${r.iterations} inputs from ${r.seeds} seeds in ${(r.durationMs / 1000).toFixed(0)} s; outcomes ${Object.entries(r.outcomes)
+      .sort()
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}; peak RSS growth ${(r.peakRssGrowth / 2 ** 20).toFixed(0)} MiB; **${r.failures.length} failures**.`,
     '',
   );
 } else if (fuzzSeconds > 0) lines.push(`Fuzzer: no report (exit ${fuzz?.exit}).`, '');
@@ -185,7 +241,13 @@ const failures = [
       (acc[f.why] ??= []).push(f);
       return acc;
     }, {}),
-  ).map(([why, fs]) => `fuzz: ${why}: ${fs.length} inputs, e.g. #${fs.slice(0, 3).map((f) => f.iteration).join(', #')}${fs[0].saved ? ` (${fs[0].saved})` : ''}`),
+  ).map(
+    ([why, fs]) =>
+      `fuzz: ${why}: ${fs.length} inputs, e.g. #${fs
+        .slice(0, 3)
+        .map((f) => f.iteration)
+        .join(', #')}${fs[0].saved ? ` (${fs[0].saved})` : ''}`,
+  ),
 ];
 if (failures.length) lines.push('Failures:', '', ...failures.map((f) => `- ${f.replace(/\n/g, ' ')}`), '');
 const dm = results.find((s) => s.vm);
@@ -195,7 +257,8 @@ if (dm && !dm.vmMissing) {
 
 const resultsPath = join(here, 'RESULTS.md');
 const previous = await readFile(resultsPath, 'utf8').catch(() => '');
-const head = '# Soak results\n\nWritten by `pnpm soak` (tools/soak/soak.mjs), newest first. Counts: runs (a child plan each),\nfaults injected (SIGKILLs that landed while a child ran: by timer, at a named fault point of\ncore\'s store, or while a second child recovered), invariants checked (each assertion of the\nparent\'s check after re-init), failures (broken invariants, with seed and run).\n\n';
+const head =
+  "# Soak results\n\nWritten by `pnpm soak` (tools/soak/soak.mjs), newest first. Counts: runs (a child plan each),\nfaults injected (SIGKILLs that landed while a child ran: by timer, at a named fault point of\ncore's store, or while a second child recovered), invariants checked (each assertion of the\nparent's check after re-init), failures (broken invariants, with seed and run).\n\n";
 const older = previous.startsWith('# Soak results') ? previous.slice(previous.indexOf('\n## ') + 1) : '';
 await writeFile(resultsPath, head + lines.join('\n') + '\n' + (older ? '\n' + older : ''));
 console.log(`\nsoak: wrote ${resultsPath}`);

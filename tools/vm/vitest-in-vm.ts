@@ -73,11 +73,19 @@ export function expectVmRunPassed(run: VmVitestRun, atLeast: number): void {
 function runInVm(opts: VmVitestOptions): Promise<VmVitestRun> {
   const vitest = resolve(repo, 'node_modules/vitest/vitest.mjs');
   const args = [
-    '--timeout', String(opts.timeoutSeconds),
-    '--mem', String(opts.memMb ?? 3072),
+    '--timeout',
+    String(opts.timeoutSeconds),
+    '--mem',
+    String(opts.memMb ?? 3072),
     ...(opts.env ?? []).flatMap((e) => ['-e', e]),
     '--',
-    process.execPath, vitest, 'run', '--root', opts.pkgDir, '--config', resolve(opts.pkgDir, opts.config),
+    process.execPath,
+    vitest,
+    'run',
+    '--root',
+    opts.pkgDir,
+    '--config',
+    resolve(opts.pkgDir, opts.config),
   ];
   return new Promise((done, fail) => {
     const child = spawn(resolve(repo, 'tools/vm/run'), args, {

@@ -15,13 +15,7 @@
 //
 // Use in a vitest config: `test: { pool: vmForksPool() }`.
 import { EventEmitter } from 'node:events';
-import {
-  ForksPoolWorker,
-  type PoolOptions,
-  type PoolRunnerInitializer,
-  type PoolWorker,
-  type WorkerRequest,
-} from 'vitest/node';
+import { ForksPoolWorker, type PoolOptions, type PoolRunnerInitializer, type PoolWorker, type WorkerRequest } from 'vitest/node';
 
 /** Default bound for the real worker's start (GRAPHDRIVER_VM_WORKER_START_TIMEOUT, seconds). */
 const DEFAULT_START_SECONDS = 900;
@@ -94,7 +88,10 @@ class VmForksWorker implements PoolWorker {
       this.timer = setTimeout(() => {
         this.held = null;
         const s = Math.round(this.startTimeout / 1000);
-        this.events.emit('error', new Error(`[vm-forks pool] the worker did not start within ${s} s (GRAPHDRIVER_VM_WORKER_START_TIMEOUT)`));
+        this.events.emit(
+          'error',
+          new Error(`[vm-forks pool] the worker did not start within ${s} s (GRAPHDRIVER_VM_WORKER_START_TIMEOUT)`),
+        );
       }, this.startTimeout);
       // vitest's own bound now covers only this answer
       setImmediate(() => this.events.emit('message', { type: 'started', __vitest_worker_response__: true }));

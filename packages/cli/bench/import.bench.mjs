@@ -93,10 +93,28 @@ function timed(cmd, argv) {
 }
 
 const contenders = (layout) => [
-  { name: 'ours vfs', fs: 'ext4', run: (root) => timed(process.execPath, [BIN, '-q', '--root', root, '--driver', 'vfs', 'import', `oci:${layout}:${TAG}`]) },
-  { name: 'skopeo vfs', fs: 'ext4', run: (root) => timed('skopeo', ['copy', '--quiet', `oci:${layout}:${TAG}`, `containers-storage:[vfs@${root}/storage+${root}/run]bench:latest`]) },
-  { name: 'ours btrfs', fs: 'btrfs', run: (root) => timed(process.execPath, [BIN, '-q', '--root', root, '--driver', 'btrfs', 'import', `oci:${layout}:${TAG}`]) },
-  { name: 'skopeo btrfs', fs: 'btrfs', run: (root) => timed('skopeo', ['copy', '--quiet', `oci:${layout}:${TAG}`, `containers-storage:[btrfs@${root}/storage+${root}/run]bench:latest`]) },
+  {
+    name: 'ours vfs',
+    fs: 'ext4',
+    run: (root) => timed(process.execPath, [BIN, '-q', '--root', root, '--driver', 'vfs', 'import', `oci:${layout}:${TAG}`]),
+  },
+  {
+    name: 'skopeo vfs',
+    fs: 'ext4',
+    run: (root) =>
+      timed('skopeo', ['copy', '--quiet', `oci:${layout}:${TAG}`, `containers-storage:[vfs@${root}/storage+${root}/run]bench:latest`]),
+  },
+  {
+    name: 'ours btrfs',
+    fs: 'btrfs',
+    run: (root) => timed(process.execPath, [BIN, '-q', '--root', root, '--driver', 'btrfs', 'import', `oci:${layout}:${TAG}`]),
+  },
+  {
+    name: 'skopeo btrfs',
+    fs: 'btrfs',
+    run: (root) =>
+      timed('skopeo', ['copy', '--quiet', `oci:${layout}:${TAG}`, `containers-storage:[btrfs@${root}/storage+${root}/run]bench:latest`]),
+  },
 ];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import {
-  asStorageError, errIncompatibleFS, errLayerBusy, errLayerExists, errLayerNotFound, errNotSupported,
-  errnoCode, ErrorCode, errPrerequisites, errQuotaNotSupported, GraphDriverError, isDriverNotSupported, isGraphDriverError,
+  asStorageError,
+  errIncompatibleFS,
+  errLayerBusy,
+  errLayerExists,
+  errLayerNotFound,
+  errNotSupported,
+  errnoCode,
+  ErrorCode,
+  errPrerequisites,
+  errQuotaNotSupported,
+  GraphDriverError,
+  isDriverNotSupported,
+  isGraphDriverError,
 } from './errors.js';
 
 describe('errors', () => {

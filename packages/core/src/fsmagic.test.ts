@@ -39,7 +39,9 @@ describe('getFSMagic on real filesystems', () => {
   });
   afterAll(async () => {
     if (!root) return;
-    await tool('umount').run([tmpfsDir]).catch(() => {});
+    await tool('umount')
+      .run([tmpfsDir])
+      .catch(() => {});
     await rm(tmpfsDir, { recursive: true, force: true });
     for (const m of mounts) await m.teardown();
   });

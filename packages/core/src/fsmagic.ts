@@ -44,9 +44,7 @@ export const FsMagic: Readonly<Record<string, number>> = Object.freeze({
 });
 
 /** Magic number -> filesystem name, as in moby's FsNames. */
-export const fsNames: ReadonlyMap<number, string> = new Map(
-  Object.entries(FsMagic).map(([name, magic]) => [magic, name] as const),
-);
+export const fsNames: ReadonlyMap<number, string> = new Map(Object.entries(FsMagic).map(([name, magic]) => [magic, name] as const));
 
 /** statfs(2) f_type of the filesystem holding `path`, as an unsigned 32-bit number. */
 export async function getFSMagic(path: string): Promise<number> {

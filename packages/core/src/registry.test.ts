@@ -54,7 +54,9 @@ describe('register', () => {
   it('lets one package register twice (its ESM and CJS builds), but no one else', () => {
     reg('zfs', ok('zfs'), { owner: '@graphdriver/driver-zfs' });
     expect(() => register('zfs', ok('zfs-cjs'), { owner: '@graphdriver/driver-zfs' })).not.toThrow();
-    expect(() => register('zfs', ok('other'), { owner: 'someone-else' })).toThrow(expect.objectContaining({ code: ErrorCode.DuplicateDriver }));
+    expect(() => register('zfs', ok('other'), { owner: 'someone-else' })).toThrow(
+      expect.objectContaining({ code: ErrorCode.DuplicateDriver }),
+    );
     expect(() => register('zfs', ok('anon'))).toThrow(expect.objectContaining({ code: ErrorCode.DuplicateDriver }));
   });
   it('lists registered drivers, sorted', () => {

@@ -6,14 +6,7 @@ import type { Driver, DriverConfig, InitFunc } from './driver.js';
 import { ErrorCode, GraphDriverError, errNotSupported, isDriverNotSupported } from './errors.js';
 
 /** Linux preference order, as Docker's. Names not registered are passed over. */
-export const priority: readonly string[] = Object.freeze([
-  'overlay2',
-  'fuse-overlayfs',
-  'btrfs',
-  'zfs',
-  'devicemapper',
-  'vfs',
-]);
+export const priority: readonly string[] = Object.freeze(['overlay2', 'fuse-overlayfs', 'btrfs', 'zfs', 'devicemapper', 'vfs']);
 
 /** Environment variable that names the driver when none is passed (Docker's DOCKER_DRIVER). */
 export const DRIVER_ENV = 'GRAPHDRIVER';
@@ -93,8 +86,7 @@ export async function newDriver(name: string | undefined, config: DriverConfig):
   if (prior.length > 1) {
     throw new GraphDriverError(
       ErrorCode.PriorDrivers,
-      `${config.root} contains several valid graphdrivers: ${prior.join(', ')}; ` +
-        `please clean up or explicitly choose a storage driver`,
+      `${config.root} contains several valid graphdrivers: ${prior.join(', ')}; ` + `please clean up or explicitly choose a storage driver`,
     );
   }
   if (prior.length === 1) return getDriver(prior[0], config);

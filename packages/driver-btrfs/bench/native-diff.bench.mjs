@@ -121,7 +121,11 @@ function changeLayer(root, files, count) {
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('needs root (loop devices)');
   console.log(`# btrfs native diff bench: ${FILES} files, ${CHANGED} changed, ${ROUNDS} rounds`);
-  console.log(`# ${new Date().toISOString()}  node ${process.version}  ${cpus().length} CPUs  load ${loadavg().map((l) => l.toFixed(1)).join(' ')}  image in ${args['image-dir']}`);
+  console.log(
+    `# ${new Date().toISOString()}  node ${process.version}  ${cpus().length} CPUs  load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}  image in ${args['image-dir']}`,
+  );
   const lb = await loopback(Math.max(1 << 30, FILES * 8192));
   let driver;
   try {
@@ -163,7 +167,9 @@ async function main() {
     console.log(`changes: ${nativeList.length} entries (equal)`);
     console.log(`native changes  median ${ms(mn)}  (runs: ${native.map((x) => x.toFixed(0)).join(' ')})`);
     console.log(`naive changes   median ${ms(mv)}  (runs: ${naive.map((x) => x.toFixed(0)).join(' ')})`);
-    console.log(`ratio naive/native: ${(mv / mn).toFixed(1)}x  (${backend.diffStats.snapshotsMade} snapshots made, ${backend.diffStats.snapshotsReused} reused)`);
+    console.log(
+      `ratio naive/native: ${(mv / mn).toFixed(1)}x  (${backend.diffStats.snapshotsMade} snapshots made, ${backend.diffStats.snapshotsReused} reused)`,
+    );
 
     // Where the native time goes, with both layers' read-only snapshots kept and current:
     // the currency check (a sync, then one subvolume listing) runs alongside the read of the
@@ -202,15 +208,26 @@ async function main() {
       await backend.native.drop('base');
       const [tf, f] = await time(() => driver.changes('child', 'base'));
       if (backend.diffStats.snapshotsMade !== made + 3) throw new Error('the first diff should have made two snapshots');
-      if (JSON.stringify(w.map(formatChange)) !== JSON.stringify(naiveList) || JSON.stringify(f.map(formatChange)) !== JSON.stringify(naiveList)) {
+      if (
+        JSON.stringify(w.map(formatChange)) !== JSON.stringify(naiveList) ||
+        JSON.stringify(f.map(formatChange)) !== JSON.stringify(naiveList)
+      ) {
         throw new Error('native lists differ from the naive one');
       }
       afterWrite.push(tw);
       first.push(tf);
     }
-    console.log(`native changes after a write to the child (1 new snapshot)  median ${ms(median(afterWrite))}  (runs: ${afterWrite.map((x) => x.toFixed(0)).join(' ')})  naive/this ${(mv / median(afterWrite)).toFixed(1)}x`);
-    console.log(`native changes with no kept snapshot (2 new snapshots)      median ${ms(median(first))}  (runs: ${first.map((x) => x.toFixed(0)).join(' ')})  naive/this ${(mv / median(first)).toFixed(1)}x`);
-    console.log(`# load at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(
+      `native changes after a write to the child (1 new snapshot)  median ${ms(median(afterWrite))}  (runs: ${afterWrite.map((x) => x.toFixed(0)).join(' ')})  naive/this ${(mv / median(afterWrite)).toFixed(1)}x`,
+    );
+    console.log(
+      `native changes with no kept snapshot (2 new snapshots)      median ${ms(median(first))}  (runs: ${first.map((x) => x.toFixed(0)).join(' ')})  naive/this ${(mv / median(first)).toFixed(1)}x`,
+    );
+    console.log(
+      `# load at the end ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    );
 
     // Reading the send stream: binary in-process vs `btrfs receive --dump` + text parse.
     const ro = (n) => join(backend.tmpDir, `bench-${n}`);

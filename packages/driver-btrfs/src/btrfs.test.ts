@@ -72,7 +72,11 @@ describe('btrfs-progs output parsers', () => {
       parseFilesystemShow(
         "Label: 'data'  uuid: e2ab2c38-3584-4c7e-b303-fe4fc3642833\n\tTotal devices 1 FS bytes used 212992\n\tdevid    1 size 1073741824 used 132513792 path /dev/loop0\n",
       ),
-    ).toEqual({ label: 'data', uuid: 'e2ab2c38-3584-4c7e-b303-fe4fc3642833', devices: [{ devid: 1, size: 1073741824, used: 132513792, path: '/dev/loop0' }] });
+    ).toEqual({
+      label: 'data',
+      uuid: 'e2ab2c38-3584-4c7e-b303-fe4fc3642833',
+      devices: [{ devid: 1, size: 1073741824, used: 132513792, path: '/dev/loop0' }],
+    });
     const usage = parseFilesystemUsage(
       'Overall:\n    Device size:\t\t        1073741824\n    Used:\t\t\t            425984\n    Free (estimated):\t\t         949616640\t(min: 479002624)\n    Data ratio:\t\t\t              1.00\n\nData,single: Size:8388608, Used:0 (0.00%)\n',
     );
@@ -112,7 +116,11 @@ describe.runIf(btrfsAvailable)('btrfs-progs wrapper on a loopback btrfs', () => 
     // right after a read-only snapshot, the source's generation is the snapshot's creation
     await btrfs.subvolumeSnapshot(src, join(mnt, 'g-ro1'), { readonly: true });
     let l = await list();
-    expect(l.get('g-ro1')).toMatchObject({ parentUuid: l.get('g')!.uuid, cgen: l.get('g')!.generation, generation: l.get('g')!.generation });
+    expect(l.get('g-ro1')).toMatchObject({
+      parentUuid: l.get('g')!.uuid,
+      cgen: l.get('g')!.generation,
+      generation: l.get('g')!.generation,
+    });
     // reading the snapshot, or syncing with nothing written, moves nothing
     await btrfs.filesystemSync(mnt);
     expect((await list()).get('g')!.generation).toBe(l.get('g')!.generation);

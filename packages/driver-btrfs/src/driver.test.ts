@@ -182,7 +182,7 @@ describe.runIf(btrfsAvailable)('btrfs driver', () => {
     });
   });
 
-  it('status: Docker\'s versions plus devices, quota state and space', async () => {
+  it("status: Docker's versions plus devices, quota state and space", async () => {
     const { d } = await start();
     const status = Object.fromEntries(await d.status());
     expect(status['Build Version']).toMatch(/^Btrfs v\d/);
@@ -260,23 +260,26 @@ describe.runIf(btrfsAvailable)('btrfs driver', () => {
       expect(await mountsUnder(home)).toEqual([]);
     }
 
-    it.each(['before-publish', 'after-publish'])('killed %s: re-init lists nothing half-made and leaves no temporary subvolume', async (mode) => {
-      await access(dist).catch(() => {
-        throw new Error(`${dist} is missing: build the package first (pnpm turbo run build --filter @graphdriver/driver-btrfs)`);
-      });
-      const { d, home } = await start();
-      await d.create('base', null);
-      await d.cleanup();
-      opened.splice(0);
-      const lines = await runAndKill(home, mode, (line) => line === 'paused');
-      expect(lines).toEqual(['ready', 'paused']);
-      // the child died holding a temporary subvolume (or a renamed but unrecorded layer),
-      // its quota record, the store lock and the bind mount of home
-      if (mode === 'before-publish') expect(await readdir(join(home, 'tmp'))).toHaveLength(1);
-      else expect((await readdir(join(home, 'subvolumes'))).sort()).toEqual(['base', 'victim']);
-      expect(await mountsUnder(home)).toEqual([home]);
-      await expectClean(home, ['base']);
-    });
+    it.each(['before-publish', 'after-publish'])(
+      'killed %s: re-init lists nothing half-made and leaves no temporary subvolume',
+      async (mode) => {
+        await access(dist).catch(() => {
+          throw new Error(`${dist} is missing: build the package first (pnpm turbo run build --filter @graphdriver/driver-btrfs)`);
+        });
+        const { d, home } = await start();
+        await d.create('base', null);
+        await d.cleanup();
+        opened.splice(0);
+        const lines = await runAndKill(home, mode, (line) => line === 'paused');
+        expect(lines).toEqual(['ready', 'paused']);
+        // the child died holding a temporary subvolume (or a renamed but unrecorded layer),
+        // its quota record, the store lock and the bind mount of home
+        if (mode === 'before-publish') expect(await readdir(join(home, 'tmp'))).toHaveLength(1);
+        else expect((await readdir(join(home, 'subvolumes'))).sort()).toEqual(['base', 'victim']);
+        expect(await mountsUnder(home)).toEqual([home]);
+        await expectClean(home, ['base']);
+      },
+    );
 
     it('killed at random moments of a create loop: only complete layers survive', async () => {
       const { d, home } = await start();

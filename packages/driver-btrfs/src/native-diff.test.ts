@@ -295,7 +295,10 @@ describe.runIf(btrfsAvailable)('native diff vs naive diff', () => {
     await writeFile(join(b.path('p'), 'keep'), 'k');
     await d.create('c', 'p');
     // each subvolume hands out the next free inode number: both "x" get the same one
-    for (const [id, names] of [['p', ['one', 'two']], ['c', ['two', 'three']]] as const) {
+    for (const [id, names] of [
+      ['p', ['one', 'two']],
+      ['c', ['two', 'three']],
+    ] as const) {
       await mkdir(join(b.path(id), 'x'));
       for (const n of names) await writeFile(join(b.path(id), 'x', n), `${id} ${n}`);
     }
@@ -378,31 +381,35 @@ describe.runIf(btrfsAvailable)('native diff vs naive diff', () => {
     expect(native).toEqual(expect.arrayContaining(['C /hl/one', 'C /hl/two', 'A /usr/bin/su-link', 'C /dev/zero', 'C /d2f']));
   });
 
-  it.runIf(CORPUS !== null)('the Debian corpus: a base and an upper with packages installed', async () => {
-    const { d, b } = await start();
-    await d.create('base', null);
-    await cp.run(['-a', `${CORPUS}/base/.`, b.path('base')]);
-    await d.create('upper', 'base');
-    // make the snapshot the upper tree: drop what upper lacks (or has as another type), then copy over
-    const up = b.path('upper');
-    const drop = async (rel: string) => {
-      for (const name of await readdir(join(up, rel))) {
-        const r = rel ? `${rel}/${name}` : name;
-        const mine = await lstat(join(up, r));
-        const theirs = await lstat(join(`${CORPUS}/upper`, r)).catch(() => null);
-        if (!theirs || theirs.isDirectory() !== mine.isDirectory() || theirs.isSymbolicLink() !== mine.isSymbolicLink()) {
-          await rm(join(up, r), { recursive: true, force: true });
-        } else if (mine.isDirectory()) {
-          await drop(r);
+  it.runIf(CORPUS !== null)(
+    'the Debian corpus: a base and an upper with packages installed',
+    async () => {
+      const { d, b } = await start();
+      await d.create('base', null);
+      await cp.run(['-a', `${CORPUS}/base/.`, b.path('base')]);
+      await d.create('upper', 'base');
+      // make the snapshot the upper tree: drop what upper lacks (or has as another type), then copy over
+      const up = b.path('upper');
+      const drop = async (rel: string) => {
+        for (const name of await readdir(join(up, rel))) {
+          const r = rel ? `${rel}/${name}` : name;
+          const mine = await lstat(join(up, r));
+          const theirs = await lstat(join(`${CORPUS}/upper`, r)).catch(() => null);
+          if (!theirs || theirs.isDirectory() !== mine.isDirectory() || theirs.isSymbolicLink() !== mine.isSymbolicLink()) {
+            await rm(join(up, r), { recursive: true, force: true });
+          } else if (mine.isDirectory()) {
+            await drop(r);
+          }
         }
-      }
-    };
-    await drop('');
-    await cp.run(['-a', '--remove-destination', `${CORPUS}/upper/.`, up]);
-    const { native, naive } = await both(d, b, 'upper', 'base');
-    expect(native.length).toBeGreaterThan(100);
-    expect(native).toEqual(naive);
-  }, 1_800_000);
+      };
+      await drop('');
+      await cp.run(['-a', '--remove-destination', `${CORPUS}/upper/.`, up]);
+      const { native, naive } = await both(d, b, 'upper', 'base');
+      expect(native.length).toBeGreaterThan(100);
+      expect(native).toEqual(naive);
+    },
+    1_800_000,
+  );
 
   it('declines for layers holding stubs of nested subvolumes, which send does not see', async () => {
     const { d, b } = await start();

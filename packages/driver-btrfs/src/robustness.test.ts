@@ -39,7 +39,8 @@ function noLeaks(mountpoint: () => string) {
     const prefix = relative(mountpoint(), home);
     const ours = (await subvolumes(mountpoint())).filter((p) => p === prefix || p.startsWith(prefix + '/')).sort();
     const want = layers.map((id) => `${prefix}/subvolumes/${id}`).sort();
-    if (ours.join('\n') !== want.join('\n')) throw new Error(`subvolumes of the home: [${ours.join(', ')}], layers: [${layers.join(', ')}]`);
+    if (ours.join('\n') !== want.join('\n'))
+      throw new Error(`subvolumes of the home: [${ours.join(', ')}], layers: [${layers.join(', ')}]`);
     const dirs = (await readdir(join(home, 'subvolumes'))).sort();
     if (dirs.join('\n') !== [...layers].sort().join('\n')) throw new Error(`home/subvolumes holds [${dirs.join(', ')}]`);
     const tmp = await readdir(join(home, 'tmp'));

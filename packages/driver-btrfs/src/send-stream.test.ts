@@ -73,11 +73,17 @@ describe.runIf(btrfsAvailable)('send stream of a real pair of snapshots', () => 
     }
     // a failing consumer stops the process; so does a signal
     await expect(
-      btrfs.sendTo(`${c}.ro`, () => {
-        throw new Error('consumer gave up');
-      }, { parent: `${p}.ro`, noData: true }),
+      btrfs.sendTo(
+        `${c}.ro`,
+        () => {
+          throw new Error('consumer gave up');
+        },
+        { parent: `${p}.ro`, noData: true },
+      ),
     ).rejects.toThrow('consumer gave up');
-    await expect(btrfs.sendTo(`${c}.ro`, () => {}, { parent: `${p}.ro`, noData: true, signal: AbortSignal.abort() })).rejects.toThrow(/abort/i);
+    await expect(btrfs.sendTo(`${c}.ro`, () => {}, { parent: `${p}.ro`, noData: true, signal: AbortSignal.abort() })).rejects.toThrow(
+      /abort/i,
+    );
     await expect(btrfs.sendTo(join(dir, 'missing'), () => {}, { noData: true })).rejects.toBeInstanceOf(ToolError);
   });
 });
@@ -107,8 +113,15 @@ describe('send stream reader', () => {
   it('parses commands and path attributes', () => {
     const s = Buffer.concat([
       header(),
-      cmd(SendCommand.Rename, [[15, Buffer.from('a')], [16, Buffer.from('b/c')]]),
-      cmd(SendCommand.Symlink, [[15, Buffer.from('l')], [17, Buffer.from('../x')], [3, Buffer.alloc(8, 1)]]),
+      cmd(SendCommand.Rename, [
+        [15, Buffer.from('a')],
+        [16, Buffer.from('b/c')],
+      ]),
+      cmd(SendCommand.Symlink, [
+        [15, Buffer.from('l')],
+        [17, Buffer.from('../x')],
+        [3, Buffer.alloc(8, 1)],
+      ]),
       cmd(SendCommand.End, []),
     ]);
     expect(parseSendStream(s).ops).toEqual([

@@ -46,9 +46,7 @@ const SendAttr = {
   Data: 19,
 } as const;
 
-const commandNames: Record<number, string> = Object.fromEntries(
-  Object.entries(SendCommand).map(([k, v]) => [v, k.toLowerCase()]),
-);
+const commandNames: Record<number, string> = Object.fromEntries(Object.entries(SendCommand).map(([k, v]) => [v, k.toLowerCase()]));
 
 export interface SendOp {
   cmd: number;
@@ -160,7 +158,8 @@ export class SendStreamReader {
     let off = 0;
     if (this.version === 0) {
       if (buf.length < HEADER) {
-        if (!MAGIC.subarray(0, Math.min(buf.length, MAGIC.length)).equals(buf.subarray(0, MAGIC.length))) throw new SendStreamError('bad magic');
+        if (!MAGIC.subarray(0, Math.min(buf.length, MAGIC.length)).equals(buf.subarray(0, MAGIC.length)))
+          throw new SendStreamError('bad magic');
         this.pending = buf;
         return;
       }

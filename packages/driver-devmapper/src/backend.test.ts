@@ -11,7 +11,10 @@ describe('devicemapper backend', () => {
     // never opened: a create that got as far as the device set would fail differently
     const backend = new DevmapperBackend('/nonexistent/gd-dm-home', parseDevmapperOptions([]));
     for (const size of ['', null, 'abc', '-5M', '10M extra', '0x100']) {
-      await expect(backend.create('sized', null, { rw: true, storageOpt: { size: size as string } }), `size ${JSON.stringify(size)}`).rejects.toMatchObject({
+      await expect(
+        backend.create('sized', null, { rw: true, storageOpt: { size: size as string } }),
+        `size ${JSON.stringify(size)}`,
+      ).rejects.toMatchObject({
         code: ErrorCode.InvalidOption,
       });
     }

@@ -3,9 +3,7 @@
 // device and mounts it, put unmounts and deactivates it.
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  errInvalidOption, errLayerNotFound, humanSize, parseSize, type BackendCreateOpts, type LayerBackend,
-} from '@graphdriver/core';
+import { errInvalidOption, errLayerNotFound, humanSize, parseSize, type BackendCreateOpts, type LayerBackend } from '@graphdriver/core';
 import { dmsetup, isBusy } from './dmsetup.js';
 import { KeyedMutex } from '@graphdriver/core/linux';
 import { growFilesystem, makeFilesystem, mountDevice, mountOptions, mountsUnder, unmount } from './filesystem.js';
@@ -150,7 +148,10 @@ export class DevmapperBackend implements LayerBackend {
     const st = await this.pool.status();
     const free = st.dataTotal - st.dataUsed;
     if (free * 100 < st.dataTotal * this.opts.minFreeSpacePercent) {
-      const err = Object.assign(new Error(`devicemapper: thin pool ${this.pool.name} has less than ${this.opts.minFreeSpacePercent}% free data space`), { code: 'ENOSPC' });
+      const err = Object.assign(
+        new Error(`devicemapper: thin pool ${this.pool.name} has less than ${this.opts.minFreeSpacePercent}% free data space`),
+        { code: 'ENOSPC' },
+      );
       throw err;
     }
   }

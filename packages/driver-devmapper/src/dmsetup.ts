@@ -51,7 +51,9 @@ export const dmsetup = {
       const { stdout } = await dm.run(['info', name]);
       const field = (label: string) => new RegExp(`^${label}:\\s*(.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? '';
       const state = field('State');
-      const [major, minor] = field('Major, minor').split(',').map((n) => Number(n.trim()));
+      const [major, minor] = field('Major, minor')
+        .split(',')
+        .map((n) => Number(n.trim()));
       return {
         exists: true,
         major,

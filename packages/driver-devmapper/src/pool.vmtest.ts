@@ -55,10 +55,27 @@ describe('devicemapper pool', () => {
     const d = await start(home, ['dm.loopdatasize=1G']);
     await d.create('l1', null);
     const s = Object.fromEntries(await d.status());
-    for (const k of ['Pool Name', 'Pool Blocksize', 'Base Device Size', 'Backing Filesystem', 'Data file', 'Metadata file',
-      'Data loop file', 'Metadata loop file', 'Data Space Used', 'Data Space Total', 'Data Space Available',
-      'Metadata Space Used', 'Metadata Space Total', 'Metadata Space Available', 'Thin Pool Minimum Free Space',
-      'Deferred Removal Enabled', 'Deferred Deletion Enabled', 'Deferred Deleted Device Count', 'Library Version']) {
+    for (const k of [
+      'Pool Name',
+      'Pool Blocksize',
+      'Base Device Size',
+      'Backing Filesystem',
+      'Data file',
+      'Metadata file',
+      'Data loop file',
+      'Metadata loop file',
+      'Data Space Used',
+      'Data Space Total',
+      'Data Space Available',
+      'Metadata Space Used',
+      'Metadata Space Total',
+      'Metadata Space Available',
+      'Thin Pool Minimum Free Space',
+      'Deferred Removal Enabled',
+      'Deferred Deletion Enabled',
+      'Deferred Deleted Device Count',
+      'Library Version',
+    ]) {
       expect(s[k], k).toBeTruthy();
     }
     expect(s['Base Device Size']).toBe('41.94MB');

@@ -128,10 +128,17 @@ async function assertNoDmLeaks(home: string, layers: readonly string[]): Promise
   if (stray.length) problems.push(`device-mapper devices of no listed layer: ${stray.join(', ')}`);
   if (!devices.some((d) => d.name === `${prefix}-pool`)) problems.push('the thin pool is not active');
   const odd = devices.filter((d) => !d.attr.startsWith('L') || d.attr.includes('s') || d.attr.includes('I'));
-  if (odd.length) problems.push(`devices suspended, without a live table, or with a table loaded: ${odd.map((d) => `${d.name} ${d.attr}`).join(', ')}`);
+  if (odd.length)
+    problems.push(`devices suspended, without a live table, or with a table loaded: ${odd.map((d) => `${d.name} ${d.attr}`).join(', ')}`);
   // every device has its node (what mounts, thin tables and pool messages name), no node is stale
   const nodes = await dmNodesOf(home);
-  if (!same(nodes, devices.map((d) => d.name))) problems.push(`/dev/mapper nodes [${sorted(nodes).join(', ')}] for devices [${sorted(devices.map((d) => d.name)).join(', ')}]`);
+  if (
+    !same(
+      nodes,
+      devices.map((d) => d.name),
+    )
+  )
+    problems.push(`/dev/mapper nodes [${sorted(nodes).join(', ')}] for devices [${sorted(devices.map((d) => d.name)).join(', ')}]`);
 
   // loop devices: exactly one for each of the pool's files
   const loops = await loopsOf(home);
@@ -149,10 +156,16 @@ async function assertNoDmLeaks(home: string, layers: readonly string[]): Promise
   const recNames = await readdir(devDir);
   const tmp = recNames.filter((n) => !n.endsWith('.json'));
   if (tmp.length) problems.push(`temporary files in metadata/devices: ${tmp.join(', ')}`);
-  const records = (await Promise.all(recNames.filter((n) => n.endsWith('.json')).map((n) => readJson<DeviceRecord>(join(devDir, n))))).filter(
-    (r): r is DeviceRecord => r !== undefined,
-  );
-  if (!same(records.map((r) => r.id), layers)) problems.push(`device records for [${sorted(records.map((r) => r.id)).join(', ')}], layers are [${sorted(layers).join(', ')}]`);
+  const records = (
+    await Promise.all(recNames.filter((n) => n.endsWith('.json')).map((n) => readJson<DeviceRecord>(join(devDir, n))))
+  ).filter((r): r is DeviceRecord => r !== undefined);
+  if (
+    !same(
+      records.map((r) => r.id),
+      layers,
+    )
+  )
+    problems.push(`device records for [${sorted(records.map((r) => r.id)).join(', ')}], layers are [${sorted(layers).join(', ')}]`);
   const deleted = records.filter((r) => r.deleted).map((r) => r.id);
   if (deleted.length) problems.push(`device records marked deleted (no deferred deletion here): ${deleted.join(', ')}`);
   const metaNames = await readdir(join(home, 'metadata'));
@@ -167,7 +180,8 @@ async function assertNoDmLeaks(home: string, layers: readonly string[]): Promise
     if (metadataDevice) {
       const ids = await liveThinIds(`${prefix}-pool`, metadataDevice);
       const want = [set.base.deviceId, ...records.map((r) => r.deviceId)].sort((a, b) => a - b);
-      if (ids.join(',') !== want.join(',')) problems.push(`thin devices in the pool: [${ids.join(', ')}], records name [${want.join(', ')}]`);
+      if (ids.join(',') !== want.join(','))
+        problems.push(`thin devices in the pool: [${ids.join(', ')}], records name [${want.join(', ')}]`);
     }
   }
 
@@ -201,7 +215,10 @@ async function assertNothingActive(home: string): Promise<void> {
 async function removeDmHome(home: string): Promise<void> {
   const prefix = await devicePrefix(home).catch(() => undefined);
   if (prefix) {
-    for (const m of await mountsUnder(home)) await tool('umount').run(['-l', m]).catch(() => {});
+    for (const m of await mountsUnder(home))
+      await tool('umount')
+        .run(['-l', m])
+        .catch(() => {});
     const devices = await dmDevicesOf(home);
     // layers first, the pool last; a suspended device is resumed so it can go
     for (const d of [...devices.filter((x) => !x.name.endsWith('-pool')), ...devices.filter((x) => x.name.endsWith('-pool'))]) {
@@ -256,7 +273,14 @@ describe('devicemapper robustness', () => {
   describeHostileInput({ ...target, options: () => hostileOptions });
   describeMalformedArguments({
     ...target,
-    badInitOptions: [['dm.basesize=abc'], ['dm.fs=btrfs'], ['dm.min_free_space=150%'], ['dm.blocksize=3K'], ['dm.use_deferred_deletion=true'], ['dm.thinpooldev=gd-no-such-pool']],
+    badInitOptions: [
+      ['dm.basesize=abc'],
+      ['dm.fs=btrfs'],
+      ['dm.min_free_space=150%'],
+      ['dm.blocksize=3K'],
+      ['dm.use_deferred_deletion=true'],
+      ['dm.thinpooldev=gd-no-such-pool'],
+    ],
   });
 });
 
@@ -362,7 +386,10 @@ describe('devicemapper after a process killed at a precise step', () => {
     await d.close!(); // the lock goes, the mount and the device stay: as after a kill
     await dmsetupTool.run(['suspend', `${await devicePrefix(home)}-a`]);
     d = await init(home, opts);
-    expect((await dmDevicesOf(home)).filter((x) => x.attr.includes('s')), 'suspended after init').toEqual([]);
+    expect(
+      (await dmDevicesOf(home)).filter((x) => x.attr.includes('s')),
+      'suspended after init',
+    ).toEqual([]);
     expect(await fileOf(d, 'a', 'f')).toBe('a\n');
     await d.create('a2', 'a');
     expect(await fileOf(d, 'a2', 'f')).toBe('a\n');
@@ -434,7 +461,12 @@ describe('devicemapper after a process killed at a precise step', () => {
     let d = await init(home, opts);
     await d.create('a', null);
     await d.cleanup();
-    await killAfterHelper(home, opts, 'resize2fs', "const d = await init(home, options); await d.createReadWrite('big', 'a', { storageOpt: { size: '64M' } });");
+    await killAfterHelper(
+      home,
+      opts,
+      'resize2fs',
+      "const d = await init(home, options); await d.createReadWrite('big', 'a', { storageOpt: { size: '64M' } });",
+    );
     d = await init(home, opts); // this failed: the sweep of "big" found its device busy
     expect(await d.list()).toEqual(['a']);
     await assertNoDmLeaks(home, ['a']);

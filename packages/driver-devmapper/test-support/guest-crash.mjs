@@ -35,7 +35,10 @@ if (mode === 'make') {
   console.error('the guest is still running after its power-off');
   process.exit(3);
 } else if (mode === 'check') {
-  const done = (await readFile(journal, 'utf8')).split('\n').filter(Boolean).map((l) => l.split(' ')[1]);
+  const done = (await readFile(journal, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ')[1]);
   const d = await init(home, opts);
   const listed = await d.list();
   const problems = [];

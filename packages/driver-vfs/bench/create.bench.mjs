@@ -204,7 +204,9 @@ if (JSON_OUT) {
       `${ROUNDS} rounds, medians, each timing until syncfs of what it wrote`,
   );
   const f = (x) => (x === undefined ? '-' : `${x.toFixed(0)} ms`);
-  console.log('| filesystem | load (1 min) min / median / max | ours (vfs create) | moby DirCopy | ours / moby | median of round ratios | full copy | no-data copy | speed-up vs full copy | bound: full / no-data |');
+  console.log(
+    '| filesystem | load (1 min) min / median / max | ours (vfs create) | moby DirCopy | ours / moby | median of round ratios | full copy | no-data copy | speed-up vs full copy | bound: full / no-data |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const m = r.medianMs;
@@ -214,6 +216,10 @@ if (JSON_OUT) {
   }
   console.log('\nuntil the step returned (no syncfs), medians:');
   for (const r of results) {
-    console.log(`  ${r.label}: ${Object.entries(r.medianUntilReturnedMs).map(([k, v]) => `${k} ${f(v)}`).join(', ')}; moby self-reported ${f(r.mobySelfReportedMedianMs)}`);
+    console.log(
+      `  ${r.label}: ${Object.entries(r.medianUntilReturnedMs)
+        .map(([k, v]) => `${k} ${f(v)}`)
+        .join(', ')}; moby self-reported ${f(r.mobySelfReportedMedianMs)}`,
+    );
   }
 }

@@ -40,7 +40,7 @@ if (!canMakeLoopback()) {
       });
     let run = await attempt();
     if (workerStartTimedOut(run)) {
-      console.warn('[xfs prjquota, in the VM] vitest\'s worker did not start in time (busy host); trying once more');
+      console.warn("[xfs prjquota, in the VM] vitest's worker did not start in time (busy host); trying once more");
       run = await attempt();
     }
     console.info(`[xfs prjquota, in the VM] ${run.passed} passed, ${run.failed} failed, ${run.skipped} skipped`);

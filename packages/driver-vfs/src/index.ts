@@ -1,7 +1,16 @@
 // @graphdriver/driver-vfs: Docker's vfs driver. Every layer is a full copy of its parent
 // in `home/dir/<id>` (reflinked where the filesystem can); works on any filesystem and
 // without root.
-import { createLayerDriver, errQuotaNotSupported, makeDirs, ProjectQuota, register, type Driver, type IdMappings, type InitFunc } from '@graphdriver/core';
+import {
+  createLayerDriver,
+  errQuotaNotSupported,
+  makeDirs,
+  ProjectQuota,
+  register,
+  type Driver,
+  type IdMappings,
+  type InitFunc,
+} from '@graphdriver/core';
 import { VfsBackend } from './backend.js';
 import { parseVfsOptions } from './options.js';
 

@@ -17,14 +17,7 @@ import {
 } from '@graphdriver/core';
 import { zfsSizeOrZero } from './human-size.js';
 import { mountAt, mountsUnder, readMountInfo, type MountInfo } from '@graphdriver/core/linux';
-import {
-  SNAPSHOT_PREFIX,
-  isValidLayerId,
-  layerDatasetName,
-  leafName,
-  snapshotName,
-  tempDatasetName,
-} from './names.js';
+import { SNAPSHOT_PREFIX, isValidLayerId, layerDatasetName, leafName, snapshotName, tempDatasetName } from './names.js';
 import { retryWhileBusy } from './retry.js';
 import type { ZfsCli } from './zfs-cli.js';
 import { isAlreadyExists, isBusy, isMissingDataset } from './zfs-errors.js';
@@ -50,9 +43,7 @@ export interface ZfsBackendConfig {
 
 /** Value of HOME_PROPERTY for `home`: the path itself when it is a short, plain string. */
 export function homeMarker(home: string): string {
-  return Buffer.byteLength(home) <= 1000 && !/[\0-\x1f]/.test(home)
-    ? home
-    : `sha256:${createHash('sha256').update(home).digest('hex')}`;
+  return Buffer.byteLength(home) <= 1000 && !/[\0-\x1f]/.test(home) ? home : `sha256:${createHash('sha256').update(home).digest('hex')}`;
 }
 
 /** Docker's label.FormatMountLabel: a label only means something when SELinux is on. */
@@ -116,11 +107,9 @@ export class ZfsBackend implements LayerBackend {
       await this.zfs.destroy(temp, { recursive: true }).catch(() => {});
       if (snapshot) await this.zfs.destroy(snapshot, { deferred: true }).catch(() => {});
       if (isAlreadyExists(err)) {
-        throw new GraphDriverError(
-          ErrorCode.LayerExists,
-          `dataset ${target} already exists and is not a layer of ${this.cfg.home}`,
-          { cause: err },
-        );
+        throw new GraphDriverError(ErrorCode.LayerExists, `dataset ${target} already exists and is not a layer of ${this.cfg.home}`, {
+          cause: err,
+        });
       }
       throw err;
     }
@@ -138,7 +127,8 @@ export class ZfsBackend implements LayerBackend {
       await retryWhileBusy(() => this.zfs.destroy(name, { recursive: true }));
     } catch (err) {
       if (isMissingDataset(err)) return;
-      if (isBusy(err)) throw new GraphDriverError(ErrorCode.LayerBusy, `layer ${id} is busy: zfs destroy ${name}: dataset is busy`, { cause: err });
+      if (isBusy(err))
+        throw new GraphDriverError(ErrorCode.LayerBusy, `layer ${id} is busy: zfs destroy ${name}: dataset is busy`, { cause: err });
       throw err;
     }
   }

@@ -21,9 +21,10 @@ describe.skipIf(gate.skip)('zfs driver on zfs-fuse', () => {
     await pool?.teardown();
   });
 
-  if (gate.reason) it('has zfs-fuse (required in CI)', () => {
-    throw new Error(`zfs-fuse is unavailable: ${gate.reason}`);
-  });
+  if (gate.reason)
+    it('has zfs-fuse (required in CI)', () => {
+      throw new Error(`zfs-fuse is unavailable: ${gate.reason}`);
+    });
 
   describeConformance({
     name: 'zfs',

@@ -22,10 +22,17 @@ async function prop(dataset: string, property: string): Promise<string> {
 async function children(fsname: string, type = 'filesystem'): Promise<string[]> {
   const depth = type === 'snapshot' ? '2' : '1';
   const { stdout } = await zfs.run(['list', '-H', '-o', 'name', '-t', type, '-d', depth, fsname]);
-  return stdout.split('\n').filter((n) => n && n !== fsname).sort();
+  return stdout
+    .split('\n')
+    .filter((n) => n && n !== fsname)
+    .sort();
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 describe.skipIf(gate.skip)('zfs driver on zfs-fuse: datasets, mounts and recovery', () => {
   let pool: TestPool;
@@ -54,9 +61,10 @@ describe.skipIf(gate.skip)('zfs driver on zfs-fuse: datasets, mounts and recover
     await pool?.teardown();
   });
 
-  if (gate.reason) it('has zfs-fuse (required in CI)', () => {
-    throw new Error(`zfs-fuse is unavailable: ${gate.reason}`);
-  });
+  if (gate.reason)
+    it('has zfs-fuse (required in CI)', () => {
+      throw new Error(`zfs-fuse is unavailable: ${gate.reason}`);
+    });
 
   it('without zfs.fsname, uses the dataset holding home, found through mountinfo (statfs says FUSE)', async () => {
     const parent = `${pool.pool}/root`;

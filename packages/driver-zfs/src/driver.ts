@@ -1,13 +1,7 @@
 // Init of the zfs driver: find the implementation and the parent dataset, then hand a
 // ZfsBackend to core's createLayerDriver.
 import { resolve } from 'node:path';
-import {
-  createLayerDriver,
-  errInvalidOption,
-  errPrerequisites,
-  type Driver,
-  type IdMappings,
-} from '@graphdriver/core';
+import { createLayerDriver, errInvalidOption, errPrerequisites, type Driver, type IdMappings } from '@graphdriver/core';
 import { rootPair } from '@graphdriver/core/linux';
 import { ZfsBackend } from './backend.js';
 import { FuseWatchdog, guardDriver } from './fuse-watchdog.js';

@@ -19,7 +19,8 @@ describe('flavour detection', () => {
 
   it('says why zfs is unusable', () => {
     expect(classifyFlavour({ outcome: 'missing' }, false)).toEqual({ unavailable: 'the zfs command is not installed' });
-    const noDaemon = 'connect: No such file or directory\nPlease make sure that the zfs-fuse daemon is running.\ninternal error: failed to initialize ZFS library\n';
+    const noDaemon =
+      'connect: No such file or directory\nPlease make sure that the zfs-fuse daemon is running.\ninternal error: failed to initialize ZFS library\n';
     expect(classifyFlavour({ outcome: 'failed', exitCode: 1, stderr: noDaemon }, false)).toEqual({
       unavailable: 'the zfs-fuse daemon is not running',
     });

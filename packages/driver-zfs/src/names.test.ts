@@ -20,7 +20,20 @@ describe('dataset names', () => {
   });
 
   it('rejects anything that could be an option or is not plain', () => {
-    for (const bad of ['', '-tank', 'tank/-x', 'tank/a b', 'tank/%x', 'tank//x', 'tank/.', 'tank/..', '1tank', 'tank/x@', 'tank/x@-s', 'tank/x@a@b']) {
+    for (const bad of [
+      '',
+      '-tank',
+      'tank/-x',
+      'tank/a b',
+      'tank/%x',
+      'tank//x',
+      'tank/.',
+      'tank/..',
+      '1tank',
+      'tank/x@',
+      'tank/x@-s',
+      'tank/x@a@b',
+    ]) {
       expect(datasetNameProblem(bad), bad).toBeDefined();
       expect(() => assertDatasetName(bad), bad).toThrow(/refusing/);
     }

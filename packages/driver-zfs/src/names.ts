@@ -55,8 +55,7 @@ export function assertDatasetName(name: string): void {
  * the layer can later be a parent.
  */
 export function layerDatasetName(fsname: string, id: string): string {
-  const bad = (why: string) =>
-    new GraphDriverError(ErrorCode.InvalidId, `invalid layer id ${JSON.stringify(id)} for zfs: ${why}`);
+  const bad = (why: string) => new GraphDriverError(ErrorCode.InvalidId, `invalid layer id ${JSON.stringify(id)} for zfs: ${why}`);
   if (!componentOk(id)) throw bad('only [A-Za-z0-9_.:-] are allowed, not starting with "-"');
   const name = `${fsname}/${id}`;
   const room = MAX_DATASET_NAME - SNAPSHOT_SUFFIX_LEN;
@@ -75,7 +74,9 @@ export function isValidLayerId(fsname: string, id: string): boolean {
 }
 
 function randomHex(n: number): string {
-  return randomBytes(Math.ceil(n / 2)).toString('hex').slice(0, n);
+  return randomBytes(Math.ceil(n / 2))
+    .toString('hex')
+    .slice(0, n);
 }
 
 export function tempDatasetName(fsname: string): string {

@@ -24,7 +24,10 @@ async function prop(dataset: string, property: string): Promise<string> {
 async function children(fsname: string, type = 'filesystem'): Promise<string[]> {
   const depth = type === 'snapshot' ? '2' : '1';
   const { stdout } = await zfs.run(['list', '-H', '-o', 'name', '-t', type, '-d', depth, fsname]);
-  return stdout.split('\n').filter((n) => n && n !== fsname).sort();
+  return stdout
+    .split('\n')
+    .filter((n) => n && n !== fsname)
+    .sort();
 }
 
 describe.skipIf(gate.skip)('zfs driver on OpenZFS', () => {
@@ -40,9 +43,10 @@ describe.skipIf(gate.skip)('zfs driver on OpenZFS', () => {
     await pool?.teardown();
   });
 
-  if (gate.reason) it('has OpenZFS (required in CI)', () => {
-    throw new Error(`OpenZFS is unavailable: ${gate.reason}`);
-  });
+  if (gate.reason)
+    it('has OpenZFS (required in CI)', () => {
+      throw new Error(`OpenZFS is unavailable: ${gate.reason}`);
+    });
 
   it('detects OpenZFS with `zfs version`: legacy mounts, parsable list and get', async () => {
     const probe = await probeZfsVersion();

@@ -18,13 +18,23 @@ describe('retryWhileBusy', () => {
   it('passes other errors through at once', async () => {
     let calls = 0;
     const other = new ToolError('zfs', [], 1, 'dataset does not exist');
-    await expect(retryWhileBusy(async () => { calls++; throw other; })).rejects.toBe(other);
+    await expect(
+      retryWhileBusy(async () => {
+        calls++;
+        throw other;
+      }),
+    ).rejects.toBe(other);
     expect(calls).toBe(1);
   });
 
   it('gives up with the last "busy" when the budget is spent', async () => {
     let calls = 0;
-    await expect(retryWhileBusy(async () => { calls++; throw busy(); }, 200)).rejects.toMatchObject({ stderr: expect.stringMatching(/busy/) });
+    await expect(
+      retryWhileBusy(async () => {
+        calls++;
+        throw busy();
+      }, 200),
+    ).rejects.toMatchObject({ stderr: expect.stringMatching(/busy/) });
     expect(calls).toBeGreaterThan(1);
   });
 });

@@ -42,7 +42,10 @@ function noLeaks(fsnameOf: (home: string) => string) {
   return async (home: string, layers: readonly string[]): Promise<void> => {
     const fsname = fsnameOf(home);
     const all = await datasets(fsname);
-    const fs = all.filter((d) => d.type === 'filesystem' && d.name !== fsname).map((d) => d.name).sort();
+    const fs = all
+      .filter((d) => d.type === 'filesystem' && d.name !== fsname)
+      .map((d) => d.name)
+      .sort();
     const want = layers.map((id) => `${fsname}/${id}`).sort();
     if (fs.join('\n') !== want.join('\n')) throw new Error(`datasets under ${fsname}: [${fs.join(', ')}], layers: [${layers.join(', ')}]`);
     const origins = new Set(all.filter((d) => d.type === 'filesystem').map((d) => d.origin));
@@ -52,9 +55,10 @@ function noLeaks(fsnameOf: (home: string) => string) {
 }
 
 describe.skipIf(gate.skip)('zfs robustness on zfs-fuse', () => {
-  if (gate.reason) it('has zfs-fuse (required in CI)', () => {
-    throw new Error(`zfs-fuse is unavailable: ${gate.reason}`);
-  });
+  if (gate.reason)
+    it('has zfs-fuse (required in CI)', () => {
+      throw new Error(`zfs-fuse is unavailable: ${gate.reason}`);
+    });
   let pool: TestPool;
   const fsnames = new Map<string, string>();
   let n = 0;
@@ -91,7 +95,10 @@ describe.skipIf(gate.skip)('zfs robustness on zfs-fuse', () => {
   };
   describeCrashSafety(target, { runs: 20 });
   describeConcurrency(target);
-  describeHostileInput({ ...target, badInitOptions: [['zfs.fsname=../etc'], ['zfs.fsname=-rf'], ['zfs.fsname=nosuchpool/x'], ['zfs.mountopt=,,,']] });
+  describeHostileInput({
+    ...target,
+    badInitOptions: [['zfs.fsname=../etc'], ['zfs.fsname=-rf'], ['zfs.fsname=nosuchpool/x'], ['zfs.mountopt=,,,']],
+  });
   describeMalformedArguments(target);
 });
 

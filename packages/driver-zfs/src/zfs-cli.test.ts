@@ -75,7 +75,11 @@ describe.each(['openzfs', 'zfs-fuse'] as const)('%s: flavour-neutral command lin
 
   it('exists is false only for "does not exist"', async () => {
     const { zfs, calls } = cli(kind, {
-      zfs: [{ stdout: 'tank/a\n', stderr: '' }, fail('zfs', "cannot open 'tank/b': dataset does not exist\n"), fail('zfs', 'connect: refused')],
+      zfs: [
+        { stdout: 'tank/a\n', stderr: '' },
+        fail('zfs', "cannot open 'tank/b': dataset does not exist\n"),
+        fail('zfs', 'connect: refused'),
+      ],
     });
     expect(await zfs.exists('tank/a')).toBe(true);
     expect(await zfs.exists('tank/b')).toBe(false);
@@ -107,7 +111,11 @@ describe('OpenZFS command lines', () => {
 
   it('a busy unmount is detached lazily, as Docker does; "not mounted" is done', async () => {
     const { zfs, calls } = cli('openzfs', {
-      umount: [fail('umount', 'umount: /m: target is busy.\n', 32), { stdout: '', stderr: '' }, fail('umount', 'umount: /m: not mounted.\n', 32)],
+      umount: [
+        fail('umount', 'umount: /m: target is busy.\n', 32),
+        { stdout: '', stderr: '' },
+        fail('umount', 'umount: /m: not mounted.\n', 32),
+      ],
     });
     await zfs.unmount('tank/gd/a', '/m');
     await zfs.unmount('tank/gd/a', '/m');
@@ -142,7 +150,9 @@ describe('zfs-fuse command lines', () => {
   });
 
   it('a dataset the property change already remounted is mounted', async () => {
-    const { zfs } = cli('zfs-fuse', { zfs: [{ stdout: '', stderr: '' }, fail('zfs', "cannot mount 'tank/gd/a': filesystem already mounted\n")] });
+    const { zfs } = cli('zfs-fuse', {
+      zfs: [{ stdout: '', stderr: '' }, fail('zfs', "cannot mount 'tank/gd/a': filesystem already mounted\n")],
+    });
     await expect(zfs.mount('tank/gd/a', '/g/a', [])).resolves.toBeUndefined();
   });
 

@@ -30,7 +30,6 @@ export function systemTools(timeout = 120_000): ZfsTools {
   };
 }
 
-
 function propArgs(props: Record<string, string>): string[] {
   return Object.entries(props).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
 }

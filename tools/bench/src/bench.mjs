@@ -103,7 +103,13 @@ function runTool(argv) {
   }
   const opCpuMs = json && typeof json.cpuMs === 'number' ? json.cpuMs : null;
   const res = { opMs: json && typeof json.ms === 'number' ? json.ms : null, wallMs, rssKB, cpuMs, opCpuMs, faults, json };
-  if (VERBOSE) console.error(`\n  ${basename(argv[0]) === 'node' ? 'ours' : basename(argv[0])} ${argv.slice(1).filter((a) => !a.startsWith('/')).join(' ')}: op ${res.opMs} ms, wall ${wallMs.toFixed(1)} ms, cpu ${cpuMs === null ? "-" : cpuMs.toFixed(0)} ms`);
+  if (VERBOSE)
+    console.error(
+      `\n  ${basename(argv[0]) === 'node' ? 'ours' : basename(argv[0])} ${argv
+        .slice(1)
+        .filter((a) => !a.startsWith('/'))
+        .join(' ')}: op ${res.opMs} ms, wall ${wallMs.toFixed(1)} ms, cpu ${cpuMs === null ? '-' : cpuMs.toFixed(0)} ms`,
+    );
   return res;
 }
 
@@ -166,13 +172,19 @@ function runCase(c) {
   for (const n of names) {
     const s = summary[n];
     const cpu = `cpu ${fmt(s.cpuMs).padStart(7)} ms${s.opCpuMs === null ? '' : ` (op ${fmt(s.opCpuMs)})`}`;
-    console.log(`  ${n.padEnd(6)} op ${fmt(s.opMs).padStart(9)} ms   wall ${fmt(s.wallMs).padStart(9)} ms   ${cpu}   rss ${s.rssKB === null ? '-' : (s.rssKB / 1024).toFixed(1)} MiB   faults ${s.faults ?? '-'}   ${JSON.stringify(s.json)}`);
+    console.log(
+      `  ${n.padEnd(6)} op ${fmt(s.opMs).padStart(9)} ms   wall ${fmt(s.wallMs).padStart(9)} ms   ${cpu}   rss ${s.rssKB === null ? '-' : (s.rssKB / 1024).toFixed(1)} MiB   faults ${s.faults ?? '-'}   ${JSON.stringify(s.json)}`,
+    );
   }
   if (summary.ours && summary.moby) {
     const ro = summary.ours.opMs !== null && summary.moby.opMs ? summary.ours.opMs / summary.moby.opMs : null;
     const rw = summary.ours.wallMs / summary.moby.wallMs;
-    const rwarm = summary.warm && summary.warm.opMs !== null && summary.moby.opMs ? ` (warm, in one process: op ${(summary.warm.opMs / summary.moby.opMs).toFixed(2)})` : '';
-    const rc = summary.ours.opCpuMs !== null && summary.moby.cpuMs ? `   cpu ${(summary.ours.opCpuMs / summary.moby.cpuMs).toFixed(2)}` : '';
+    const rwarm =
+      summary.warm && summary.warm.opMs !== null && summary.moby.opMs
+        ? ` (warm, in one process: op ${(summary.warm.opMs / summary.moby.opMs).toFixed(2)})`
+        : '';
+    const rc =
+      summary.ours.opCpuMs !== null && summary.moby.cpuMs ? `   cpu ${(summary.ours.opCpuMs / summary.moby.cpuMs).toFixed(2)}` : '';
     console.log(`  ratio ours/moby: op ${ro === null ? '-' : ro.toFixed(2)}   wall ${rw.toFixed(2)}${rc}${rwarm}`);
   }
   return { name: c.name, what: c.what, rounds, summary };
@@ -192,11 +204,16 @@ const machine = {
   memGiB: (os.totalmem() / 2 ** 30).toFixed(1),
   kernel: `${os.type()} ${os.release()}`,
   node: process.version,
-  loadBefore: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+  loadBefore: os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' '),
   fs: spawnSync('stat', ['-f', '-c', '%T', work], { encoding: 'utf8' }).stdout.trim(),
 };
 console.log(`bench: ${ROUNDS} rounds (+1 warm-up), corpus ${CORPUS}, work dir ${work}`);
-console.log(`machine: ${machine.nproc} cpus (${machine.cpu}), ${machine.memGiB} GiB, ${machine.kernel}, node ${machine.node}, load ${machine.loadBefore}`);
+console.log(
+  `machine: ${machine.nproc} cpus (${machine.cpu}), ${machine.memGiB} GiB, ${machine.kernel}, node ${machine.node}, load ${machine.loadBefore}`,
+);
 
 const expectSame = (key) => {
   const seen = {};
@@ -210,52 +227,70 @@ const expectSame = (key) => {
 
 const results = [];
 const changesCheck = expectSame('changes');
-results.push(runCase({
-  name: 'changes', what: 'ChangesDirs(upper, base)',
-  tools: {
-    ours: () => ['node', OURS, 'changes', upper, base],
-    moby: () => [PEER, 'changes', upper, base],
-    ...(WARM ? { warm: () => ['node', OURS, '--repeat', String(WARM_REPEAT), 'changes', upper, base] } : {}),
-  },
-  check: changesCheck,
-}));
+results.push(
+  runCase({
+    name: 'changes',
+    what: 'ChangesDirs(upper, base)',
+    tools: {
+      ours: () => ['node', OURS, 'changes', upper, base],
+      moby: () => [PEER, 'changes', upper, base],
+      ...(WARM ? { warm: () => ['node', OURS, '--repeat', String(WARM_REPEAT), 'changes', upper, base] } : {}),
+    },
+    check: changesCheck,
+  }),
+);
 const sizeCheck = expectSame('bytes');
-results.push(runCase({
-  name: 'size', what: 'ChangesDirs + ChangesSize(upper, base)',
-  tools: {
-    ours: () => ['node', OURS, 'size', upper, base],
-    moby: () => [PEER, 'size', upper, base],
-    ...(WARM ? { warm: () => ['node', OURS, '--repeat', String(WARM_REPEAT), 'size', upper, base] } : {}),
-  },
-  check: sizeCheck,
-}));
+results.push(
+  runCase({
+    name: 'size',
+    what: 'ChangesDirs + ChangesSize(upper, base)',
+    tools: {
+      ours: () => ['node', OURS, 'size', upper, base],
+      moby: () => [PEER, 'size', upper, base],
+      ...(WARM ? { warm: () => ['node', OURS, '--repeat', String(WARM_REPEAT), 'size', upper, base] } : {}),
+    },
+    check: sizeCheck,
+  }),
+);
 const exportCheck = expectSame('bytes');
 // Ours writes the archive two ways: exportChangesToFile (the file API, buffers reused) and
 // exportChanges piped into fs.createWriteStream (the Readable); moby runs in both cases.
-for (const [name, op, how] of [['export', 'export', 'exportChangesToFile'], ['export-stream', 'export-stream', 'exportChanges piped into createWriteStream']]) {
-  results.push(runCase({
-    name, what: `ChangesDirs + ExportChanges(upper, base) to a file (ours: ${how})`,
-    tools: {
-      ours: () => ['node', OURS, op, upper, base, join(work, 'ours-export.tar')],
-      moby: () => [PEER, 'export', upper, base, join(work, 'moby-export.tar')],
-      ...(WARM ? { warm: () => ['node', OURS, '--repeat', String(WARM_REPEAT), op, upper, base, join(work, 'warm-export.tar')] } : {}),
-    },
-    setup: (tool) => rmSync(join(work, `${tool}-export.tar`), { force: true }),
-    check: exportCheck,
-  }));
+for (const [name, op, how] of [
+  ['export', 'export', 'exportChangesToFile'],
+  ['export-stream', 'export-stream', 'exportChanges piped into createWriteStream'],
+]) {
+  results.push(
+    runCase({
+      name,
+      what: `ChangesDirs + ExportChanges(upper, base) to a file (ours: ${how})`,
+      tools: {
+        ours: () => ['node', OURS, op, upper, base, join(work, 'ours-export.tar')],
+        moby: () => [PEER, 'export', upper, base, join(work, 'moby-export.tar')],
+        ...(WARM ? { warm: () => ['node', OURS, '--repeat', String(WARM_REPEAT), op, upper, base, join(work, 'warm-export.tar')] } : {}),
+      },
+      setup: (tool) => rmSync(join(work, `${tool}-export.tar`), { force: true }),
+      check: exportCheck,
+    }),
+  );
 }
 const tarCheck = expectSame('bytes');
-for (const [name, op, how] of [['tar', 'tar', 'tarDirectoryToFile'], ['tar-stream', 'tar-stream', 'tarDirectory piped into createWriteStream']]) {
-  results.push(runCase({
-    name, what: `whole-tree Tar(base) to a file (ours: ${how})`,
-    tools: {
-      ours: () => ['node', OURS, op, base, join(work, 'ours-base.tar')],
-      moby: () => [PEER, 'tar', base, join(work, 'moby-base.tar')],
-      ...(WARM ? { warm: () => ['node', OURS, '--repeat', String(WARM_REPEAT), op, base, join(work, 'warm-base.tar')] } : {}),
-    },
-    setup: (tool) => rmSync(join(work, `${tool}-base.tar`), { force: true }),
-    check: tarCheck,
-  }));
+for (const [name, op, how] of [
+  ['tar', 'tar', 'tarDirectoryToFile'],
+  ['tar-stream', 'tar-stream', 'tarDirectory piped into createWriteStream'],
+]) {
+  results.push(
+    runCase({
+      name,
+      what: `whole-tree Tar(base) to a file (ours: ${how})`,
+      tools: {
+        ours: () => ['node', OURS, op, base, join(work, 'ours-base.tar')],
+        moby: () => [PEER, 'tar', base, join(work, 'moby-base.tar')],
+        ...(WARM ? { warm: () => ['node', OURS, '--repeat', String(WARM_REPEAT), op, base, join(work, 'warm-base.tar')] } : {}),
+      },
+      setup: (tool) => rmSync(join(work, `${tool}-base.tar`), { force: true }),
+      check: tarCheck,
+    }),
+  );
 }
 
 /**
@@ -267,20 +302,23 @@ function quiesce() {
   sh('sync', []);
 }
 
-results.push(runCase({
-  name: 'apply', what: 'unpack base.tar (GNU tar of base) into an empty dir',
-  tools: {
-    ours: (ctx) => ['node', OURS, 'apply', ctx.dest, baseTar],
-    moby: (ctx) => [PEER, 'apply', ctx.dest, baseTar],
-    gnutar: (ctx) => ['tar', '--numeric-owner', '-xf', baseTar, '-C', ctx.dest],
-  },
-  setup: (tool) => {
-    const dest = freshDir(`apply-${tool}`);
-    quiesce();
-    return { dest };
-  },
-  cleanup: (_tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
-}));
+results.push(
+  runCase({
+    name: 'apply',
+    what: 'unpack base.tar (GNU tar of base) into an empty dir',
+    tools: {
+      ours: (ctx) => ['node', OURS, 'apply', ctx.dest, baseTar],
+      moby: (ctx) => [PEER, 'apply', ctx.dest, baseTar],
+      gnutar: (ctx) => ['tar', '--numeric-owner', '-xf', baseTar, '-C', ctx.dest],
+    },
+    setup: (tool) => {
+      const dest = freshDir(`apply-${tool}`);
+      quiesce();
+      return { dest };
+    },
+    cleanup: (_tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
+  }),
+);
 
 // The layer diff, as moby exports it, applied onto a copy of base.
 let diffTar = join(work, 'moby-export.tar');
@@ -288,22 +326,25 @@ if (!existsSync(diffTar)) {
   diffTar = join(work, 'diff.tar');
   sh(PEER, ['export', upper, base, diffTar]);
 }
-results.push(runCase({
-  name: 'apply-diff', what: 'unpack the upper-vs-base diff tar onto a copy of base (cp -a, outside the timing)',
-  tools: {
-    ours: (ctx) => ['node', OURS, 'apply', ctx.dest, diffTar],
-    moby: (ctx) => [PEER, 'apply', ctx.dest, diffTar],
-  },
-  setup: (tool) => {
-    const dest = join(work, `applydiff-${tool}`);
-    rmSync(dest, { recursive: true, force: true });
-    sh('cp', ['-a', base, dest]);
-    quiesce();
-    return { dest };
-  },
-  cleanup: (_tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
-  check: expectSame('size'),
-}));
+results.push(
+  runCase({
+    name: 'apply-diff',
+    what: 'unpack the upper-vs-base diff tar onto a copy of base (cp -a, outside the timing)',
+    tools: {
+      ours: (ctx) => ['node', OURS, 'apply', ctx.dest, diffTar],
+      moby: (ctx) => [PEER, 'apply', ctx.dest, diffTar],
+    },
+    setup: (tool) => {
+      const dest = join(work, `applydiff-${tool}`);
+      rmSync(dest, { recursive: true, force: true });
+      sh('cp', ['-a', base, dest]);
+      quiesce();
+      return { dest };
+    },
+    cleanup: (_tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
+    check: expectSame('size'),
+  }),
+);
 
 if (BIG && (!ONLY || ONLY.has('apply-big'))) {
   const src = freshDir('big-src');
@@ -316,25 +357,28 @@ if (BIG && (!ONLY || ONLY.has('apply-big'))) {
   rmSync(bigTar, { force: true });
   sh('tar', ['--numeric-owner', '-cf', bigTar, '-C', src, '.']);
   rmSync(src, { recursive: true, force: true });
-  results.push(runCase({
-    name: 'apply-big', what: `unpack a tar holding one ${(BIG_SIZE / 2 ** 30).toFixed(2)} GiB file (peak RSS goal < 150 MB)`,
-    rounds: BIG_ROUNDS,
-    tools: {
-      ours: (ctx) => ['node', OURS, 'apply', ctx.dest, bigTar],
-      moby: (ctx) => [PEER, 'apply', ctx.dest, bigTar],
-      gnutar: (ctx) => ['tar', '--numeric-owner', '-xf', bigTar, '-C', ctx.dest],
-    },
-    setup: (tool) => {
-      const dest = freshDir(`big-${tool}`);
-      quiesce();
-      return { dest };
-    },
-    check: (tool, _res, ctx) => {
-      const st = statSync(join(ctx.dest, 'big.bin'));
-      if (st.size !== BIG_SIZE) die(`${tool} unpacked ${st.size} bytes, expected ${BIG_SIZE}`);
-    },
-    cleanup: (_tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
-  }));
+  results.push(
+    runCase({
+      name: 'apply-big',
+      what: `unpack a tar holding one ${(BIG_SIZE / 2 ** 30).toFixed(2)} GiB file (peak RSS goal < 150 MB)`,
+      rounds: BIG_ROUNDS,
+      tools: {
+        ours: (ctx) => ['node', OURS, 'apply', ctx.dest, bigTar],
+        moby: (ctx) => [PEER, 'apply', ctx.dest, bigTar],
+        gnutar: (ctx) => ['tar', '--numeric-owner', '-xf', bigTar, '-C', ctx.dest],
+      },
+      setup: (tool) => {
+        const dest = freshDir(`big-${tool}`);
+        quiesce();
+        return { dest };
+      },
+      check: (tool, _res, ctx) => {
+        const st = statSync(join(ctx.dest, 'big.bin'));
+        if (st.size !== BIG_SIZE) die(`${tool} unpacked ${st.size} bytes, expected ${BIG_SIZE}`);
+      },
+      cleanup: (_tool, ctx) => rmSync(ctx.dest, { recursive: true, force: true }),
+    }),
+  );
   rmSync(bigTar, { force: true });
 }
 
@@ -343,10 +387,18 @@ let imageRows = [];
 const IMAGE_ROUNDS = Math.max(1, Number(env.BENCH_IMAGE_ROUNDS ?? 3));
 if (!ONLY || ONLY.has('pull-push')) {
   const { imageBench } = await import('./image.mjs');
-  imageRows = await imageBench({ rounds: IMAGE_ROUNDS, big: (env.BENCH_IMAGE_BIG ?? '1') !== '0', corpus: CORPUS, work: freshDir('image') });
+  imageRows = await imageBench({
+    rounds: IMAGE_ROUNDS,
+    big: (env.BENCH_IMAGE_BIG ?? '1') !== '0',
+    corpus: CORPUS,
+    work: freshDir('image'),
+  });
 }
 
-machine.loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+machine.loadAfter = os
+  .loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 if (!env.BENCH_WORKDIR) rmSync(work, { recursive: true, force: true });
 
 // ---- report ----
@@ -364,16 +416,21 @@ lines.push(`| node | ${machine.node} |`);
 lines.push(`| scratch fs | ${machine.fs} |`);
 lines.push(`| load average before / after | ${machine.loadBefore} / ${machine.loadAfter} |`);
 lines.push('');
-lines.push(`Corpus: \`${CORPUS}\` (Debian bookworm minbase as base/, a child layer as upper/; see tools/corpus). ` +
-  `${ROUNDS} counted rounds after one warm-up round; tools alternate and take turns going first. ` +
-  'Times are medians. GNU tar, where it is a reference, runs its rounds after the others. "op" is the time each tool reports for the operation itself (process start-up and module loading excluded), ' +
-  'in a fresh process per operation for both; "ours warm" is the same operation repeated in one Node process (median of runs 2-' +
-  `${WARM_REPEAT}), as in a long-running daemon once V8 has compiled the hot code. ` +
-  '"wall" is the whole process. "CPU" is user + system time of every thread: for ours, of the operation alone (process.cpuUsage ' +
-  'around it, start-up excluded); for moby, of its whole process (/usr/bin/time %U + %S; a Go start-up costs a few ms). ' +
-  'Under load CPU time moves much less than wall time. RSS is the median peak resident set (/usr/bin/time %M). Page cache warm; caches are not dropped. ' +
-  'The machine is shared: see the load average above.', '');
-lines.push('| case | what | ours op ms | moby op ms | **ratio op** | ours warm op ms | ratio warm | ours wall ms | moby wall ms | ratio wall | GNU tar wall ms | ours op CPU ms | moby CPU ms | ratio CPU | ours RSS MiB | moby RSS MiB | GNU tar RSS MiB |');
+lines.push(
+  `Corpus: \`${CORPUS}\` (Debian bookworm minbase as base/, a child layer as upper/; see tools/corpus). ` +
+    `${ROUNDS} counted rounds after one warm-up round; tools alternate and take turns going first. ` +
+    'Times are medians. GNU tar, where it is a reference, runs its rounds after the others. "op" is the time each tool reports for the operation itself (process start-up and module loading excluded), ' +
+    'in a fresh process per operation for both; "ours warm" is the same operation repeated in one Node process (median of runs 2-' +
+    `${WARM_REPEAT}), as in a long-running daemon once V8 has compiled the hot code. ` +
+    '"wall" is the whole process. "CPU" is user + system time of every thread: for ours, of the operation alone (process.cpuUsage ' +
+    'around it, start-up excluded); for moby, of its whole process (/usr/bin/time %U + %S; a Go start-up costs a few ms). ' +
+    'Under load CPU time moves much less than wall time. RSS is the median peak resident set (/usr/bin/time %M). Page cache warm; caches are not dropped. ' +
+    'The machine is shared: see the load average above.',
+  '',
+);
+lines.push(
+  '| case | what | ours op ms | moby op ms | **ratio op** | ours warm op ms | ratio warm | ours wall ms | moby wall ms | ratio wall | GNU tar wall ms | ours op CPU ms | moby CPU ms | ratio CPU | ours RSS MiB | moby RSS MiB | GNU tar RSS MiB |',
+);
 lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of done) {
   const o = r.summary.ours;
@@ -384,30 +441,45 @@ for (const r of done) {
   const w = r.summary.warm;
   const ratioWarm = w && w.opMs !== null && m.opMs ? (w.opMs / m.opMs).toFixed(2) : '-';
   const ratioCpu = o.opCpuMs !== null && m.cpuMs ? (o.opCpuMs / m.cpuMs).toFixed(2) : '-';
-  lines.push(`| ${r.name} | ${r.what}${r.rounds !== ROUNDS ? ` (${r.rounds} rounds)` : ''} | ${f1(o.opMs)} | ${f1(m.opMs)} | **${ratio}** | ${w ? f1(w.opMs) : '-'} | ${ratioWarm} | ${f1(o.wallMs)} | ${f1(m.wallMs)} | ${ratioW} | ${g ? f1(g.wallMs) : '-'} | ${f1(o.opCpuMs)} | ${f1(m.cpuMs)} | ${ratioCpu} | ${mib(o.rssKB)} | ${mib(m.rssKB)} | ${g ? mib(g.rssKB) : '-'} |`);
+  lines.push(
+    `| ${r.name} | ${r.what}${r.rounds !== ROUNDS ? ` (${r.rounds} rounds)` : ''} | ${f1(o.opMs)} | ${f1(m.opMs)} | **${ratio}** | ${w ? f1(w.opMs) : '-'} | ${ratioWarm} | ${f1(o.wallMs)} | ${f1(m.wallMs)} | ${ratioW} | ${g ? f1(g.wallMs) : '-'} | ${f1(o.opCpuMs)} | ${f1(m.cpuMs)} | ${ratioCpu} | ${mib(o.rssKB)} | ${mib(m.rssKB)} | ${g ? mib(g.rssKB) : '-'} |`,
+  );
 }
 lines.push('');
 lines.push('Outputs of the last round (counts must agree between tools; the bench stops if they do not):', '');
-for (const r of done) lines.push(`- ${r.name}: ours \`${JSON.stringify(r.summary.ours.json)}\`, moby \`${JSON.stringify(r.summary.moby.json)}\``);
+for (const r of done)
+  lines.push(`- ${r.name}: ours \`${JSON.stringify(r.summary.ours.json)}\`, moby \`${JSON.stringify(r.summary.moby.json)}\``);
 lines.push('');
 lines.push('Notes:', '');
-lines.push('- Both sides produce the same bytes: diff/interop.test.ts checks that our whole-tree tar and our layer diff are ' +
-  "Docker's byte for byte on this corpus, mode fields included (but for the whiteouts' timestamps, which are the time of the export).");
-lines.push('- "op" for ours includes V8 compiling the hot code in a process that has just started: on this 2-CPU machine its ' +
-  'background compiler threads compete with the work itself. A daemon (dockerd-like) pays that once; the "warm" column shows ' +
-  'the steady state. Node start-up plus loading @graphdriver/core (execa and the rest of the package) is in "wall" only.');
-lines.push('- moby-archive-bench is single-process Go and reports the wall time of the operation only; its CPU column is its whole ' +
-  'process. Wall times are sensitive to the load of the (shared) machine: compare the ratios, look at the CPU columns, and ' +
-  'rerun when the load average is low.');
-lines.push('- The apply cases run `sync` before each run (outside the timing), so that no run starts while the previous one\'s data ' +
-  'is still being written back. apply-big writes 2 GiB per run all the same: how fast the kernel takes 2 GiB into the page cache ' +
-  'swings between about 0.7 s and 3 s from run to run on this shared VM, for every tool (system CPU is 90% of it). Use ' +
-  'BENCH_BIG_ROUNDS for more rounds.');
-lines.push('- export and tar write the archive with the file API (exportChangesToFile, tarDirectoryToFile), which reuses ' +
-  'its dozen 1 MiB buffers; the -stream rows pipe the Readable (exportChanges, tarDirectory) into fs.createWriteStream, ' +
-  'where every chunk must be new memory (a consumer may keep it) and the kernel faults each fresh page in. Same bytes.');
-lines.push('- apply is @graphdriver/core applyLayer (diff/apply.ts), reading the tar with a plain createReadStream (default 64 KiB chunks; applyLayer reads the file behind it directly); GNU tar runs ' +
-  'as `tar --numeric-owner -xf`. apply-diff has no GNU tar column: GNU tar does not honour whiteouts.');
+lines.push(
+  '- Both sides produce the same bytes: diff/interop.test.ts checks that our whole-tree tar and our layer diff are ' +
+    "Docker's byte for byte on this corpus, mode fields included (but for the whiteouts' timestamps, which are the time of the export).",
+);
+lines.push(
+  '- "op" for ours includes V8 compiling the hot code in a process that has just started: on this 2-CPU machine its ' +
+    'background compiler threads compete with the work itself. A daemon (dockerd-like) pays that once; the "warm" column shows ' +
+    'the steady state. Node start-up plus loading @graphdriver/core (execa and the rest of the package) is in "wall" only.',
+);
+lines.push(
+  '- moby-archive-bench is single-process Go and reports the wall time of the operation only; its CPU column is its whole ' +
+    'process. Wall times are sensitive to the load of the (shared) machine: compare the ratios, look at the CPU columns, and ' +
+    'rerun when the load average is low.',
+);
+lines.push(
+  "- The apply cases run `sync` before each run (outside the timing), so that no run starts while the previous one's data " +
+    'is still being written back. apply-big writes 2 GiB per run all the same: how fast the kernel takes 2 GiB into the page cache ' +
+    'swings between about 0.7 s and 3 s from run to run on this shared VM, for every tool (system CPU is 90% of it). Use ' +
+    'BENCH_BIG_ROUNDS for more rounds.',
+);
+lines.push(
+  '- export and tar write the archive with the file API (exportChangesToFile, tarDirectoryToFile), which reuses ' +
+    'its dozen 1 MiB buffers; the -stream rows pipe the Readable (exportChanges, tarDirectory) into fs.createWriteStream, ' +
+    'where every chunk must be new memory (a consumer may keep it) and the kernel faults each fresh page in. Same bytes.',
+);
+lines.push(
+  '- apply is @graphdriver/core applyLayer (diff/apply.ts), reading the tar with a plain createReadStream (default 64 KiB chunks; applyLayer reads the file behind it directly); GNU tar runs ' +
+    'as `tar --numeric-owner -xf`. apply-diff has no GNU tar column: GNU tar does not honour whiteouts.',
+);
 lines.push('');
 if (imageRows.length) {
   const { imageReport } = await import('./image.mjs');

@@ -10,7 +10,15 @@
 // Uses the built package (packages/core/dist): run `pnpm build` first.
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { applyLayer, changesDirs, changesSize, exportChanges, exportChangesToFile, tarDirectory, tarDirectoryToFile } from '@graphdriver/core';
+import {
+  applyLayer,
+  changesDirs,
+  changesSize,
+  exportChanges,
+  exportChangesToFile,
+  tarDirectory,
+  tarDirectoryToFile,
+} from '@graphdriver/core';
 
 const argv = process.argv.slice(2);
 let repeat = 1;

@@ -103,7 +103,14 @@ async function listLayers(driver: Driver): Promise<LayerListing[]> {
 export async function list(g: GlobalOptions, out: Output) {
   await withExistingDriver(g, async (driver) => {
     const layers = driver ? await listLayers(driver) : [];
-    const rows = layers.map((l) => [l.id, l.parent ?? '-', l.rw ? 'rw' : 'ro', l.size === null ? '-' : humanBytes(l.size), l.created ?? '-', String(l.mounts)]);
+    const rows = layers.map((l) => [
+      l.id,
+      l.parent ?? '-',
+      l.rw ? 'rw' : 'ro',
+      l.size === null ? '-' : humanBytes(l.size),
+      l.created ?? '-',
+      String(l.mounts),
+    ]);
     out.result(
       layers,
       table(['ID', 'PARENT', 'MODE', 'SIZE', 'CREATED', 'MOUNTS'], rows),

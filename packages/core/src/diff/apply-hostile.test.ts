@@ -54,13 +54,7 @@ async function scene(): Promise<Scene> {
   return { base, dest, outside, esc: relative(dest, outside) };
 }
 
-const hostProbes = () => [
-  `/${TAG}`,
-  `/etc/${TAG}`,
-  `/tmp/${TAG}`,
-  join(work, TAG),
-  join(work, '..', TAG),
-];
+const hostProbes = () => [`/${TAG}`, `/etc/${TAG}`, `/tmp/${TAG}`, join(work, TAG), join(work, '..', TAG)];
 
 function hostState() {
   const st = fs.statSync('/etc/passwd', { bigint: true });
@@ -168,7 +162,14 @@ describe('hostile archives: names', () => {
   it('6. nothing may replace the root itself', async () => {
     expectRefused((await attack([{ name: './', data: 'file over root' }])).outcome);
     expectRefused((await attack([{ name: '.', type: 'symlink', linkname: '/' }])).outcome);
-    expectRefused((await attack([{ name: 'x', data: 'x' }, { name: '/', type: 'link', linkname: 'x' }])).outcome);
+    expectRefused(
+      (
+        await attack([
+          { name: 'x', data: 'x' },
+          { name: '/', type: 'link', linkname: 'x' },
+        ])
+      ).outcome,
+    );
     expectRefused((await attack([{ name: '.wh..' }])).outcome);
   });
 });
@@ -411,9 +412,7 @@ describe('hostile archives: hardlinks', () => {
 
   it('20. aufs link-dir names cannot be used to climb out', async () => {
     expectRefused((await attack([{ name: `.wh..wh.plnk/../../../${TAG}`, data: 'x' }])).outcome);
-    expectRefused(
-      (await attack((s) => [{ name: 'h', type: 'link', linkname: `.wh..wh.plnk/../${s.esc}/secret` }])).outcome,
-    );
+    expectRefused((await attack((s) => [{ name: 'h', type: 'link', linkname: `.wh..wh.plnk/../${s.esc}/secret` }])).outcome);
   });
 });
 
@@ -425,22 +424,8 @@ describe('hostile archives: whiteouts', () => {
   });
 
   it('22. whiteouts through a symlinked directory cannot reach out', async () => {
-    expectRefused(
-      (
-        await attack((s) => [
-          { name: 'x', type: 'symlink', linkname: s.esc },
-          { name: 'x/.wh.secret' },
-        ])
-      ).outcome,
-    );
-    expectRefused(
-      (
-        await attack((s) => [
-          { name: 'x', type: 'symlink', linkname: `${s.esc}/dir` },
-          { name: 'x/.wh.inner' },
-        ])
-      ).outcome,
-    );
+    expectRefused((await attack((s) => [{ name: 'x', type: 'symlink', linkname: s.esc }, { name: 'x/.wh.secret' }])).outcome);
+    expectRefused((await attack((s) => [{ name: 'x', type: 'symlink', linkname: `${s.esc}/dir` }, { name: 'x/.wh.inner' }])).outcome);
     // Through an in-root symlink it removes the in-root object only.
     const { outcome, s } = await attack([
       { name: 'real/victim', data: 'v' },
@@ -452,13 +437,10 @@ describe('hostile archives: whiteouts', () => {
   });
 
   it('23. a whiteout naming a symlink removes the link, not its target', async () => {
-    const { outcome, s } = await attack(
-      [{ name: '.wh.evil' }, { name: '.wh.evil-dir' }],
-      (sc) => {
-        fs.symlinkSync(`${sc.esc}/secret`, join(sc.dest, 'evil'));
-        fs.symlinkSync(`${sc.esc}/dir`, join(sc.dest, 'evil-dir'));
-      },
-    );
+    const { outcome, s } = await attack([{ name: '.wh.evil' }, { name: '.wh.evil-dir' }], (sc) => {
+      fs.symlinkSync(`${sc.esc}/secret`, join(sc.dest, 'evil'));
+      fs.symlinkSync(`${sc.esc}/dir`, join(sc.dest, 'evil-dir'));
+    });
     expect(outcome.ok).toBe(true);
     expect(exists(join(s.dest, 'evil'))).toBe(false);
     expect(exists(join(s.dest, 'evil-dir'))).toBe(false);
@@ -485,15 +467,12 @@ describe('hostile archives: whiteouts', () => {
   });
 
   it('25. an opaque whiteout at the root wipes only dest', async () => {
-    const { outcome, s } = await attack(
-      [{ name: 'new', data: 'n' }, { name: '.wh..wh..opq' }],
-      (sc) => {
-        fs.writeFileSync(join(sc.dest, 'old'), 'o');
-        fs.symlinkSync(sc.esc, join(sc.dest, 'evil'));
-        fs.mkdirSync(join(sc.dest, 'olddir'));
-        fs.symlinkSync(`../${sc.esc}`, join(sc.dest, 'olddir', 'evil'));
-      },
-    );
+    const { outcome, s } = await attack([{ name: 'new', data: 'n' }, { name: '.wh..wh..opq' }], (sc) => {
+      fs.writeFileSync(join(sc.dest, 'old'), 'o');
+      fs.symlinkSync(sc.esc, join(sc.dest, 'evil'));
+      fs.mkdirSync(join(sc.dest, 'olddir'));
+      fs.symlinkSync(`../${sc.esc}`, join(sc.dest, 'olddir', 'evil'));
+    });
     expect(outcome.ok).toBe(true);
     expect(fs.readdirSync(s.dest)).toEqual(['new']);
   });
@@ -511,9 +490,8 @@ describe('hostile archives: devices', () => {
     );
     expectRefused((await attack([{ name: `../../${TAG}`, type: 'char', devmajor: 1, devminor: 3 }])).outcome);
     // A device over an existing symlink replaces the symlink.
-    const { outcome, s } = await attack(
-      [{ name: 'evil', type: 'char', devmajor: 1, devminor: 3 }],
-      (sc) => fs.symlinkSync(`${sc.esc}/secret`, join(sc.dest, 'evil')),
+    const { outcome, s } = await attack([{ name: 'evil', type: 'char', devmajor: 1, devminor: 3 }], (sc) =>
+      fs.symlinkSync(`${sc.esc}/secret`, join(sc.dest, 'evil')),
     );
     expect(outcome.ok).toBe(true);
     expect(fs.lstatSync(join(s.dest, 'evil')).isCharacterDevice()).toBe(true);

@@ -109,9 +109,7 @@ describe('applyLayer: round trip of a GNU tar export', () => {
     // Docker's size: the sum of header sizes (hard links carry none).
     const { stdout } = await sh('tar', ['-tvf', tar]);
     const lines = stdout.trim().split('\n');
-    const expectedSize = lines
-      .filter((l) => l.startsWith('-'))
-      .reduce((s, l) => s + Number(l.trim().split(/\s+/)[2]), 0);
+    const expectedSize = lines.filter((l) => l.startsWith('-')).reduce((s, l) => s + Number(l.trim().split(/\s+/)[2]), 0);
     expect(size).toBe(expectedSize);
     expect(size).toBeGreaterThan(3145728);
     expect(progress.length).toBe(lines.length);
@@ -122,7 +120,14 @@ describe('applyLayer: round trip of a GNU tar export', () => {
   it('applies the root entry ("./") metadata to dest, as Docker does', async () => {
     const dest = await fresh('rootmeta');
     await applyEntries(dest, [
-      { name: './', type: 'dir', mode: 0o711, uid: isRoot ? 12 : process.getuid!(), gid: isRoot ? 34 : process.getgid!(), mtime: 1234567890 },
+      {
+        name: './',
+        type: 'dir',
+        mode: 0o711,
+        uid: isRoot ? 12 : process.getuid!(),
+        gid: isRoot ? 34 : process.getgid!(),
+        mtime: 1234567890,
+      },
       { name: './a', data: 'a' },
     ]);
     const st = fs.statSync(dest);
@@ -237,11 +242,7 @@ describe('applyLayer: whiteouts on top of an existing tree', () => {
 
   it('opaque marker first (Docker export order) then the new content', async () => {
     const dest = await lower();
-    await applyEntries(dest, [
-      { name: 'opq/', type: 'dir' },
-      { name: 'opq/.wh..wh..opq' },
-      { name: 'opq/n', data: 'n' },
-    ]);
+    await applyEntries(dest, [{ name: 'opq/', type: 'dir' }, { name: 'opq/.wh..wh..opq' }, { name: 'opq/n', data: 'n' }]);
     expect(fs.readdirSync(join(dest, 'opq')).sort()).toEqual(['n']);
   });
 
@@ -464,10 +465,7 @@ describe('applyLayer: owners and id mappings', () => {
     expect(own('p')).toEqual([100000, 200000]);
     expect(own('l')).toEqual([100007, 200008]);
     expect(own('d')).toEqual([100000, 200000]);
-    await expectCode(
-      applyEntries(await fresh('idmap-out'), [{ name: 'f', data: 'x', uid: 70000 }], { idMappings }),
-      ErrorCode.Unsupported,
-    );
+    await expectCode(applyEntries(await fresh('idmap-out'), [{ name: 'f', data: 'x', uid: 70000 }], { idMappings }), ErrorCode.Unsupported);
   });
 
   it.skipIf(!isRoot)('chown happens before chmod: set-id bits survive', async () => {
@@ -539,10 +537,7 @@ describe('applyLayer: data and errors', () => {
   });
 
   it('hardlink to a missing target or a directory is refused, typed', async () => {
-    await expectCode(
-      applyEntries(await fresh('hl-missing'), [{ name: 'h', type: 'link', linkname: 'nope' }]),
-      ErrorCode.InvalidArchive,
-    );
+    await expectCode(applyEntries(await fresh('hl-missing'), [{ name: 'h', type: 'link', linkname: 'nope' }]), ErrorCode.InvalidArchive);
     await expectCode(
       applyEntries(await fresh('hl-dir'), [
         { name: 'd/', type: 'dir' },
@@ -573,7 +568,10 @@ describe('applyLayer: data and errors', () => {
     try {
       await expectCode(applyEntries(mnt, [{ name: 'big', bytes: 4 << 20 }]), ErrorCode.NoSpace);
       await expectCode(
-        applyEntries(mnt, Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, bytes: 64 << 10 }))),
+        applyEntries(
+          mnt,
+          Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, bytes: 64 << 10 })),
+        ),
         ErrorCode.NoSpace,
       );
     } finally {
@@ -625,10 +623,7 @@ describe('applyLayer: devices and unprivileged use', () => {
       ]);
       // Let the bundle find the native xattr module the way the package would.
       fs.mkdirSync(join(dir, 'node_modules', '@napi-rs'), { recursive: true });
-      fs.symlinkSync(
-        fs.realpathSync(join(CORE, 'node_modules', '@napi-rs', 'xattr')),
-        join(dir, 'node_modules', '@napi-rs', 'xattr'),
-      );
+      fs.symlinkSync(fs.realpathSync(join(CORE, 'node_modules', '@napi-rs', 'xattr')), join(dir, 'node_modules', '@napi-rs', 'xattr'));
       const tars = {
         owners: await pyTar(join(dir, 'owners.tar'), [
           { name: 'f', data: 'x', uid: 1234, gid: 1234, mode: 0o4755 },

@@ -43,14 +43,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ApplyProgress, IdMap, IdMappings } from '../driver.js';
-import {
-  ErrorCode,
-  GraphDriverError,
-  asStorageError,
-  errInvalidOption,
-  errnoCode,
-  isGraphDriverError,
-} from '../errors.js';
+import { ErrorCode, GraphDriverError, asStorageError, errInvalidOption, errnoCode, isGraphDriverError } from '../errors.js';
 import { directSource } from '../fs/file-chunks.js';
 import { makeDirs } from '../fs/make-dirs.js';
 import { mknod, mknodErrno } from '../fs/mknod.js';
@@ -117,11 +110,7 @@ const O_CREATE_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants
  * read directly in 1 MiB chunks (fs/file-chunks.ts), whatever the stream's highWaterMark,
  * and the stream is destroyed. Other streams are read as they come.
  */
-export async function applyLayer(
-  dest: string,
-  layer: Readable | AsyncIterable<Uint8Array>,
-  opts: ApplyOptions = {},
-): Promise<number> {
+export async function applyLayer(dest: string, layer: Readable | AsyncIterable<Uint8Array>, opts: ApplyOptions = {}): Promise<number> {
   const root = await prepareRoot(dest);
   const applier = new Applier(root, opts);
   let applied = false;
@@ -491,7 +480,8 @@ class Applier {
   private opaque(h: TarHeader, dirRel: string): void {
     this.wipeOpaque(h, dirRel);
     if (this.whiteouts === 'remove') return;
-    const dir = dirRel === '' ? '' : joinRel(this.safe.resolveDir(splitRel(dirRel)[0], { create: true, entry: h.name })!, splitRel(dirRel)[1]);
+    const dir =
+      dirRel === '' ? '' : joinRel(this.safe.resolveDir(splitRel(dirRel)[0], { create: true, entry: h.name })!, splitRel(dirRel)[1]);
     if (!this.safe.isRealDir(dir)) return; // a symlink in the way: nothing to mark (as Docker)
     this.markOpaque(dir);
   }
@@ -730,8 +720,7 @@ class Applier {
     const device = h.type === 'char' || h.type === 'block';
     if (device && !this.isRoot && this.ignoreChown) return false;
     const abs = this.safe.abs(real);
-    const make = () =>
-      mknod(abs, h.type as 'char' | 'block' | 'fifo', { mode: 0o600, major: h.devmajor, minor: h.devminor });
+    const make = () => mknod(abs, h.type as 'char' | 'block' | 'fifo', { mode: 0o600, major: h.devmajor, minor: h.devminor });
     this.undo.beforeChangeIn(real);
     try {
       try {

@@ -64,7 +64,10 @@ function readEntries(dir: string): Dirent[] {
   const entries = readdirSync(dir, { withFileTypes: true });
   for (const e of entries) {
     if (e.name.includes('\ufffd')) {
-      assertNamesDecodable(dir, entries.map((x) => x.name));
+      assertNamesDecodable(
+        dir,
+        entries.map((x) => x.name),
+      );
       break;
     }
   }
@@ -93,9 +96,7 @@ export async function changesDirs(newDir: string, oldDir: string | null): Promis
     }
   };
 
-  const stack: Task[] = [
-    { node: root, newAbs: newDir, oldAbs: oldRoot?.isDirectory() ? (oldDir as string) : null },
-  ];
+  const stack: Task[] = [{ node: root, newAbs: newDir, oldAbs: oldRoot?.isDirectory() ? (oldDir as string) : null }];
   const yielder = new Yielder();
   while (stack.length > 0) {
     if (yielder.due()) await yieldToLoop();

@@ -11,7 +11,24 @@ import { encodeHeader } from '../tar/writer.js';
 import { changesDirs } from './changes.js';
 import { exportChanges, tarDirectory } from './export.js';
 import { UstarCache, encodeUstarInto } from '../tar/header-fast.js';
-import { T0, capV2, capV3, copyTree, dir, file, have, isRoot, mknod, mustRun, rmrf, settle, socketFile, symlink, tmp, xattr } from './test-trees.js';
+import {
+  T0,
+  capV2,
+  capV3,
+  copyTree,
+  dir,
+  file,
+  have,
+  isRoot,
+  mknod,
+  mustRun,
+  rmrf,
+  settle,
+  socketFile,
+  symlink,
+  tmp,
+  xattr,
+} from './test-trees.js';
 
 let work: string;
 beforeEach(() => {

@@ -15,7 +15,22 @@ import type { EntryType, TarHeader } from '../tar/types.js';
 import { hostNameLookup, type NameLookup } from './owners.js';
 import type { PlanSource, Planned } from './tar-assembler.js';
 import { tarReadable, writeTarTo } from './tar-output.js';
-import { LSTAT_QUIET, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, assertNamesDecodable, devMajor, devMinor, floorSeconds, sortByPath, sortBytewise } from './walk-util.js';
+import {
+  LSTAT_QUIET,
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  assertNamesDecodable,
+  devMajor,
+  devMinor,
+  floorSeconds,
+  sortByPath,
+  sortBytewise,
+} from './walk-util.js';
 import { isErrno } from '../linux/errno.js';
 
 const WHITEOUT_PREFIX = '.wh.';

@@ -18,9 +18,17 @@ describe('tar reader and applier fuzzing', () => {
   const iterations = Number(process.env.FUZZ_ITERATIONS) || 1500;
   const seed = Number(process.env.FUZZ_SEED) || 20240601;
   it(`${iterations} mutated archives (seed ${seed}) end in success or a typed refusal, harmlessly`, async () => {
-    const report = await runFuzz({ seed, iterations, seconds: 240, crashersDir: join(crashersDir, 'ci'), log: (l) => console.log(`[fuzz] ${l}`) });
+    const report = await runFuzz({
+      seed,
+      iterations,
+      seconds: 240,
+      crashersDir: join(crashersDir, 'ci'),
+      log: (l) => console.log(`[fuzz] ${l}`),
+    });
     await saveReport('fuzz', 'ci', report);
-    expect(report.failures.map((f) => `#${f.iteration} ${f.why} [${f.mutations.join('; ')}]${f.saved ? ` saved ${f.saved}` : ''}`)).toEqual([]);
+    expect(report.failures.map((f) => `#${f.iteration} ${f.why} [${f.mutations.join('; ')}]${f.saved ? ` saved ${f.saved}` : ''}`)).toEqual(
+      [],
+    );
     expect(report.iterations).toBeGreaterThan(0);
     // the mutations reach both sides: some inputs apply, some are refused
     expect(report.outcomes.ok ?? 0).toBeGreaterThan(0);
@@ -34,9 +42,12 @@ describe('saved crashers (tools/fuzz/crashers) stay fixed', () => {
     if (!name.endsWith('.tar')) return;
     const dir = await mkdtemp(join(tmpdir(), 'gd-crasher-'));
     try {
-      const outcome = await applyLayer(join(dir, 'dest'), (async function* () {
-        yield readFileSync(join(crashersDir, name));
-      })()).then(
+      const outcome = await applyLayer(
+        join(dir, 'dest'),
+        (async function* () {
+          yield readFileSync(join(crashersDir, name));
+        })(),
+      ).then(
         () => 'ok',
         (err: unknown) => (isGraphDriverError(err) ? err.code : `untyped: ${String(err)}`),
       );

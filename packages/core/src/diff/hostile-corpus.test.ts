@@ -96,7 +96,15 @@ describe.runIf(canDropPrivileges)('device and fifo entries as a non-root user', 
       }
       console.log(JSON.stringify(results));
     `;
-    const { stdout } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script]);
+    const { stdout } = await run('setpriv', [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      script,
+    ]);
     const results = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, string>;
     for (const [mode, r] of Object.entries(results)) {
       expect(['ok', 'ERR_UNSUPPORTED_ENTRY', 'ERR_UNSAFE_ENTRY'], `ignoreChownErrors=${mode}: ${r}`).toContain(r);

@@ -9,7 +9,20 @@
 //   - GNU tar lists and extracts our archives without a word on stderr.
 // Without the peer or the corpus (tools/setup/install.sh builds both) the suite fails under
 // CI and is skipped with a warning elsewhere (requireReference).
-import { appendFileSync, chmodSync, chownSync, createReadStream, createWriteStream, existsSync, linkSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  linkSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,7 +68,9 @@ function expectSameArchive(ours: string, docker: string): void {
     let i = 0;
     while (i < a.length && i < b.length && a[i] === b[i]) i++;
     const at = (buf: Buffer) => buf.toString('latin1', i - (i % 512), i - (i % 512) + 100).replace(/\0+$/, '');
-    throw new Error(`archives differ at byte ${i} (block at ${i - (i % 512)}, ours ${JSON.stringify(at(a))}, docker ${JSON.stringify(at(b))}); sizes ${a.length} / ${b.length}`);
+    throw new Error(
+      `archives differ at byte ${i} (block at ${i - (i % 512)}, ours ${JSON.stringify(at(a))}, docker ${JSON.stringify(at(b))}); sizes ${a.length} / ${b.length}`,
+    );
   }
 }
 
@@ -178,7 +193,10 @@ describe.runIf(peer)('interop with Docker (moby-archive-bench)', () => {
   afterAll(() => rmrf(work));
 
   it('counts the same changes and bytes as Docker, both ways and against nothing', async () => {
-    for (const [n, o] of [[upper, base], [base, upper]] as const) {
+    for (const [n, o] of [
+      [upper, base],
+      [base, upper],
+    ] as const) {
       const ours = await changesDirs(n, o);
       const docker = moby('size', n, o);
       expect(ours.length).toBe(docker.changes);
@@ -190,7 +208,7 @@ describe.runIf(peer)('interop with Docker (moby-archive-bench)', () => {
     expect(all.length).toBe(moby('changes', upper, empty).changes);
   });
 
-  it('writes Docker\'s bytes for the whole-tree tar and for the layer diff, as a stream and into a file', async () => {
+  it("writes Docker's bytes for the whole-tree tar and for the layer diff, as a stream and into a file", async () => {
     // Docker only archives security.capability; with another xattr in the tree our headers
     // carry more records, so compare on a tree without them first...
     const plain = join(work, 'plain');
@@ -237,7 +255,7 @@ describe.runIf(peer)('interop with Docker (moby-archive-bench)', () => {
     rmrf(reference);
   });
 
-  it('Docker\'s diff, applied by us onto the base, gives the upper tree back', async () => {
+  it("Docker's diff, applied by us onto the base, gives the upper tree back", async () => {
     const diff = join(work, 'moby-diff.tar');
     moby('export', upper, base, diff);
     const tree = join(work, 'ours-applied');
@@ -283,7 +301,7 @@ describe.runIf(peer)('interop with Docker (moby-archive-bench)', () => {
       expect(await changesSize(cUpper, ours)).toBe(docker.bytes);
     }, 300_000);
 
-    it('writes Docker\'s bytes for Tar(base) and for the diff', async () => {
+    it("writes Docker's bytes for Tar(base) and for the diff", async () => {
       await ourTar(cBase, join(work, 'c-ours-base.tar'));
       moby('tar', cBase, join(work, 'c-moby-base.tar'));
       expectSameArchive(join(work, 'c-ours-base.tar'), join(work, 'c-moby-base.tar'));
@@ -295,7 +313,7 @@ describe.runIf(peer)('interop with Docker (moby-archive-bench)', () => {
       expectSameArchive(join(work, 'c-ours-diff.tar'), join(work, 'c-moby-diff.tar'));
     }, 300_000);
 
-    it('round-trips the diff through Docker\'s applier and through ours', async () => {
+    it("round-trips the diff through Docker's applier and through ours", async () => {
       const oursDiff = join(work, 'c-ours-diff.tar');
       if (!existsSync(oursDiff)) await ourExport(cUpper, cBase, oursDiff);
       const mobyDiff = join(work, 'c-moby-diff.tar');
@@ -315,4 +333,3 @@ describe.runIf(peer)('interop with Docker (moby-archive-bench)', () => {
     }, 600_000);
   });
 });
-

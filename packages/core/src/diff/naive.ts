@@ -80,21 +80,47 @@ class NaiveDiffDriver implements Driver {
     private readonly applyOptions: ApplyOptions = {},
   ) {}
 
-  get name() { return this.proto.name; }
-  create(...a: Parameters<ProtoDriver['create']>) { return this.proto.create(...a); }
-  createReadWrite(...a: Parameters<ProtoDriver['createReadWrite']>) { return this.proto.createReadWrite(...a); }
-  remove(id: string, opts?: RemoveOptions) { return this.proto.remove(id, opts); }
-  get(id: string, opts?: { mountLabel?: string }) { return this.proto.get(id, opts); }
-  put(id: string) { return this.proto.put(id); }
-  exists(id: string) { return this.proto.exists(id); }
-  list() { return this.proto.list(); }
-  status() { return this.proto.status(); }
-  getMetadata(id: string) { return this.proto.getMetadata(id); }
-  cleanup() { return this.proto.cleanup(); }
+  get name() {
+    return this.proto.name;
+  }
+  create(...a: Parameters<ProtoDriver['create']>) {
+    return this.proto.create(...a);
+  }
+  createReadWrite(...a: Parameters<ProtoDriver['createReadWrite']>) {
+    return this.proto.createReadWrite(...a);
+  }
+  remove(id: string, opts?: RemoveOptions) {
+    return this.proto.remove(id, opts);
+  }
+  get(id: string, opts?: { mountLabel?: string }) {
+    return this.proto.get(id, opts);
+  }
+  put(id: string) {
+    return this.proto.put(id);
+  }
+  exists(id: string) {
+    return this.proto.exists(id);
+  }
+  list() {
+    return this.proto.list();
+  }
+  status() {
+    return this.proto.status();
+  }
+  getMetadata(id: string) {
+    return this.proto.getMetadata(id);
+  }
+  cleanup() {
+    return this.proto.cleanup();
+  }
   /** The wrapped driver's record of `id`, when it keeps records (a layer store does). */
-  record(id: string): LayerRecord | undefined { return (this.proto as Partial<LayerInfo>).record?.(id); }
+  record(id: string): LayerRecord | undefined {
+    return (this.proto as Partial<LayerInfo>).record?.(id);
+  }
   /** The wrapped driver's close, when it has one. */
-  async close(): Promise<void> { await (this.proto as Driver).close?.(); }
+  async close(): Promise<void> {
+    await (this.proto as Driver).close?.();
+  }
 
   async diff(id: string, parentArg?: string | null, opts: DiffOptions = {}): Promise<Readable> {
     const parent = normalizeParent(parentArg);

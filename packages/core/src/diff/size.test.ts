@@ -50,7 +50,12 @@ describe('changesSize', () => {
     const root = join(work, 'layer');
     dir(root, 'x/y');
     expect(await changesSize(root, [])).toBe(0);
-    expect(await changesSize(root, [{ path: '/x', kind: A }, { path: '/x/y', kind: A }])).toBe(0);
+    expect(
+      await changesSize(root, [
+        { path: '/x', kind: A },
+        { path: '/x/y', kind: A },
+      ]),
+    ).toBe(0);
   });
 
   it('agrees with changesDirs on a real diff', async () => {

@@ -21,13 +21,21 @@ export function rmrf(p: string): void {
   rmSync(p, { recursive: true, force: true });
 }
 
-export function run(cmd: string, args: string[], opts: { cwd?: string; input?: string | Buffer } = {}): { stdout: string; stderr: string; status: number } {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; input?: string | Buffer } = {},
+): { stdout: string; stderr: string; status: number } {
   const r = spawnSync(cmd, args, { cwd: opts.cwd, input: opts.input, encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
   if (r.error) throw r.error;
   return { stdout: r.stdout, stderr: r.stderr, status: r.status ?? -1 };
 }
 
-export function mustRun(cmd: string, args: string[], opts: { cwd?: string; input?: string | Buffer } = {}): { stdout: string; stderr: string } {
+export function mustRun(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; input?: string | Buffer } = {},
+): { stdout: string; stderr: string } {
   const r = run(cmd, args, opts);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return r;
@@ -42,7 +50,12 @@ export function copyTree(src: string, dst: string): void {
   mustRun('cp', ['-a', src, dst]);
 }
 
-export function file(root: string, rel: string, content: string | Buffer = '', opts: { mode?: number; mtime?: number; uid?: number; gid?: number } = {}): string {
+export function file(
+  root: string,
+  rel: string,
+  content: string | Buffer = '',
+  opts: { mode?: number; mtime?: number; uid?: number; gid?: number } = {},
+): string {
   const p = join(root, rel);
   mkdirSync(dirname(p), { recursive: true });
   writeFileSync(p, content);

@@ -68,10 +68,16 @@ export function sameFsTimeNs(a: bigint, b: bigint): boolean {
   const NS = 1_000_000_000n;
   let sa = a / NS;
   let na = a % NS;
-  if (na < 0n) { sa -= 1n; na += NS; }
+  if (na < 0n) {
+    sa -= 1n;
+    na += NS;
+  }
   let sb = b / NS;
   let nb = b % NS;
-  if (nb < 0n) { sb -= 1n; nb += NS; }
+  if (nb < 0n) {
+    sb -= 1n;
+    nb += NS;
+  }
   return sa === sb && (na === 0n || nb === 0n);
 }
 
@@ -133,7 +139,10 @@ export function assertNamesDecodable(dir: string, names: readonly string[]): voi
   for (const name of names) {
     if (!name.includes('\ufffd')) continue;
     if (lstatSync(`${dir}/${name}`, { throwIfNoEntry: false }) === undefined) {
-      throw new GraphDriverError(ErrorCode.Unsupported, `file name in ${dir} is not valid UTF-8 (read as ${JSON.stringify(name)}): not supported`);
+      throw new GraphDriverError(
+        ErrorCode.Unsupported,
+        `file name in ${dir} is not valid UTF-8 (read as ${JSON.stringify(name)}): not supported`,
+      );
     }
   }
 }

@@ -19,11 +19,7 @@ function devNumber(n: number | undefined, what: string): string {
  * Creates a char/block device or FIFO at `path` with permission bits `mode` (default 0600).
  * Like mknod(2) it never follows a symlink at `path`: an existing name fails with EEXIST.
  */
-export async function mknod(
-  path: string,
-  type: SpecialType,
-  opts: { mode?: number; major?: number; minor?: number } = {},
-): Promise<void> {
+export async function mknod(path: string, type: SpecialType, opts: { mode?: number; major?: number; minor?: number } = {}): Promise<void> {
   const mode = (opts.mode ?? 0o600) & 0o7777;
   const args = ['-m', mode.toString(8), '--', path, typeLetter[type]];
   if (type !== 'fifo') args.push(devNumber(opts.major, 'major'), devNumber(opts.minor, 'minor'));

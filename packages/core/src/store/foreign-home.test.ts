@@ -49,9 +49,12 @@ describe('a home this library did not make', () => {
   // mnt without home/layers, and every later init refused the home as foreign.
   it('is not what a first init that failed inside the backend open leaves: the next init takes the home', async () => {
     await expect(
-      createLayerDriver(home, backend(async () => {
-        throw new Error('killed while the backend set itself up');
-      })),
+      createLayerDriver(
+        home,
+        backend(async () => {
+          throw new Error('killed while the backend set itself up');
+        }),
+      ),
     ).rejects.toThrow(/killed/);
     const d = await createLayerDriver(home, backend());
     await d.create('l1');

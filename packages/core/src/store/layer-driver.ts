@@ -49,11 +49,7 @@ export interface LayerDriverOptions {
   idMappings?: IdMappings;
 }
 
-export async function createLayerDriver(
-  home: string,
-  backend: LayerBackend,
-  options: LayerDriverOptions = {},
-): Promise<LayerDriver> {
+export async function createLayerDriver(home: string, backend: LayerBackend, options: LayerDriverOptions = {}): Promise<LayerDriver> {
   await makeDirs(home, 0o700);
   const lock = await StoreLock.acquire(home);
   let opened = false;
@@ -403,7 +399,9 @@ export class LayerProtoDriver implements ProtoDriver {
     const source = abortableSource(diff, opts.signal, `apply diff to ${id}`);
     // aborted: whatever the unpacker made of its source stopping, the abort is the cause
     const failure = (err: unknown) =>
-      opts.signal?.aborted && !isAbortError(err) ? abortError(opts.signal, `apply diff to ${id}`) : asStorageError(err, `apply diff to ${id}`);
+      opts.signal?.aborted && !isAbortError(err)
+        ? abortError(opts.signal, `apply diff to ${id}`)
+        : asStorageError(err, `apply diff to ${id}`);
     const applyOptions = {
       ignoreChownErrors: this.options.ignoreChownErrors,
       idMappings: this.options.idMappings,
@@ -462,10 +460,12 @@ export class LayerProtoDriver implements ProtoDriver {
   private async dropOwnLeases(): Promise<void> {
     for (const rec of this.index.all()) {
       if (rec.leases?.[this.leases.owner] === undefined) continue;
-      await this.mutex.with([rec.id], async () => {
-        const now = this.index.get(rec.id);
-        if (now) await this.index.update(rec.id, { leases: this.leases.recorded(now, 0) });
-      }).catch(() => {});
+      await this.mutex
+        .with([rec.id], async () => {
+          const now = this.index.get(rec.id);
+          if (now) await this.index.update(rec.id, { leases: this.leases.recorded(now, 0) });
+        })
+        .catch(() => {});
     }
   }
 
@@ -556,20 +556,48 @@ export class LayerDriver implements Driver {
     store.measure = (id, parent) => this.diffSize(id, parent);
   }
 
-  create(id: string, parent?: string | null, opts?: CreateOpts): Promise<void> { return this.store.create(id, parent, opts); }
-  createReadWrite(id: string, parent?: string | null, opts?: CreateOpts): Promise<void> { return this.store.createReadWrite(id, parent, opts); }
-  remove(id: string, opts?: RemoveOptions): Promise<void> { return this.store.remove(id, opts); }
-  get(id: string, opts?: { mountLabel?: string }): Promise<string> { return this.store.get(id, opts); }
-  put(id: string): Promise<void> { return this.store.put(id); }
-  exists(id: string): Promise<boolean> { return this.store.exists(id); }
-  list(): Promise<string[]> { return this.store.list(); }
-  status(): Promise<Array<[string, string]>> { return this.store.status(); }
-  getMetadata(id: string): Promise<Record<string, string>> { return this.store.getMetadata(id); }
-  cleanup(): Promise<void> { return this.store.cleanup(); }
-  close(): Promise<void> { return this.store.close(); }
-  record(id: string): LayerRecord | undefined { return this.store.record(id); }
-  check(): Promise<StoreProblem[]> { return this.store.check(); }
-  repair(): Promise<StoreProblem[]> { return this.store.repair(); }
+  create(id: string, parent?: string | null, opts?: CreateOpts): Promise<void> {
+    return this.store.create(id, parent, opts);
+  }
+  createReadWrite(id: string, parent?: string | null, opts?: CreateOpts): Promise<void> {
+    return this.store.createReadWrite(id, parent, opts);
+  }
+  remove(id: string, opts?: RemoveOptions): Promise<void> {
+    return this.store.remove(id, opts);
+  }
+  get(id: string, opts?: { mountLabel?: string }): Promise<string> {
+    return this.store.get(id, opts);
+  }
+  put(id: string): Promise<void> {
+    return this.store.put(id);
+  }
+  exists(id: string): Promise<boolean> {
+    return this.store.exists(id);
+  }
+  list(): Promise<string[]> {
+    return this.store.list();
+  }
+  status(): Promise<Array<[string, string]>> {
+    return this.store.status();
+  }
+  getMetadata(id: string): Promise<Record<string, string>> {
+    return this.store.getMetadata(id);
+  }
+  cleanup(): Promise<void> {
+    return this.store.cleanup();
+  }
+  close(): Promise<void> {
+    return this.store.close();
+  }
+  record(id: string): LayerRecord | undefined {
+    return this.store.record(id);
+  }
+  check(): Promise<StoreProblem[]> {
+    return this.store.check();
+  }
+  repair(): Promise<StoreProblem[]> {
+    return this.store.repair();
+  }
 
   applyDiff(id: string, parent: string | null | undefined, diff: LayerStream, opts?: ApplyDiffOptions): Promise<number> {
     return this.store.applyDiff(id, parent, diff, opts);

@@ -14,7 +14,12 @@ afterEach(async () => {
 });
 
 const rec = (id: string, parent: string | null = null): LayerRecord => ({
-  id, parent, rw: false, state: 'complete', created: new Date(0).toISOString(), mounts: 0,
+  id,
+  parent,
+  rw: false,
+  state: 'complete',
+  created: new Date(0).toISOString(),
+  mounts: 0,
 });
 
 describe('LayerIndex', () => {
@@ -64,7 +69,13 @@ describe('KeyedMutex', () => {
   it('takes several keys without deadlock whatever the order', async () => {
     const m = new KeyedMutex();
     let n = 0;
-    await Promise.all(Array.from({ length: 20 }, (_, i) => m.with(i % 2 ? ['x', 'y'] : ['y', 'x'], async () => { n++; })));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        m.with(i % 2 ? ['x', 'y'] : ['y', 'x'], async () => {
+          n++;
+        }),
+      ),
+    );
     expect(n).toBe(20);
   });
 });

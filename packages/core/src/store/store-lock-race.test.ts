@@ -60,7 +60,7 @@ async function race(home: string): Promise<string[]> {
 describe('StoreLock between two owners', () => {
   for (const [what, lock] of [
     ['a fresh home', undefined],
-    ['a dead owner\'s lock', '999999999 1\n'],
+    ["a dead owner's lock", '999999999 1\n'],
     ['an empty lock file', ''],
   ] as const) {
     it(`never lets both in, on ${what} (40 races)`, async () => {
@@ -72,7 +72,10 @@ describe('StoreLock between two owners', () => {
       }
       expect(tally.both ?? 0, JSON.stringify(tally)).toBe(0);
       // every race has a winner; the other one was refused or came after
-      expect(Object.keys(tally).filter((k) => k !== 'ok' && k !== 'ERR_STORE_BUSY'), JSON.stringify(tally)).toEqual([]);
+      expect(
+        Object.keys(tally).filter((k) => k !== 'ok' && k !== 'ERR_STORE_BUSY'),
+        JSON.stringify(tally),
+      ).toEqual([]);
     });
   }
 });

@@ -1,15 +1,6 @@
 // One 512-byte header block <-> its fields. Knows ustar, GNU, star and V7 layouts;
 // knows nothing about PAX records or how entries chain (reader.ts / writer.ts do).
-import {
-  BLOCK_SIZE,
-  F,
-  MAGIC_GNU,
-  MAGIC_USTAR,
-  TRAILER_STAR,
-  VERSION_GNU,
-  VERSION_USTAR,
-  ZERO_BLOCK,
-} from './constants.js';
+import { BLOCK_SIZE, F, MAGIC_GNU, MAGIC_USTAR, TRAILER_STAR, VERSION_GNU, VERSION_USTAR, ZERO_BLOCK } from './constants.js';
 import { invalidArchive } from './errors.js';
 import { parseNumeric, writeOctal } from './numeric.js';
 

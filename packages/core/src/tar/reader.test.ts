@@ -7,20 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { BLOCK_SIZE, F } from './constants.js';
 import { forEachTarEntry, readTar } from './reader.js';
-import {
-  block,
-  chunked,
-  END,
-  fixChecksum,
-  have,
-  isRoot,
-  oddChunks,
-  pad,
-  paxEntry,
-  readAll,
-  run,
-  sha256,
-} from './test-helpers.js';
+import { block, chunked, END, fixChecksum, have, isRoot, oddChunks, pad, paxEntry, readAll, run, sha256 } from './test-helpers.js';
 import type { EntryType, TarHeader } from './types.js';
 
 let tmp: string;
@@ -203,7 +190,9 @@ describe('readTar: hand-made ustar', () => {
   });
 
   it('ignores a well-formed PAX global header', async () => {
-    const got = await read(Buffer.concat([paxEntry('52 comment=8b2e0c7d4c0b4d1f0f1a3e5e8c3a9f6e5d4c3b2a\n', 0x67), block({ name: 'x' }), END]));
+    const got = await read(
+      Buffer.concat([paxEntry('52 comment=8b2e0c7d4c0b4d1f0f1a3e5e8c3a9f6e5d4c3b2a\n', 0x67), block({ name: 'x' }), END]),
+    );
     expect(got.map((e) => e.header.name)).toEqual(['x']);
   });
 
@@ -215,7 +204,12 @@ describe('readTar: hand-made ustar', () => {
       return Buffer.concat([block({ name: '././@LongLink', typeflag: flag, size: body.length }), pad(body)]);
     };
     const got = await read(
-      Buffer.concat([ln(0x4c, long), ln(0x4b, target), block({ name: long.slice(0, 100), linkname: target.slice(0, 100), typeflag: 0x32 }), END]),
+      Buffer.concat([
+        ln(0x4c, long),
+        ln(0x4b, target),
+        block({ name: long.slice(0, 100), linkname: target.slice(0, 100), typeflag: 0x32 }),
+        END,
+      ]),
       5,
     );
     expect(got[0].header).toMatchObject({ name: long, linkname: target, type: 'symlink' });
@@ -641,7 +635,7 @@ describe.runIf(have('tar'))('readTar: GNU tar archives', () => {
     });
 
     it('--format=posix --xattrs', async () => {
-      const names = await check(['--format=posix', '--xattrs', "--xattrs-include=*"], { fracMtime: true, xattrs: isRoot }, 1);
+      const names = await check(['--format=posix', '--xattrs', '--xattrs-include=*'], { fracMtime: true, xattrs: isRoot }, 1);
       expect(names).toContain(`./${longName}`);
     });
 

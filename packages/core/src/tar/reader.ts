@@ -205,7 +205,8 @@ async function readEntryHeader(src: ByteSource, maxPax: number): Promise<NextEnt
       const second = await src.read(BLOCK_SIZE);
       // A lone zero block then EOF is accepted as GNU tar does.
       if (second.length === 0 || (second.length === BLOCK_SIZE && isZeroBlock(second))) return null;
-      if (second.length < BLOCK_SIZE) throw invalidArchive(`truncated block after a zero block (${second.length} bytes)`, { offset: offset + BLOCK_SIZE });
+      if (second.length < BLOCK_SIZE)
+        throw invalidArchive(`truncated block after a zero block (${second.length} bytes)`, { offset: offset + BLOCK_SIZE });
       // Like Go's archive/tar: a zero block then a header means corruption, not the end.
       throw invalidArchive('a single zero block followed by more data', { offset });
     }

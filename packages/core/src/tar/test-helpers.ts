@@ -75,7 +75,10 @@ export const END = Buffer.alloc(2 * BLOCK_SIZE);
 /** A hand-made PAX 'x' meta entry (header + padded body) from raw record bytes. */
 export function paxEntry(records: Buffer | string, typeflag = 0x78): Buffer {
   const body = Buffer.isBuffer(records) ? records : Buffer.from(records);
-  return Buffer.concat([block({ name: 'PaxHeaders.0/f', typeflag, size: body.length, devmajor: undefined, devminor: undefined }), pad(body)]);
+  return Buffer.concat([
+    block({ name: 'PaxHeaders.0/f', typeflag, size: body.length, devmajor: undefined, devminor: undefined }),
+    pad(body),
+  ]);
 }
 
 /** Runs a command; throws with its stderr on a non-zero exit. */
@@ -104,7 +107,14 @@ export const isRoot = process.getuid?.() === 0;
 export function blankWhiteoutTimes(tar: Buffer): Buffer {
   const b = Buffer.from(tar);
   let off = 0;
-  const num = (o: number, len: number) => parseInt(b.toString('latin1', o, o + len).replace(/\0.*$/s, '').trim() || '0', 8);
+  const num = (o: number, len: number) =>
+    parseInt(
+      b
+        .toString('latin1', o, o + len)
+        .replace(/\0.*$/s, '')
+        .trim() || '0',
+      8,
+    );
   let paxName: string | null = null;
   while (off + 512 <= b.length) {
     if (b.subarray(off, off + 512).every((x) => x === 0)) break;

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,14 +74,18 @@ function specs(): Spec[] {
     f('unames', { uname: 'ü'.repeat(3), gname: 'g'.repeat(40) }),
     f('ids-fit', { uid: 2 ** 21 - 1, gid: 2 ** 21 - 1 }),
     f('ids-big', { uid: 2 ** 24, gid: 2 ** 21 }),
-    f('caps', {
-      xattrs: new Map([
-        ['security.capability', cap],
-        ['user.bin', Buffer.from([0xff, 0x0a, 0x3d, 0x00, 0x20])],
-        ['user.empty', Buffer.alloc(0)],
-        ['trusted.ü', Buffer.from('x')],
-      ]),
-    }, Buffer.from('caps')),
+    f(
+      'caps',
+      {
+        xattrs: new Map([
+          ['security.capability', cap],
+          ['user.bin', Buffer.from([0xff, 0x0a, 0x3d, 0x00, 0x20])],
+          ['user.empty', Buffer.alloc(0)],
+          ['trusted.ü', Buffer.from('x')],
+        ]),
+      },
+      Buffer.from('caps'),
+    ),
     f(`${'s'.repeat(140)}/${'t'.repeat(90)}`, { xattrs: new Map([['user.a', Buffer.from('1')]]) }), // splittable but PAX anyway
     f('frac', { mtime: 1_700_000_000.5 }),
     f('negative', { mtime: -86_400 }),
@@ -130,7 +134,9 @@ describe('encodeHeader', () => {
   });
 
   it('adds the trailing "/" to directory names', () => {
-    expect(text(encodeHeader({ name: 'a/b', type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0 }), F.name)).toMatch(/^a\/b\/\0/);
+    expect(text(encodeHeader({ name: 'a/b', type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0 }), F.name)).toMatch(
+      /^a\/b\/\0/,
+    );
   });
 
   it.each([
@@ -304,7 +310,12 @@ describe('packEntries', () => {
       Xattrs: h.xattrs && Object.fromEntries([...h.xattrs].map(([k, v]) => [k, v.toString('hex')])),
       Data: data?.toString('hex') ?? '',
     }));
-    const go = execFileSync('go', ['run', 'main.go'], { cwd: dir, input: JSON.stringify(json), maxBuffer: 1 << 26, env: { ...process.env, GOFLAGS: '' } });
+    const go = execFileSync('go', ['run', 'main.go'], {
+      cwd: dir,
+      input: JSON.stringify(json),
+      maxBuffer: 1 << 26,
+      env: { ...process.env, GOFLAGS: '' },
+    });
     const ours = await toBuffer(pack(specs()));
     for (let off = 0; off < Math.max(go.length, ours.length); off += BLOCK_SIZE) {
       const a = ours.subarray(off, off + BLOCK_SIZE);
@@ -355,34 +366,39 @@ describe('packEntries', () => {
   it.each([
     ['sync entries, in-memory bodies', false, false],
     ['async entries, streamed bodies', true, true],
-  ])('pipes many entries to a slow writable without stalling (%s)', async (_why, asyncEntries, streamed) => {
-    const data = Buffer.alloc(700, 1);
-    const list: PackEntry[] = Array.from({ length: 3000 }, (_, i) => ({
-      header: { ...base, name: `f${i}`, type: 'file', size: data.length },
-      body: streamed ? chunked(data, 300) : data,
-    }));
-    async function* lazy() {
-      yield* list;
-    }
-    let n = 0;
-    let writes = 0;
-    const sink = new Writable({
-      highWaterMark: 1024,
-      write(c: Buffer, _e, cb) {
-        n += c.length;
-        // Every few writes complete later, so the readable sees backpressure both ways.
-        if (++writes % 7 === 0) setImmediate(cb);
-        else cb();
-      },
-    });
-    await pipeline(packEntries(asyncEntries ? lazy() : list), sink);
-    expect(n).toBe(3000 * (BLOCK_SIZE + 1024) + 1024);
-  }, 30_000);
+  ])(
+    'pipes many entries to a slow writable without stalling (%s)',
+    async (_why, asyncEntries, streamed) => {
+      const data = Buffer.alloc(700, 1);
+      const list: PackEntry[] = Array.from({ length: 3000 }, (_, i) => ({
+        header: { ...base, name: `f${i}`, type: 'file', size: data.length },
+        body: streamed ? chunked(data, 300) : data,
+      }));
+      async function* lazy() {
+        yield* list;
+      }
+      let n = 0;
+      let writes = 0;
+      const sink = new Writable({
+        highWaterMark: 1024,
+        write(c: Buffer, _e, cb) {
+          n += c.length;
+          // Every few writes complete later, so the readable sees backpressure both ways.
+          if (++writes % 7 === 0) setImmediate(cb);
+          else cb();
+        },
+      });
+      await pipeline(packEntries(asyncEntries ? lazy() : list), sink);
+      expect(n).toBe(3000 * (BLOCK_SIZE + 1024) + 1024);
+    },
+    30_000,
+  );
 
   it('hands chunks on without copying them', async () => {
     const data = Buffer.alloc(1 << 20, 3);
     const seen: boolean[] = [];
-    for await (const c of packEntries([{ header: { ...base, name: 'big', type: 'file', size: data.length }, body: data }])) seen.push(c === data);
+    for await (const c of packEntries([{ header: { ...base, name: 'big', type: 'file', size: data.length }, body: data }]))
+      seen.push(c === data);
     expect(seen).toEqual([false, true, false]); // header, the body itself, end blocks
   });
 
@@ -432,10 +448,7 @@ describe.runIf(have('tar'))('GNU tar reads our archives', () => {
       dir('d'),
       file('d/file', Buffer.from('content\n'), {
         mode: 0o4755,
-        xattrs: new Map([
-          ['user.bin', bin],
-          ...(isRoot ? ([['security.capability', cap]] as const) : []),
-        ]),
+        xattrs: new Map([['user.bin', bin], ...(isRoot ? ([['security.capability', cap]] as const) : [])]),
       }),
       { header: { name: 'd/hard', type: 'hardlink', mode: 0o644, uid: 0, gid: 0, size: 0, mtime, linkname: 'd/file' } },
       { header: { name: 'd/sym', type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 0, mtime, linkname: 'file' } },

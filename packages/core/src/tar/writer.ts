@@ -175,7 +175,8 @@ export function encodeHeader(h: TarHeader, opts?: EncodeOptions): Buffer {
   const pax = records!;
   const keys = [...pax.keys()].sort(byteCompare);
   const data = Buffer.concat(keys.map((k) => encodePaxRecord(k, pax.get(k)!)));
-  if (data.length > DEFAULT_MAX_PAX_BYTES) throw cannot(h, `PAX header of ${data.length} bytes is over the ${DEFAULT_MAX_PAX_BYTES}-byte limit`);
+  if (data.length > DEFAULT_MAX_PAX_BYTES)
+    throw cannot(h, `PAX header of ${data.length} bytes is over the ${DEFAULT_MAX_PAX_BYTES}-byte limit`);
   const paxBlock = encodeBlock({ typeflag: T.paxLocal, name: paxHeaderName(name), mode: 0, uid: 0, gid: 0, size: data.length, mtime: 0 });
   // What PAX carries goes into the ustar block as Go does: ASCII only and cut, out-of-range numbers as 0.
   const orZero = (v: number, len: number) => (fitsOctal(v, len) ? v : 0);

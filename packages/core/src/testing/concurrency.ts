@@ -7,7 +7,7 @@
 // (ERR_STORE_BUSY), also when both race for it or for a dead owner's lock.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { Driver } from '../driver.js';
 import { ErrorCode, isGraphDriverError } from '../errors.js';
@@ -50,7 +50,9 @@ function gatedTar(name: string, gate: Promise<void>, onStart: () => void, ms = 6
     ]).finally(() => clearTimeout(timer));
     yield Buffer.from(`content of ${name}\n`);
   }
-  return packEntries([{ header: { name, type: 'file', mode: 0o644, uid: 0, gid: 0, size: `content of ${name}\n`.length, mtime: 0 }, body: body() }]);
+  return packEntries([
+    { header: { name, type: 'file', mode: 0o644, uid: 0, gid: 0, size: `content of ${name}\n`.length, mtime: 0 }, body: body() },
+  ]);
 }
 
 export function describeConcurrency(target: CrashTarget): void {
@@ -76,7 +78,9 @@ export function describeConcurrency(target: CrashTarget): void {
         await d.create('base', null);
         await d.applyDiff('base', null, layerTar(11, 0.2));
         const ids = Array.from({ length: 12 }, (_, i) => `c${i}`);
-        expect(await outcomes(ids.map((id, i) => (i % 2 ? d.createReadWrite(id, 'base') : d.create(id, i % 3 ? 'base' : null))))).toEqual(ids.map(() => 'ok'));
+        expect(await outcomes(ids.map((id, i) => (i % 2 ? d.createReadWrite(id, 'base') : d.create(id, i % 3 ? 'base' : null))))).toEqual(
+          ids.map(() => 'ok'),
+        );
         expect(await outcomes(ids.map((id, i) => d.applyDiff(id, null, layerTar(100 + i, 0.2))))).toEqual(ids.map(() => 'ok'));
         const baseTree = applyModel(new Map(), 11, 0.2);
         for (const [i, id] of ids.entries()) {
@@ -116,7 +120,10 @@ export function describeConcurrency(target: CrashTarget): void {
         expect(d.record?.('m')?.mounts).toBe(40);
         // interleaved: 30 puts and 20 gets at once
         const mixed = await outcomes([...Array.from({ length: 30 }, () => d.put('m')), ...Array.from({ length: 20 }, () => d.get('m'))]);
-        expect(mixed.every((o) => o === 'ok'), mixed.join(' ')).toBe(true);
+        expect(
+          mixed.every((o) => o === 'ok'),
+          mixed.join(' '),
+        ).toBe(true);
         expect(d.record?.('m')?.mounts).toBe(30);
         await expect(d.remove('m')).rejects.toMatchObject({ code: ErrorCode.LayerBusy });
         await Promise.all(Array.from({ length: 30 }, () => d.put('m')));
@@ -176,7 +183,10 @@ export function describeConcurrency(target: CrashTarget): void {
           },
         });
         const res = await child;
-        expect(res.journal.map((l) => l.ev), res.stderr).toEqual(['ready', 'begin', 'done', 'end']);
+        expect(
+          res.journal.map((l) => l.ev),
+          res.stderr,
+        ).toEqual(['ready', 'begin', 'done', 'end']);
         expect(await tried).toBe(ErrorCode.StoreBusy);
         const d3 = await target.init(home, target.options?.(home) ?? []);
         await d3.cleanup();
@@ -185,7 +195,7 @@ export function describeConcurrency(target: CrashTarget): void {
       }
     });
 
-    it('two processes racing for a home (fresh, or with a dead owner\'s lock) never both hold it', async () => {
+    it("two processes racing for a home (fresh, or with a dead owner's lock) never both hold it", async () => {
       const home = await target.makeHome();
       try {
         // make the home's layout once, so both racers only contend for the lock

@@ -109,8 +109,7 @@ export function applyModel(base: TreeModel, seed: number, scale = 1): TreeModel 
       // the applier makes a whiteout's missing parent directory, as Docker's does
       const slash = a.path.lastIndexOf('/');
       if (slash > 0 && !out.has(a.path.slice(0, slash))) out.set(a.path.slice(0, slash), 'd:755');
-    }
-    else if (a.kind === 'dir') {
+    } else if (a.kind === 'dir') {
       if (out.get(a.path)?.startsWith('d:') !== true) drop(a.path);
       out.set(a.path, 'd:755');
     } else {

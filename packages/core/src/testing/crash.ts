@@ -172,7 +172,11 @@ function applyOp(model: Model, op: CrashOp, tarScale: number): void {
 
 function ambiguityOf(model: Model, op: CrashOp, tarScale: number): Ambiguity | undefined {
   if (op.op === 'create' || op.op === 'createReadWrite') {
-    return { op: 'create', id: op.id, layer: { parent: op.parent, rw: op.op === 'createReadWrite', tree: new Map(op.parent ? model.get(op.parent)!.tree : []) } };
+    return {
+      op: 'create',
+      id: op.id,
+      layer: { parent: op.parent, rw: op.op === 'createReadWrite', tree: new Map(op.parent ? model.get(op.parent)!.tree : []) },
+    };
   }
   if (op.op === 'applyDiff') {
     const before = model.get(op.id)!.tree;
@@ -307,7 +311,11 @@ export async function runInChild(
 
 /** The child died loading its modules, before it opened the store. */
 function notStarted(res: ChildResult): boolean {
-  return (res.code === 1 || res.code === 5) && res.journal.length === 0 && /ERR_MODULE_NOT_FOUND|Cannot find module|cjs\/loader|esm\/resolve/.test(res.stderr);
+  return (
+    (res.code === 1 || res.code === 5) &&
+    res.journal.length === 0 &&
+    /ERR_MODULE_NOT_FOUND|Cannot find module|cjs\/loader|esm\/resolve/.test(res.stderr)
+  );
 }
 
 /** Runs one seeded campaign on a fresh home and reports; it does not throw on failures. */
@@ -358,7 +366,9 @@ export async function runCrashCampaign(target: CrashTarget, opts: CampaignOption
       const recoveryFault =
         r() < 0.5
           ? { killAfterSpawnMs: Math.floor(r() * initMs * 1.3) }
-          : { point: `${pick(r, ['recover:swept', 'recover:backend', 'lock:written', 'atomic:written', 'cleanup:unmounted'])}#${randInt(r, 1, 2)}` };
+          : {
+              point: `${pick(r, ['recover:swept', 'recover:backend', 'lock:written', 'atomic:written', 'cleanup:unmounted'])}#${randInt(r, 1, 2)}`,
+            };
       const where = `${target.name} seed=${opts.seed} run=${run}`;
       report.runs++;
       try {
@@ -430,7 +440,9 @@ export async function runCrashCampaign(target: CrashTarget, opts: CampaignOption
               report.pointsHit[name] = (report.pointsHit[name] ?? 0) + 1;
             }
           } else if (res2.code !== 0) {
-            throw new Fail(`recovering child failed (exit ${res2.code}): ${res2.stderr.slice(-2000)} ${JSON.stringify(res2.journal.at(-1))}`);
+            throw new Fail(
+              `recovering child failed (exit ${res2.code}): ${res2.stderr.slice(-2000)} ${JSON.stringify(res2.journal.at(-1))}`,
+            );
           }
         }
 
@@ -439,7 +451,10 @@ export async function runCrashCampaign(target: CrashTarget, opts: CampaignOption
         model = await Promise.race([
           verify(target, home, options(), model, ambiguity, checker, r),
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new HungCheck(`the re-init and check did not end within ${checkMs} ms: the backing store does not answer`)), checkMs);
+            timer = setTimeout(
+              () => reject(new HungCheck(`the re-init and check did not end within ${checkMs} ms: the backing store does not answer`)),
+              checkMs,
+            );
           }),
         ]).finally(() => clearTimeout(timer));
       } catch (err) {
@@ -510,7 +525,13 @@ async function verify(
           await checkLayer(driver, id, [ambiguity.layer.tree], c);
           next.set(id, ambiguity.layer);
         } else if (ambiguity.op === 'applyDiff') {
-          const which = await checkLayer(driver, id, [ambiguity.before, ambiguity.after], c, 'neither as before nor as after the cut-short applyDiff');
+          const which = await checkLayer(
+            driver,
+            id,
+            [ambiguity.before, ambiguity.after],
+            c,
+            'neither as before nor as after the cut-short applyDiff',
+          );
           next.set(id, { ...model.get(id)!, tree: which === 0 ? ambiguity.before : ambiguity.after });
         } else {
           await checkLayer(driver, id, [model.get(id)!.tree], c);

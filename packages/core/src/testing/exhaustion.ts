@@ -31,7 +31,10 @@ export function bigTar(bytes: number, seed = 99): Readable {
     yield { header: { name: 'fill/', type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0 } };
     for (let i = 0, left = bytes; left > 0; i++, left -= fileSize) {
       const size = Math.min(fileSize, left);
-      yield { header: { name: `fill/f${i}`, type: 'file', mode: 0o644, uid: 0, gid: 0, size, mtime: 0 }, body: seededBytes(size, seed + i) };
+      yield {
+        header: { name: `fill/f${i}`, type: 'file', mode: 0o644, uid: 0, gid: 0, size, mtime: 0 },
+        body: seededBytes(size, seed + i),
+      };
     }
   }
   return packEntries(entries());

@@ -117,10 +117,38 @@ const FIELDS: Array<[string, number, number]> = [
   ['prefix', 345, 155],
 ];
 
-const NAMES = ['../x', '/etc/passwd', 'a/../../b', '.', '..', '', 'a'.repeat(100), 'd/../../../../etc', '.wh..wh..opq', '.wh.', 'a/.wh.b', '.wh..wh.plnk/x', 'x\0y', 'ünï'];
+const NAMES = [
+  '../x',
+  '/etc/passwd',
+  'a/../../b',
+  '.',
+  '..',
+  '',
+  'a'.repeat(100),
+  'd/../../../../etc',
+  '.wh..wh..opq',
+  '.wh.',
+  'a/.wh.b',
+  '.wh..wh.plnk/x',
+  'x\0y',
+  'ünï',
+];
 const NUMBERS = ['0', '7777777', '77777777777', '99999999', '-1', ' ', '\0', '00000000001', '1777777777777'];
 const TYPES = '01234567xgLKSVMN\0Z';
-const PAX_KEYS = ['path', 'linkpath', 'size', 'uid', 'gid', 'mtime', 'uname', 'SCHILY.xattr.user.a', 'SCHILY.xattr.security.capability', 'GNU.sparse.size', 'comment', ''];
+const PAX_KEYS = [
+  'path',
+  'linkpath',
+  'size',
+  'uid',
+  'gid',
+  'mtime',
+  'uname',
+  'SCHILY.xattr.user.a',
+  'SCHILY.xattr.security.capability',
+  'GNU.sparse.size',
+  'comment',
+  '',
+];
 
 type Mutator = (t: Buffer, r: () => number, seeds: Buffer[]) => [Buffer, string];
 
@@ -134,7 +162,8 @@ const mutators: Mutator[] = [
   function byteSets(t, r) {
     const b = Buffer.from(t);
     const n = randInt(r, 1, 6);
-    for (let i = 0; i < n && b.length; i++) b[Math.floor(r() * b.length)] = pick(r, [0, 0xff, 0x7f, 0x80, 0x2f, 0x2e, 0x30, 0x37, 0x20, 0x0a]);
+    for (let i = 0; i < n && b.length; i++)
+      b[Math.floor(r() * b.length)] = pick(r, [0, 0xff, 0x7f, 0x80, 0x2f, 0x2e, 0x30, 0x37, 0x20, 0x0a]);
     return [b, `set ${n} bytes`];
   },
   function blockSplice(t, r, seeds) {
@@ -264,7 +293,15 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const log = opts.log ?? (() => {});
   const seeds = await fuzzSeeds();
   const seedTars = seeds.map((s) => s.tar);
-  const report: FuzzReport = { seed: opts.seed, iterations: 0, outcomes: {}, seeds: seeds.length, peakRssGrowth: 0, failures: [], durationMs: 0 };
+  const report: FuzzReport = {
+    seed: opts.seed,
+    iterations: 0,
+    outcomes: {},
+    seeds: seeds.length,
+    peakRssGrowth: 0,
+    failures: [],
+    durationMs: 0,
+  };
 
   const work = await mkdtemp(join(tmpdir(), 'gd-fuzz-'));
   // The sentinel: work/<i>/sentinel beside work/<i>/dest, with a symlink pointing out.
@@ -359,6 +396,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     await removeAll(work);
   }
   report.durationMs = Date.now() - started;
-  log(`fuzz seed ${opts.seed}: ${report.iterations} inputs in ${(report.durationMs / 1000).toFixed(1)} s, outcomes ${JSON.stringify(report.outcomes)}, ${report.failures.length} failures`);
+  log(
+    `fuzz seed ${opts.seed}: ${report.iterations} inputs in ${(report.durationMs / 1000).toFixed(1)} s, outcomes ${JSON.stringify(report.outcomes)}, ${report.failures.length} failures`,
+  );
   return report;
 }

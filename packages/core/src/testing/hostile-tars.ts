@@ -103,7 +103,15 @@ export function fixChecksum(block: Buffer): void {
 
 /** A whole entry: header block(s) from core's writer, then the body and its padding. */
 export function entry(h: Partial<TarHeader> & { name: string }, body: Buffer = Buffer.alloc(0)): Buffer {
-  const header: TarHeader = { type: 'file', mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000, ...h, size: h.type && h.type !== 'file' ? 0 : body.length };
+  const header: TarHeader = {
+    type: 'file',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtime: 1_700_000_000,
+    ...h,
+    size: h.type && h.type !== 'file' ? 0 : body.length,
+  };
   return Buffer.concat([encodeHeader(header), body, padding(body.length)]);
 }
 
@@ -203,7 +211,11 @@ function linkOutTars(): HostileTar[] {
   return [
     out('link-out-lone-dotdot', 'a lone symlink "dotdot -> ../victim/hello"', () => [symlink('dotdot', '../victim/hello'), end]),
     out('link-out-far-above', 'a symlink 64 levels above the root', () => [symlink('up', `${'../'.repeat(64)}etc/shadow`), end]),
-    out('link-out-nested', 'dir/loophole -> ../../victim (one level too many)', () => [dir('dir'), symlink('dir/loophole', '../../victim'), end]),
+    out('link-out-nested', 'dir/loophole -> ../../victim (one level too many)', () => [
+      dir('dir'),
+      symlink('dir/loophole', '../../victim'),
+      end,
+    ]),
     out('link-out-via-symlink', 'a symlink to a symlink that leads out (the first alone stays inside)', () => [
       symlink('s2', 's1'),
       symlink('s1', '../victim'),
@@ -315,7 +327,11 @@ export function hostileTars(): HostileTar[] {
       name: 'mtime-absurd',
       why: 'a modification time of 2^60 seconds and a negative one',
       expect: 'either',
-      chunks: () => [rawBlock({ name: 'future', mtime: base256(1n << 60n) }), rawBlock({ name: 'past', mtime: Buffer.from([0xff, ...Array(11).fill(0xfe)]) }), end],
+      chunks: () => [
+        rawBlock({ name: 'future', mtime: base256(1n << 60n) }),
+        rawBlock({ name: 'past', mtime: Buffer.from([0xff, ...Array(11).fill(0xfe)]) }),
+        end,
+      ],
     },
     {
       name: 'mode-garbage',
@@ -417,7 +433,11 @@ export function hostileTars(): HostileTar[] {
       name: 'pax-chain-without-entry',
       why: '5 000 PAX headers in a row, each overriding the last, then the end',
       expect: 'either',
-      chunks: () => cat(repeat(5000, (i) => paxEntry([['path', `p${i}`]])), end),
+      chunks: () =>
+        cat(
+          repeat(5000, (i) => paxEntry([['path', `p${i}`]])),
+          end,
+        ),
     },
     {
       name: 'pax-path-traversal',
@@ -438,7 +458,10 @@ export function hostileTars(): HostileTar[] {
       why: '2 000 user xattrs of 512 bytes on one file',
       expect: 'either',
       chunks: () => {
-        const recs: Array<[string, Buffer]> = Array.from({ length: 2000 }, (_, i) => [`SCHILY.xattr.user.k${i}`, Buffer.alloc(512, i % 256)]);
+        const recs: Array<[string, Buffer]> = Array.from({ length: 2000 }, (_, i) => [
+          `SCHILY.xattr.user.k${i}`,
+          Buffer.alloc(512, i % 256),
+        ]);
         return [paxEntry(recs), file('xattrs'), end];
       },
     },
@@ -473,7 +496,11 @@ export function hostileTars(): HostileTar[] {
       name: 'deep-2k-dirs',
       why: '2 000 nested directory entries, each one level deeper',
       expect: 'either',
-      chunks: () => cat(repeat(2000, (i) => Buffer.concat([paxEntry([['path', `${'n/'.repeat(i + 1)}`]]), dir('placeholder')])), end),
+      chunks: () =>
+        cat(
+          repeat(2000, (i) => Buffer.concat([paxEntry([['path', `${'n/'.repeat(i + 1)}`]]), dir('placeholder')])),
+          end,
+        ),
     },
     // --- name collisions -------------------------------------------------------------------
     {
@@ -482,24 +509,32 @@ export function hostileTars(): HostileTar[] {
       expect: 'either',
       chunks: () =>
         cat(
-        repeat(50, (i) =>
-          Buffer.concat([
-            file('c', `v${i}`),
-            dir('c'),
-            file('c/inner'),
-            entry({ name: 'c', type: 'symlink', linkname: '/' }),
-            entry({ name: 'c', type: 'fifo' }),
-            file('c', `w${i}`),
-          ]),
+          repeat(50, (i) =>
+            Buffer.concat([
+              file('c', `v${i}`),
+              dir('c'),
+              file('c/inner'),
+              entry({ name: 'c', type: 'symlink', linkname: '/' }),
+              entry({ name: 'c', type: 'fifo' }),
+              file('c', `w${i}`),
+            ]),
+          ),
+          end,
         ),
-        end,
-      ),
     },
     {
       name: 'collide-spellings',
       why: '"x", "./x", "/x", "x/", ".//x", "x/." all naming one path',
       expect: 'either',
-      chunks: () => [file('x', '1'), file('./x', '2'), file('/x', '3'), dir('x/'), file('.//x', '4'), rawBlock({ name: 'x/.', typeflag: '5' }), end],
+      chunks: () => [
+        file('x', '1'),
+        file('./x', '2'),
+        file('/x', '3'),
+        dir('x/'),
+        file('.//x', '4'),
+        rawBlock({ name: 'x/.', typeflag: '5' }),
+        end,
+      ],
     },
     {
       name: 'collide-below-file',
@@ -527,7 +562,12 @@ export function hostileTars(): HostileTar[] {
       name: 'hardlink-chain-1000',
       why: '1 000 links, each to the one before (one inode, nlink 1001)',
       expect: 'either',
-      chunks: () => cat(file('h0'), repeat(1000, (i) => entry({ name: `h${i + 1}`, type: 'hardlink', linkname: `h${i}` })), end),
+      chunks: () =>
+        cat(
+          file('h0'),
+          repeat(1000, (i) => entry({ name: `h${i + 1}`, type: 'hardlink', linkname: `h${i}` })),
+          end,
+        ),
     },
     {
       name: 'hardlink-to-directory',
@@ -558,20 +598,40 @@ export function hostileTars(): HostileTar[] {
       name: 'tiny-entries-20k',
       why: '20 000 empty files in 20 directories',
       expect: 'applied',
-      chunks: () => cat(repeat(20_000, (i) => (i % 1000 === 0 ? Buffer.concat([dir(`t${i / 1000}`), file(`t${i / 1000}/e${i}`, '')]) : file(`t${Math.floor(i / 1000)}/e${i}`, ''))), end),
+      chunks: () =>
+        cat(
+          repeat(20_000, (i) =>
+            i % 1000 === 0
+              ? Buffer.concat([dir(`t${i / 1000}`), file(`t${i / 1000}/e${i}`, '')])
+              : file(`t${Math.floor(i / 1000)}/e${i}`, ''),
+          ),
+          end,
+        ),
     },
     {
       name: 'tiny-entries-100k',
       why: '100 000 empty files in 100 directories: memory must stay flat',
       expect: 'applied',
       heavy: true,
-      chunks: () => cat(repeat(100_000, (i) => (i % 1000 === 0 ? Buffer.concat([dir(`t${i / 1000}`), file(`t${i / 1000}/e${i}`, '')]) : file(`t${Math.floor(i / 1000)}/e${i}`, ''))), end),
+      chunks: () =>
+        cat(
+          repeat(100_000, (i) =>
+            i % 1000 === 0
+              ? Buffer.concat([dir(`t${i / 1000}`), file(`t${i / 1000}/e${i}`, '')])
+              : file(`t${Math.floor(i / 1000)}/e${i}`, ''),
+          ),
+          end,
+        ),
     },
     {
       name: 'whiteout-flood',
       why: '50 000 whiteouts of names that do not exist',
       expect: 'either',
-      chunks: () => cat(repeat(50_000, (i) => file(`w/.wh.gone${i}`, '')), end),
+      chunks: () =>
+        cat(
+          repeat(50_000, (i) => file(`w/.wh.gone${i}`, '')),
+          end,
+        ),
     },
   ];
 }

@@ -142,7 +142,7 @@ export function describeHostileInput(target: HostileTarget): void {
       });
     }
 
-    it('a link out refused in a child layer (its parent\'s content below) costs neither layer', async () => {
+    it("a link out refused in a child layer (its parent's content below) costs neither layer", async () => {
       await d.create('lo-parent', null);
       await d.applyDiff('lo-parent', null, layerTar(7, 0.2));
       const parentTree = await withLayer(d, 'lo-parent', (root) => readTreeModel(root));

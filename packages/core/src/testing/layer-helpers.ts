@@ -133,7 +133,5 @@ export function randomId(): string {
 
 /** Sorted Docker-style lines ("A /x") of a change list, for exact comparisons. */
 export function sortedChanges(changes: readonly Change[]): string[] {
-  return [...changes]
-    .sort((a, b) => (a.path === b.path ? a.kind - b.kind : a.path < b.path ? -1 : 1))
-    .map(formatChange);
+  return [...changes].sort((a, b) => (a.path === b.path ? a.kind - b.kind : a.path < b.path ? -1 : 1)).map(formatChange);
 }

@@ -246,7 +246,7 @@ export async function randomEdits(root: string, r: Rand, count: number): Promise
         case 13: {
           const src = r.pick(entries.filter((e) => e.kind !== 'dir').map((e) => e.rel));
           if (!src) break;
-          const dest = r.chance(0.3) ? r.pick(files) ?? fresh() : fresh();
+          const dest = r.chance(0.3) ? (r.pick(files) ?? fresh()) : fresh();
           await rename(at(src), at(dest));
           log.push(`rename ${src} -> ${dest}`);
           break;

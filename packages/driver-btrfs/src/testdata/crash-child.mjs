@@ -10,7 +10,7 @@ const forever = () => new Promise(() => setInterval(() => {}, 1 << 30));
 
 const publish = BtrfsBackend.prototype.publish;
 if (mode === 'before-publish') {
-  BtrfsBackend.prototype.publish = async function () {
+  BtrfsBackend.prototype.publish = async () => {
     say('paused');
     await forever();
   };

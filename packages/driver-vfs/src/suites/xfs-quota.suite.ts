@@ -68,7 +68,7 @@ describe('vfs xfs project quota specifics', () => {
     });
   });
 
-  it('a child of a sized layer is not limited by its parent\'s quota', async () => {
+  it("a child of a sized layer is not limited by its parent's quota", async () => {
     await withDriver([], async (d) => {
       await d.createReadWrite('small', null, { storageOpt: { size: '10M' } });
       await d.create('child', 'small');
@@ -76,7 +76,7 @@ describe('vfs xfs project quota specifics', () => {
     });
   });
 
-  it('size on a read-only layer is refused, as Docker\'s vfs does', async () => {
+  it("size on a read-only layer is refused, as Docker's vfs does", async () => {
     await withDriver([], async (d) => {
       await expect(d.create('ro', null, { storageOpt: { size: '10M' } })).rejects.toMatchObject({ code: 'ERR_QUOTA_NOT_SUPPORTED' });
       expect(await d.list()).toEqual([]);

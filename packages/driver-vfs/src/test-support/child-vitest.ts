@@ -98,7 +98,10 @@ export async function runSuite(opts: {
 
 /** True when the child vitest gave up before a test ran because its worker was slow to start. */
 export function workerStartTimedOut(run: ChildRun): boolean {
-  return run.passed + run.failed === 0 && /Failed to start \w+ worker|Timeout waiting for worker to respond|Timeout starting \w+ runner/.test(run.output);
+  return (
+    run.passed + run.failed === 0 &&
+    /Failed to start \w+ worker|Timeout waiting for worker to respond|Timeout starting \w+ runner/.test(run.output)
+  );
 }
 
 /** The tail of a child's output, for assertion messages. */

@@ -54,7 +54,12 @@ export async function openZfsKitInfo(): Promise<Record<string, string> | undefin
   const dir = kitDir();
   if (!dir) return undefined;
   const text = await readFile(join(dir, 'info'), 'utf8');
-  return Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 /**
