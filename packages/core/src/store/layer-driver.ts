@@ -49,7 +49,12 @@ export interface LayerDriverOptions {
   idMappings?: IdMappings;
 }
 
-export async function createLayerDriver(home: string, backend: LayerBackend, options: LayerDriverOptions = {}): Promise<LayerDriver> {
+/** Opens the store at `home` over `backend` (lock, foreign-home check, recovery) as a full Driver. */
+export function createLayerDriver(home: string, backend: LayerBackend, options: LayerDriverOptions = {}): Promise<LayerDriver> {
+  return LayerDriver.open(home, backend, options);
+}
+
+async function openStore(home: string, backend: LayerBackend, options: LayerDriverOptions): Promise<LayerProtoDriver> {
   await makeDirs(home, 0o700);
   const lock = await StoreLock.acquire(home);
   let opened = false;
@@ -64,7 +69,7 @@ export async function createLayerDriver(home: string, backend: LayerBackend, opt
     opened = true;
     const proto = new LayerProtoDriver(home, backend, index, lock, options);
     await proto.recover();
-    return new LayerDriver(proto, backend);
+    return proto;
   } catch (err) {
     if (opened) await backend.cleanup().catch(() => {});
     await lock.release();
@@ -546,8 +551,12 @@ export class LayerDriver implements Driver {
   readonly name: string;
   private readonly naive: Driver;
 
-  /** Made by createLayerDriver, which opens and recovers the store first. */
-  constructor(
+  /** Opens and recovers the store first (createLayerDriver calls this). */
+  static async open(home: string, backend: LayerBackend, options: LayerDriverOptions = {}): Promise<LayerDriver> {
+    return new LayerDriver(await openStore(home, backend, options), backend);
+  }
+
+  private constructor(
     private readonly store: LayerProtoDriver,
     private readonly backend: LayerBackend,
   ) {
