@@ -6,7 +6,7 @@
 // a deleted directory is one Delete), and the tar comes from core's exportChanges.
 //
 // Where the upper dir does not tell the whole story it steps aside (undefined: core runs
-// the naive diff): another parent than the layer's own, no parent, or a kernel whose
+// the naive diff): another parent than the layer's own, no parent for a layer that has one, or a kernel whose
 // redirect_dir/metacopy features store renames and metadata-only copies as xattrs.
 import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -76,8 +76,10 @@ export class NativeDiff {
   /** The layer's lower dirs when `parent` is its own parent and the native diff can be used. */
   private async lowersFor(id: string, parent: string | null): Promise<string[] | string> {
     if (this.naiveReason !== null) return this.naiveReason;
-    if (parent === null) return 'no parent: the whole tree';
     const lowers = await this.layout.lowers(id);
+    // A base layer is mounted as its diff dir itself (no overlay): the naive diff against
+    // nothing lists that very tree, so the walk below (no lowers) gives the same changes.
+    if (parent === null) return lowers.length === 0 ? [] : `${id} has a parent: not the whole tree`;
     const short = await this.layout.shortId(parent);
     if (lowers[0] !== `${LINK_DIR}/${short}`) return `${parent} is not the parent of ${id}`;
     return this.layout.lowerDirs(id);
@@ -121,6 +123,8 @@ export class NativeDiff {
   /** ChangesDirs(merged view of the layer, merged view of its parent), from the upper dir. */
   private async walk(upperRoot: string, lowers: string[]): Promise<Change[]> {
     const view = new LowerView(lowers, this.wh);
+    // a base layer's diff dir is its root as it is: nothing in it is a whiteout
+    const base = lowers.length === 0;
     const changes: Change[] = [];
     const root: DirNode = { path: '/', parent: null, flagged: true };
     const flag = (dir: DirNode) => {
@@ -142,14 +146,14 @@ export class NativeDiff {
         let name = e.name;
         const abs = `${upperAbs}/${name}`;
         let whiteout = false;
-        if (this.wh.isMarker(name)) {
+        if (!base && this.wh.isMarker(name)) {
           if (name === WH_OPAQUE) continue;
           name = name.slice(4);
           whiteout = true;
         }
         const nst = whiteout ? null : lstatSync(abs, { bigint: true, throwIfNoEntry: false });
         if (!whiteout && nst === undefined) continue; // gone since readdir
-        if (whiteout || isWhiteoutDevice(nst as BigIntStats)) {
+        if (whiteout || (!base && isWhiteoutDevice(nst as BigIntStats))) {
           if (lowerDir === null || deleted.has(name) || view.lookup(lowerDir, name) === null) continue;
           deleted.add(name);
           flag(node);
