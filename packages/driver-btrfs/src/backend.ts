@@ -14,8 +14,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { access, lchown, mkdir, readdir, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import {
+  changesSize,
   errInvalidOption,
   exportChanges,
   parseSize,
@@ -319,6 +320,33 @@ export class BtrfsBackend implements LayerBackend {
     }
   }
 
+  /**
+   * What `id` adds to `parent`, read from the snapshot the change list was made from. Run
+   * by every last put (the recorded size): snapshots made for it are not kept, and are gone
+   * when it returns, so a measured layer leaves nothing under home/snapshots. Undefined
+   * (core then measures the change list of `changes`, which records any fallback) when
+   * the native path cannot answer.
+   */
+  async diffSize(id: string, parent: string | null): Promise<number | undefined> {
+    if (!parent) return undefined;
+    let got: Awaited<ReturnType<NativeDiff['changes']>>;
+    try {
+      got = await this.native.changes(id, parent, { keep: false });
+    } catch {
+      await this.native.settle();
+      return undefined;
+    }
+    const { changes, pair } = got;
+    try {
+      const size = await changesSize(pair.newSnap, changes);
+      this.native.stats.native++;
+      return size;
+    } finally {
+      pair.release();
+      await this.native.settle();
+    }
+  }
+
   async diff(id: string, parent: string | null): Promise<Readable | undefined> {
     if (!parent) return this.native.decline('no parent: the whole tree');
     let got: Awaited<ReturnType<NativeDiff['changes']>>;
@@ -330,11 +358,19 @@ export class BtrfsBackend implements LayerBackend {
     this.native.stats.native++;
     const { changes, pair } = got;
     // Exported from the read-only snapshot: the tar is the state the list was made from.
-    // The snapshots are kept until the stream closes (ended or destroyed); core's
-    // LayerDriver wraps it in the one diff stream guard.
+    // The snapshots are kept until the stream is destroyed: core's LayerDriver wraps it in
+    // the one diff stream guard, which buffers ahead of its reader and destroys this stream
+    // once its reader has had the end (or on destroy). Ending alone does not close it
+    // (autoDestroy off), so the snapshot outlives a tar the guard has read but nobody else.
     const tar = exportChanges(pair.newSnap, changes);
-    tar.once('close', () => pair.release());
-    return tar;
+    const out = new PassThrough({ autoDestroy: false });
+    tar.once('error', (err) => out.destroy(err));
+    tar.pipe(out);
+    out.once('close', () => {
+      tar.destroy();
+      pair.release();
+    });
+    return out;
   }
 }
 

@@ -118,8 +118,11 @@ export class NativeDiff {
 
   // --- the kept snapshots -----------------------------------------------------------------
 
-  /** A new read-only snapshot of `layer`, kept as its current one; held once for the caller. */
-  private async make(layer: string): Promise<Snap> {
+  /**
+   * A new read-only snapshot of `layer`, held once for the caller: kept as the layer's
+   * current one, or (`keep` false) used by this call only and deleted on its release.
+   */
+  private async make(layer: string, keep = true): Promise<Snap> {
     const path = join(this.snapshotsDir, randomBytes(12).toString('hex'));
     const token = { layer, dropped: false };
     this.making.add(token);
@@ -134,8 +137,8 @@ export class NativeDiff {
     }
     this.stats.snapshotsMade++;
     const snap = new Snap(layer, path);
-    if (token.dropped) {
-      // the layer was removed meanwhile: used by this call only
+    if (token.dropped || !keep) {
+      // not to be kept (or the layer was removed meanwhile): used by this call only
       snap.retired = true;
       return snap;
     }
@@ -248,8 +251,12 @@ export class NativeDiff {
   /**
    * The change list of `id` against `parent`, and the pair of read-only snapshots it was
    * read from, held until the caller releases it (the tar of a diff is read from newSnap).
+   * With `keep` false, the snapshots this call has to make are not kept for later calls:
+   * they are deleted on release (a size measured at put leaves nothing behind); kept ones
+   * that are still current are used all the same.
    */
-  async changes(id: string, parent: string): Promise<{ changes: Change[]; pair: SnapshotPair }> {
+  async changes(id: string, parent: string, opts: { keep?: boolean } = {}): Promise<{ changes: Change[]; pair: SnapshotPair }> {
+    const keep = opts.keep ?? true;
     const [child, par] = await this.checkRelation(id, parent);
     // Is a kept snapshot still its layer? Commit what is pending, then list generations.
     const listing = this.btrfs.filesystemSync(this.snapshotsDir).then(() => this.btrfs.subvolumeList(this.snapshotsDir, { details: true }));
@@ -279,7 +286,7 @@ export class NativeDiff {
     const held: Array<Snap | undefined> = [];
     try {
       // a layer without a kept snapshot gets one now, alongside the listing
-      const got = await Promise.allSettled([keptNew ?? this.make(id), keptOld ?? this.make(parent), listing]);
+      const got = await Promise.allSettled([keptNew ?? this.make(id, keep), keptOld ?? this.make(parent, keep), listing]);
       for (const i of [0, 1]) {
         const r = got[i];
         if (r.status === 'fulfilled') held[i] = r.value as Snap;
@@ -300,7 +307,7 @@ export class NativeDiff {
         this.retire(snap);
         held[i] = undefined;
         this.unhold(snap);
-        held[i] = await this.make(snap.layer);
+        held[i] = await this.make(snap.layer, keep);
       };
       const replaced = await Promise.allSettled([replace(0, keptNew, child), replace(1, keptOld, par)]);
       const bad = replaced.find((r) => r.status === 'rejected');

@@ -41,6 +41,9 @@ export function guardDiffStream(inner: Readable, started: number, release: () =>
     if (!out.push(chunk)) inner.pause();
   });
   inner.once('error', (err) => out.destroy(err));
+  // read to its end by the consumer: the inner stream is let go of too (a native diff's
+  // snapshot is held by its stream until then, not just until the guard has buffered it)
+  out.once('end', () => inner.destroy());
   inner.once('end', () => {
     void sleep(1000 - (started % 1000))
       .then(releaseOnce)
