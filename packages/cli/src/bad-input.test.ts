@@ -188,7 +188,8 @@ describe('files that cannot be read or written are typed errors, and cost nothin
     execFileSync('chown', ['65534:65534', home]);
     const secret = join(work, 'secret.tar');
     await writeFile(secret, await readFile(tar), { mode: 0o600 }); // root's
-    const as = { cwd: home, uid: 65534, gid: 65534 };
+    // the user's default store is in their home (~/.local/share/graphdriver), not the cwd
+    const as = { cwd: home, uid: 65534, gid: 65534, env: { HOME: home, XDG_DATA_HOME: undefined, GRAPHDRIVER_ROOT: undefined } };
     expect((await runCli(['create', 'u1'], as)).status).toBe(0);
     const r = await runCli(['apply', 'u1', secret], as);
     expect(expectOneLine(r, 'ERR_INVALID_OPTION')).toContain(`cannot read ${secret}: EACCES: permission denied`);
@@ -248,7 +249,8 @@ describe('files that cannot be read or written are typed errors, and cost nothin
 
   // Node's recursive mkdir loops forever here: procfs answers ENOENT for any new name.
   it('a store root the kernel cannot make (below /proc) ends with ERR_INVALID_OPTION', async () => {
-    const r = await runCli(['--root', '/proc/graphdriver-nope/root', '--driver', 'vfs', 'ls']);
+    // a command that writes: read-only ones (ls) create no store root, so they never mkdir
+    const r = await runCli(['--root', '/proc/graphdriver-nope/root', '--driver', 'vfs', 'create', 'x']);
     expect(expectOneLine(r, 'ERR_INVALID_OPTION')).toContain('cannot create the store root /proc/graphdriver-nope/root: ENOENT');
   });
 

@@ -10,9 +10,12 @@
 const SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 type Watched = keyof typeof SIGNALS;
 
-/** ERR_INTERRUPTED for a signal, ERR_STDOUT_CLOSED for a closed stdout (cli-errors.ts). */
+/**
+ * ERR_INTERRUPTED for a signal, ERR_STDOUT_CLOSED for a closed stdout (or another failure of
+ * it), ERR_NO_SPACE for a full one (cli-errors.ts).
+ */
 export interface Interruption {
-  code: 'ERR_INTERRUPTED' | 'ERR_STDOUT_CLOSED';
+  code: 'ERR_INTERRUPTED' | 'ERR_STDOUT_CLOSED' | 'ERR_NO_SPACE';
   message: string;
   status: number;
 }
@@ -41,8 +44,10 @@ export function watchInterrupts(): Interrupts {
     handlers.set(name, handler);
     process.on(name, handler);
   }
-  // The reader of stdout went away (`| head`): nothing more can be delivered.
+  // The reader of stdout went away (`| head`), or stdout failed: nothing more can be delivered.
+  // A full stdout (a full disk, /dev/full) is ERR_NO_SPACE, as a full disk is anywhere else.
   const onStdoutError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOSPC') return interrupt({ code: 'ERR_NO_SPACE', message: `cannot write stdout: ${err.message}`, status: 1 }, err);
     const why = err.code === 'EPIPE' ? 'the reader of stdout closed it before the end of the output' : `stdout failed: ${err.message}`;
     interrupt({ code: 'ERR_STDOUT_CLOSED', message: why, status: 1 }, err);
   };

@@ -1,9 +1,18 @@
 // What every command shares: the global options, the store root, and a driver opened for
 // the length of one command and let go of (not cleaned up) at its end.
-import { access } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { DRIVER_ENV, closeDriver, makeDirs, newDriver, registeredDrivers, type Driver } from '@graphdriver/core';
+import {
+  DRIVER_ENV,
+  closeDriver,
+  errInvalidOption,
+  errnoCode,
+  makeDirs,
+  newDriver,
+  registeredDrivers,
+  type Driver,
+} from '@graphdriver/core';
 import { pathError } from './cli-errors.js';
 
 export interface GlobalOptions {
@@ -63,6 +72,14 @@ export const exists = (path: string) =>
  * commands ask first: opening a driver creates its home, and `ls` must not leave a store behind.
  */
 export async function storeExists(s: Session): Promise<boolean> {
+  // a root that is a file, or below one (ENOTDIR), or unreachable (EACCES) can never hold a
+  // store: that is the argument's fault, not "no store yet"
+  const st = await stat(s.root).catch((err) => {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw pathError(err, `cannot create the store root ${s.root}`);
+  });
+  if (!st) return false;
+  if (!st.isDirectory()) throw errInvalidOption(`cannot create the store root ${s.root}: it is not a directory`);
   const names = s.driverName ? [s.driverName] : registeredDrivers();
   for (const name of names) if (await exists(join(s.root, name))) return true;
   return false;

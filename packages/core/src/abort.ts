@@ -38,17 +38,21 @@ export function abortableSource(source: LayerStream, signal: AbortSignal | undef
   if (!signal) return source;
   return (async function* () {
     const it = source[Symbol.asyncIterator]();
-    let onAbort!: () => void;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(abortError(signal, what));
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    aborted.catch(() => {}); // observed by the race below, or not at all
+    // Not Promise.race against one long-lived "aborted" promise: every race adds a reaction to
+    // it that keeps its chunk alive until the signal settles, i.e. the whole stream in memory.
+    // One pending read at a time is rejected by the abort instead.
+    let rejectRead: ((err: unknown) => void) | undefined;
+    const onAbort = () => rejectRead?.(abortError(signal, what));
+    signal.addEventListener('abort', onAbort, { once: true });
     let done = false;
     try {
-      throwIfAborted(signal, what); // inside: an abort before the first chunk destroys the source too
       for (;;) {
-        const r = await Promise.race([it.next(), aborted]);
+        throwIfAborted(signal, what); // inside: an abort before the first chunk destroys the source too
+        const r = await new Promise<Awaited<ReturnType<typeof it.next>>>((resolve, reject) => {
+          rejectRead = reject;
+          it.next().then(resolve, reject);
+        });
+        rejectRead = undefined;
         if (r.done) {
           done = true;
           return;
