@@ -106,6 +106,8 @@ export class LayerProtoDriver implements ProtoDriver {
   /** What recovery at init found and mended, for `check` to report. */
   recoveredAtOpen: StoreProblem[] = [];
   private closed = false;
+  /** Set when close() begins: no lease is handed out from then on. */
+  private closing = false;
 
   constructor(
     readonly home: string,
@@ -275,7 +277,11 @@ export class LayerProtoDriver implements ProtoDriver {
   async lease(id: string): Promise<Lease> {
     validateId(id);
     this.checkOpen();
-    const path = await this.mutex.with([id], async () => {
+    if (this.closing) throw new Error(`${this.name} driver at ${this.home} is closing: no new lease on ${id}`);
+    // Tracked like a release: close() waits for a lease on its way to the record, so that
+    // dropOwnLeases sees it (an interrupted export's diff can still be taking one when the
+    // command gives up and closes the driver; the lease then outlived the process).
+    const acquiring = this.mutex.with([id], async () => {
       const rec = this.complete(id);
       const p = await this.mountHere(id);
       const n = this.leases.take(id);
@@ -285,6 +291,8 @@ export class LayerProtoDriver implements ProtoDriver {
       });
       return p;
     });
+    this.leases.track(acquiring);
+    const path = await acquiring;
     let released: Promise<void> | undefined;
     return {
       path,
@@ -292,6 +300,7 @@ export class LayerProtoDriver implements ProtoDriver {
         if (released) return released;
         const n = this.leases.drop(id);
         released = this.mutex.with([id], async () => {
+          if (this.closed) return; // close() took this driver's leases out of the records
           const rec = this.index.get(id);
           if (!rec) return;
           await this.index.update(id, { leases: this.leases.recorded(rec, n) });
@@ -451,6 +460,7 @@ export class LayerProtoDriver implements ProtoDriver {
   /** Releases the home lock and nothing else: mounts and their references stay as they are. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.closing = true;
     await this.leases.settled();
     await this.dropOwnLeases();
     this.closed = true;

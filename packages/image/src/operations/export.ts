@@ -115,18 +115,31 @@ export async function exportImage(driver: Driver, id: string, dest: ImageDestina
       };
     }
     let tar: DigestCounter | undefined;
+    // The tasks feeding the blob: a failed putBlob (an interrupt) waits for them, so the
+    // diff they took (its lease on the layer) is released before the caller closes the driver.
+    const producers: Array<{ out: PassThrough; done: Promise<void> }> = [];
     const open = (): Readable => {
       const out = new PassThrough({ highWaterMark: 1 << 20 });
       tar = new DigestCounter({ onBytes: (n) => emit({ type: 'bytes', bytes: n }) });
       const counter = tar;
-      void (async () => {
+      const producing = (async () => {
         const diff = await driver.diff(layerId, parent, { signal });
-        if (wanted === 'none') await pipeline(diff, counter, out);
-        else await pipeline(diff, counter, await createCompressor(wanted), out);
-      })().catch((err: unknown) => out.destroy(err as Error));
+        if (wanted === 'none') await pipeline(diff, counter, out, { signal });
+        else await pipeline(diff, counter, await createCompressor(wanted), out, { signal });
+      })().catch((err: unknown) => {
+        out.destroy(err as Error);
+      });
+      producers.push({ out, done: producing });
       return out;
     };
-    const desc = await dest.putBlob(open, { mediaType: layerMediaType(manifestType, wanted) }, signal);
+    let desc: Descriptor;
+    try {
+      desc = await dest.putBlob(open, { mediaType: layerMediaType(manifestType, wanted) }, signal);
+    } catch (err) {
+      for (const p of producers) p.out.destroy(); // unread by a destination that gave up
+      await Promise.all(producers.map((p) => p.done));
+      throw err;
+    }
     emit({ type: 'layer-done', index: i, id: layerId, skipped: false });
     return { id: layerId, parent, digest: desc.digest, mediaType: desc.mediaType, diffId: tar!.digest, size: desc.size, skipped: false };
   };
