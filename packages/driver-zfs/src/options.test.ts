@@ -7,8 +7,9 @@ describe('zfs driver options', () => {
     expect(parseZfsOptions(['zfs.fsname=tank/docker', 'ZFS.MountOpt=noatime, nodev'])).toEqual({
       fsname: 'tank/docker',
       mountOptions: ['noatime', 'nodev'],
+      hangTimeoutMs: 10_000, // the fuse watchdog's default (zfs.hangtimeout)
     });
-    expect(parseZfsOptions([])).toEqual({ mountOptions: [] });
+    expect(parseZfsOptions([])).toEqual({ mountOptions: [], hangTimeoutMs: 10_000 });
   });
 
   it('rejects unknown keys and unusable dataset names', () => {
