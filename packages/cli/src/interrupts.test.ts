@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { watchInterrupts } from './interrupts.js';
 import { BIN, runCli, runJson, spawnCli } from './test-support/run-cli.js';
 import { temporaries, vfsRecords } from './test-support/store-files.js';
 import { waitUntil } from './test-support/wait.js';
@@ -114,6 +115,29 @@ describe('Ctrl-C and SIGTERM in the middle of an operation', () => {
     expect(listed.map((l) => l.id)).not.toContain('half');
     expect((await vfsRecords(root)).has('half')).toBe(false); // that open swept it
     expect(existsSync(join(root, 'vfs', 'dir', 'half'))).toBe(false);
+  });
+});
+
+describe('the point of no return', () => {
+  it('a signal before commit() interrupts; one after it leaves the result standing', () => {
+    const before = watchInterrupts();
+    try {
+      process.emit('SIGTERM');
+      expect(before.signal.aborted).toBe(true);
+      expect(before.commit()).toBe(false);
+      expect(before.interruption?.status).toBe(143);
+    } finally {
+      before.dispose();
+    }
+    const after = watchInterrupts();
+    try {
+      expect(after.commit()).toBe(true);
+      process.emit('SIGINT');
+      expect(after.signal.aborted).toBe(false);
+      expect(after.interruption).toBeUndefined();
+    } finally {
+      after.dispose();
+    }
   });
 });
 

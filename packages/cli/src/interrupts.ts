@@ -24,14 +24,24 @@ export interface Interrupts {
   readonly signal: AbortSignal;
   /** What to report (code, message) and the exit status, once something interrupted the command. */
   readonly interruption: Interruption | undefined;
+  /**
+   * The command's point of no return (a layer made, a mount handed out): false if it was
+   * interrupted before (the command undoes its work then). After it, a signal no longer
+   * interrupts the command, which is only finishing; a second one still exits at once.
+   * Without it, a signal between "done" and the exit would report a result as interrupted
+   * and leave what it made (a reference, a layer) to nobody.
+   */
+  commit(): boolean;
   dispose(): void;
 }
 
 export function watchInterrupts(): Interrupts {
   const controller = new AbortController();
   let interruption: Interrupts['interruption'];
+  let committed = false;
+  let lateSignals = 0;
   const interrupt = (i: Interruption, cause?: unknown) => {
-    if (interruption) return;
+    if (interruption || committed) return;
     interruption = i;
     controller.abort(Object.assign(new Error(i.message, { cause }), { code: i.code }));
   };
@@ -39,6 +49,7 @@ export function watchInterrupts(): Interrupts {
   for (const name of Object.keys(SIGNALS) as Watched[]) {
     const handler = () => {
       if (interruption) process.exit(interruption.status); // asked twice: stop waiting
+      if (committed && lateSignals++ > 0) process.exit(SIGNALS[name]);
       interrupt({ code: 'ERR_INTERRUPTED', message: `interrupted by ${name}`, status: SIGNALS[name] });
     };
     handlers.set(name, handler);
@@ -56,6 +67,11 @@ export function watchInterrupts(): Interrupts {
     signal: controller.signal,
     get interruption() {
       return interruption;
+    },
+    commit() {
+      if (interruption) return false;
+      committed = true;
+      return true;
     },
     dispose() {
       for (const [name, handler] of handlers) process.off(name, handler);

@@ -24,6 +24,8 @@ export interface GlobalOptions {
   debug: boolean;
   /** Fires on SIGINT, SIGTERM, SIGHUP or a closed stdout (interrupts.ts). */
   signal?: AbortSignal;
+  /** The command's point of no return: false if it was interrupted before (Interrupts.commit). */
+  commit?: () => boolean;
 }
 
 export const isRoot = (): boolean => process.getuid?.() === 0;

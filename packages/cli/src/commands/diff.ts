@@ -137,6 +137,8 @@ export async function apply(g: GlobalOptions, out: Output, id: string, file: str
         source.on('error', (err) => counted.destroy(input ? (pathError(err, `cannot read ${file}`) as Error) : err));
         const { compression, stream } = await decompressAuto(source.pipe(counted));
         const size = await driver.applyDiff(id, parent, stream, { onProgress: (p) => progress.entries(p.entries), signal: g.signal });
+        // the layer is complete: a signal from here on does not make it look interrupted
+        if (g.commit && !g.commit()) return;
         out.result(
           { id, parent, compression, size },
           `${id}: applied ${size} bytes (${compression === 'none' ? 'plain' : compression} tar)`,

@@ -18,7 +18,7 @@ export async function create(g: GlobalOptions, out: Output, id: string, o: { par
     if (o.rw) await driver.createReadWrite(id, parent, opts);
     else await driver.create(id, parent, opts);
     // interrupted meanwhile: the user never learnt of the layer, so it goes again
-    if (g.signal?.aborted) {
+    if (g.commit && !g.commit()) {
       await driver.remove(id).catch(() => {});
       return;
     }
@@ -123,7 +123,7 @@ export async function mount(g: GlobalOptions, out: Output, id: string) {
   await withDriver(g, async (driver) => {
     const path = await driver.get(id);
     // interrupted meanwhile: nobody got the path, so nobody would release the reference
-    if (g.signal?.aborted) {
+    if (g.commit && !g.commit()) {
       await driver.put(id).catch(() => {});
       return;
     }
