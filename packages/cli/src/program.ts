@@ -168,7 +168,16 @@ export async function main(argv: readonly string[], watched?: Interrupts): Promi
   const interrupts = watched ?? watchInterrupts();
   const program = buildProgram(async (fn) => {
     const o = program.opts<Partial<GlobalOptions>>();
-    g = { root: o.root, driver: o.driver, opt: o.opt ?? [], json: !!o.json, quiet: !!o.quiet, debug: !!o.debug, signal: interrupts.signal, commit: () => interrupts.commit() };
+    g = {
+      root: o.root,
+      driver: o.driver,
+      opt: o.opt ?? [],
+      json: !!o.json,
+      quiet: !!o.quiet,
+      debug: !!o.debug,
+      signal: interrupts.signal,
+      commit: () => interrupts.commit(),
+    };
     const out = new Output(g);
     try {
       await fn(g, out);
