@@ -1,3 +1,3 @@
 // @graphdriver/core/fuzz: the seeded tar reader and applier fuzzer, for tools/fuzz and the
 // soak campaigns (plain node, no vitest).
-export { runFuzz, fuzzSeeds, FUZZ_ALLOWED_CODES, type FuzzOptions, type FuzzReport, type FuzzFailure } from './testing/fuzz.js';
+export { runFuzz, type FuzzOptions, type FuzzReport, type FuzzFailure } from './testing/fuzz.js';
