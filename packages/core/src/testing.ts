@@ -1,6 +1,12 @@
-// @graphdriver/core/testing: what driver packages need in their own tests. The conformance
-// suite (Docker's graphtest re-created), the tree fixtures it is built from, and loopback
-// filesystems to run it on.
+/**
+ * What driver packages need in their own tests (vitest is a peer dependency of this entry):
+ * the conformance suite ({@link describeConformance}, Docker's graphtest re-created), the
+ * robustness suites (crash safety, concurrency, hostile input, full stores), the tree
+ * fixtures they are built from, loopback filesystems to run them on, and the reference tools
+ * interop tests compare against.
+ *
+ * @module @graphdriver/core/testing
+ */
 export * from './testing/loopback.js';
 export { describeConformance, type ConformanceTarget } from './testing/conformance.js';
 export {
