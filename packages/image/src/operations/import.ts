@@ -19,7 +19,7 @@ import type { ImageConfig, ImageManifest } from '../model/types.js';
 import type { Descriptor, ImageSource, Platform } from '../transports/types.js';
 import { collect, digestStream } from '../util/streams.js';
 import { BlobProgress, cachedBlobPath, fetchBlob, followBlob } from './blob-cache.js';
-import { writeLayerRecord } from './layer-meta.js';
+import { sweepLayerRecordTemps, writeLayerRecord } from './layer-meta.js';
 import type { TransferOptions } from './progress.js';
 
 export interface ImportOptions extends TransferOptions {
@@ -107,6 +107,7 @@ export async function importImage(driver: Driver, source: ImageSource, opts: Imp
   signal?.throwIfAborted();
   const { manifestDigest, manifest, diffIds } = await readImage(source, opts.platform ?? hostPlatform(), signal);
   const chain = chainIds(diffIds).map(digestHex);
+  if (stateDir !== undefined) await sweepLayerRecordTemps(stateDir);
 
   const missing: number[] = [];
   for (let i = 0; i < chain.length; i++) if (!(await driver.exists(chain[i]))) missing.push(i);

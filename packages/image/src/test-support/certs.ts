@@ -65,6 +65,65 @@ export async function makeTestCa(dir: string): Promise<TestCa> {
   return { caDir, caCert, serverCert, serverKey };
 }
 
+export interface TestClientCerts {
+  /** The CA the registry checks client certificates against (its `http.tls.clientcas`). */
+  clientCaCert: string;
+  /** A --cert-dir holding `ca.crt` (the server's CA), `client.cert` and `client.key`. */
+  certDir: string;
+}
+
+/**
+ * A client CA of its own and a client certificate it signs, for a registry that requires
+ * one; `serverCaCert` is copied in as `ca.crt` so the directory is a complete --cert-dir.
+ */
+export async function makeTestClientCerts(dir: string, serverCaCert: string): Promise<TestClientCerts> {
+  const certDir = join(dir, 'client-certs');
+  await mkdir(certDir, { recursive: true });
+  const clientCaCert = join(dir, 'client-ca.crt');
+  const clientCaKey = join(dir, 'client-ca.key');
+  await openssl.run([
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    clientCaKey,
+    '-out',
+    clientCaCert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=graphdriver test client CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  const key = join(certDir, 'client.key');
+  const csr = join(dir, 'client.csr');
+  const ext = join(dir, 'client.ext');
+  await writeFile(ext, 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n');
+  await openssl.run(['req', ...EC, '-keyout', key, '-out', csr, '-subj', '/CN=graphdriver test client']);
+  await openssl.run([
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    clientCaCert,
+    '-CAkey',
+    clientCaKey,
+    '-CAcreateserial',
+    '-out',
+    join(certDir, 'client.cert'),
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+  ]);
+  await writeFile(join(certDir, 'ca.crt'), await readFile(serverCaCert));
+  return { clientCaCert, certDir };
+}
+
 export interface TokenSigner {
   /** PEM bundle for the registry's `auth.token.rootcertbundle`. */
   certFile: string;
