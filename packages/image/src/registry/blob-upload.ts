@@ -94,15 +94,21 @@ function nextLocation(client: Client, res: IncomingMessage): URL {
   return new URL(location, client.baseUrl);
 }
 
-/** Counts the bytes passing through (the registry checks the digest of a monolithic PUT). */
-function meter(): Transform & { bytes: number } {
+/**
+ * Counts the bytes passing through, and hashes them when asked (the registry checks the digest
+ * of a monolithic PUT itself; a streamed upload learns its digest here).
+ */
+function meter(opts: { hash?: boolean } = {}): Transform & { bytes: number; hash?: ReturnType<typeof createHash> } {
+  const hash = opts.hash ? createHash('sha256') : undefined;
   const t = new Transform({
     transform(chunk: Buffer, _enc, done) {
+      hash?.update(chunk);
       t.bytes += chunk.length;
       done(null, chunk);
     },
-  }) as Transform & { bytes: number };
+  }) as Transform & { bytes: number; hash?: ReturnType<typeof createHash> };
   t.bytes = 0;
+  t.hash = hash;
   return t;
 }
 
@@ -136,21 +142,6 @@ async function monolithicOnce(
   return { digest, size: m.bytes };
 }
 
-/** Hashes and counts the bytes passing through. */
-function hashingMeter(): Transform & { bytes: number; hash: ReturnType<typeof createHash> } {
-  const hash = createHash('sha256');
-  const t = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      t.bytes += chunk.length;
-      done(null, chunk);
-    },
-  }) as Transform & { bytes: number; hash: ReturnType<typeof createHash> };
-  t.bytes = 0;
-  t.hash = hash;
-  return t;
-}
-
 /** Sends the whole stream in one PATCH (chunked transfer encoding), then closes with PUT ?digest=. */
 async function streamedOnce(
   client: Client,
@@ -160,7 +151,7 @@ async function streamedOnce(
 ): Promise<{ digest: string; size: number }> {
   const scopes = [pushScope(repository)];
   let location = await startUpload(client, repository, source, opts.signal);
-  const m = hashingMeter();
+  const m = meter({ hash: true });
   source.on('error', (err) => m.destroy(err));
   source.pipe(m);
   try {
@@ -175,7 +166,7 @@ async function streamedOnce(
     });
     await expect(client, res, [202], `PATCH blob upload (${m.bytes} bytes)`, repository);
     location = nextLocation(client, res);
-    return await closeUpload(client, repository, location, `sha256:${m.hash.digest('hex')}`, m.bytes, opts);
+    return await closeUpload(client, repository, location, `sha256:${m.hash!.digest('hex')}`, m.bytes, opts);
   } catch (err) {
     source.destroy();
     await cancelUpload(client, repository, location, err, opts.signal);
