@@ -25,8 +25,8 @@ const zstd = filter('zstd', ['-c', '-q', '-3', '-T0', '--no-progress']);
 const gzipChoice = () => process.env.GRAPHDRIVER_GZIP;
 
 /**
- * A compressing stream of `kind`: gzip by pigz when installed, else zlib
- * (`GRAPHDRIVER_GZIP=zlib` forces zlib); zstd by the zstd tool, ERR_UNSUPPORTED_IMAGE when it
+ * A compressing stream of `kind`: gzip by igzip, else pigz when installed, else zlib
+ * (`GRAPHDRIVER_GZIP=zlib|igzip|pigz` forces one); zstd by the zstd tool, ERR_UNSUPPORTED_IMAGE when it
  * is not installed. Headers carry no name and no time, so the same input gives the same bytes
  * with the same implementation. The caller pipes into it and must end or destroy it.
  */
