@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { changesDirs, exportChanges, formatChange, packEntries, type Change, type Driver } from '@graphdriver/core';
+import { changesDirs, exportChanges, formatChange, type Change, type Driver } from '@graphdriver/core';
 import {
   blankWhiteoutTimes,
   describeConcurrency,
@@ -26,6 +26,7 @@ import {
 import type { OverlayBackend } from '../backend.js';
 import { init, openOverlay } from '../init.js';
 import { mountsBelow } from '../overlay-mount.js';
+import { collect, dockerWhiteoutLayers } from '../test-support/layer-tars.js';
 import { overlayTarget } from '../test-support/targets.js';
 import { assertNoOverlayLeaks } from './robustness.suite.js';
 
@@ -61,25 +62,7 @@ describe(`overlay2 rootless robustness (uid ${uid})`, () => {
   describeMalformedArguments(crashTarget);
 });
 
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
 const lines = (changes: Change[]) => changes.map(formatChange);
-
-/** A layer tar of plain entries owned by root, as every image layer's are. */
-function tarOf(entries: Array<{ name: string; type: 'directory' | 'file'; mode: number; data?: string }>, mtime: number): Promise<Buffer> {
-  return collect(
-    packEntries(
-      entries.map((e) => {
-        const body = Buffer.from(e.data ?? '');
-        return { header: { name: e.name, type: e.type, mode: e.mode, uid: 0, gid: 0, size: body.length, mtime }, body };
-      }),
-    ),
-  );
-}
 
 const kindOf = (path: string) => {
   const st = lstatSync(path, { throwIfNoEntry: false });
@@ -223,34 +206,11 @@ describe(`overlay2 rootless specifics (uid ${uid})`, () => {
   it('applies a root-owned Docker layer with whiteouts and an opaque dir as .wh. files (no mknod), shows it through fuse-overlayfs, and diffs it back byte-identical', async () => {
     const { d, b, home } = await start();
     await d.create('p', null);
-    const parentTar = await tarOf(
-      [
-        { name: 'etc/', type: 'directory', mode: 0o755 },
-        { name: 'etc/keep', type: 'file', mode: 0o644, data: 'keep' },
-        { name: 'etc/gone', type: 'file', mode: 0o644, data: 'gone' },
-        { name: 'opq/', type: 'directory', mode: 0o755 },
-        { name: 'opq/a', type: 'file', mode: 0o644, data: 'a' },
-        { name: 'opq/b', type: 'file', mode: 0o644, data: 'b' },
-        { name: 'opq/sub/', type: 'directory', mode: 0o755 },
-        { name: 'opq/sub/c', type: 'file', mode: 0o644, data: 'c' },
-      ],
-      1_700_000_000,
-    );
+    const { parent: parentTar, layer, changes: wantChanges } = await dockerWhiteoutLayers();
     await d.applyDiff('p', null, Readable.from([parentTar]));
     // chown to root failed and was tolerated: the content is the user's
     expect(lstatSync(join(home, 'p', 'diff', 'etc/keep')).uid).toBe(uid);
 
-    const layer = await tarOf(
-      [
-        { name: 'etc/', type: 'directory', mode: 0o755 },
-        { name: 'etc/.wh.gone', type: 'file', mode: 0 },
-        { name: 'opq/', type: 'directory', mode: 0o755 },
-        { name: 'opq/.wh..wh..opq', type: 'file', mode: 0 },
-        { name: 'opq/a', type: 'file', mode: 0o644, data: 'a, new' },
-        { name: 'opq/n', type: 'file', mode: 0o644, data: 'n' },
-      ],
-      1_700_000_100,
-    );
     await d.create('c', 'p');
     await d.applyDiff('c', 'p', Readable.from([layer]));
     const upper = join(home, 'c', 'diff');
@@ -271,7 +231,7 @@ describe(`overlay2 rootless specifics (uid ${uid})`, () => {
 
     const got = await nativeAndNaive(d, b, 'c', 'p');
     expect(got.native).toEqual(got.naive);
-    expect(got.native).toEqual(['C /etc', 'D /etc/gone', 'C /opq', 'C /opq/a', 'D /opq/b', 'A /opq/n', 'D /opq/sub']);
+    expect(got.native).toEqual(wantChanges);
     expect(blankWhiteoutTimes(got.tar).equals(blankWhiteoutTimes(got.naiveTar))).toBe(true);
 
     // our own diff, applied to another child of the same parent, diffs back byte-identical
