@@ -101,7 +101,9 @@ export async function openOverlay(
  * overlay upper dir over its parents' dirs, mounted at `get`. Importing the package already
  * registers this under {@link name}; call it directly only to bypass the registry.
  *
- * Needs root and a kernel with overlay, else throws ERR_PREREQUISITES; a `home` on a
+ * As root it needs a kernel with overlay; as a plain user it mounts through fuse-overlayfs
+ * and needs it, fusermount3 and a /dev/fuse the user can open. Else it throws
+ * ERR_PREREQUISITES saying what is missing; a `home` on a
  * filesystem that cannot hold an upper dir (overlay, zfs, FUSE, aufs, ecryptfs, nfs) throws
  * ERR_INCOMPATIBLE_FS (either way the registry then tries the next driver). `options` are
  * `overlay2.size=<bytes>` (default quota of new layers; needs XFS project quotas under
