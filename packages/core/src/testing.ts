@@ -53,3 +53,11 @@ export {
   CORPUS_INSTALL_PATH,
   type ReferenceTool,
 } from './testing/reference-tools.js';
+export {
+  runChildSuite,
+  unprivilegedPrefix,
+  workerStartTimedOut,
+  tailOf,
+  type ChildRun,
+  type ChildSuiteOptions,
+} from './testing/child-suite.js';
