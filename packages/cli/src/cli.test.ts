@@ -2,7 +2,7 @@
 // statuses, stdout/stderr and the JSON shapes scripts rely on. The vfs driver is used
 // (it runs everywhere); the OCI interop tests live in oci-interop.test.ts.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,18 @@ import { BIN, runCli, runInTerminal, runJson, screenLines } from './test-support
 
 let work: string;
 let root: string;
+/**
+ * Whether a non-root user can run overlay2 here: fuse-overlayfs installed and /dev/fuse open to
+ * everyone (install.sh makes it so, as Debian's udev rules do; so under CI it must be).
+ */
+function rootlessOverlay(): boolean {
+  const installed = ['/usr/bin/fuse-overlayfs', '/usr/local/bin/fuse-overlayfs'].some((p) => existsSync(p));
+  const fuseMode = statSync('/dev/fuse', { throwIfNoEntry: false })?.mode ?? 0;
+  const usable = installed && (fuseMode & 0o006) === 0o006;
+  if (process.env.CI && !usable) throw new Error('CI: fuse-overlayfs or a /dev/fuse open to users is missing (tools/setup/install.sh)');
+  return usable;
+}
+
 /** Global options every call gets: a private root and the vfs driver. */
 const g = () => ['--root', root, '--driver', 'vfs'];
 
@@ -173,12 +185,12 @@ describe('layers', () => {
     expect(text.stdout).toMatch(/^Driver: vfs\nRoot: /);
   });
 
-  it('without --driver, the registry chooses (overlay2 as root, vfs otherwise) and GRAPHDRIVER is honoured', async () => {
+  it('without --driver, the registry chooses (overlay2 first) and GRAPHDRIVER is honoured', async () => {
     const own = join(work, 'auto-root');
     await runJson(['--root', own, 'create', 'auto']);
     const auto = await runJson<{ driver: string }>(['--root', own, 'status']);
     // Docker's order: overlay2 first, where the kernel mounts it (root on ext4 here)
-    expect(auto.driver).toBe(process.getuid?.() === 0 ? 'overlay2' : 'vfs');
+    expect(auto.driver).toBe(process.getuid?.() === 0 || rootlessOverlay() ? 'overlay2' : 'vfs');
     const env = await runCli(['--root', own, 'status'], { env: { GRAPHDRIVER: 'nosuch' } });
     expect(env.status).toBe(1);
     expect(env.stderr).toMatch(/ERR_NOT_SUPPORTED: driver not supported: nosuch/);
@@ -195,7 +207,7 @@ describe('layers', () => {
     const vfs = r.drivers.find((d) => d.name === 'vfs');
     expect(vfs).toMatchObject({ usable: true });
     expect(r.drivers[0].name).toBe('overlay2'); // first in Docker's priority order
-    if (process.getuid?.() === 0) expect(r.drivers[0]).toMatchObject({ usable: true });
+    if (process.getuid?.() === 0 || rootlessOverlay()) expect(r.drivers[0]).toMatchObject({ usable: true });
     else expect(r.drivers[0]).toMatchObject({ usable: false, code: 'ERR_PREREQUISITES' });
     for (const d of r.drivers) {
       if (!d.usable) {
@@ -366,16 +378,17 @@ describe('as a non-root user', () => {
     };
   }
 
-  it('defaults to vfs in ~/.local/share/graphdriver (not the current directory) and needs no root', async () => {
+  it('defaults to ~/.local/share/graphdriver (not the current directory), overlay2 through fuse-overlayfs where a user can mount it, else vfs', async () => {
     const { home, as } = await userHome('user');
+    const driver = rootlessOverlay() ? 'overlay2' : 'vfs';
     const { tar } = await makeTar('user');
     await chmod(tar, 0o644);
     expect((await runCli(['create', 'u1'], as)).status).toBe(0);
     const applied = await runCli(['--json', 'apply', 'u1', tar], as);
     expect(applied.status, applied.stderr).toBe(0);
     const s = await runJson<{ driver: string; root: string }>(['status'], as);
-    expect(s).toEqual(expect.objectContaining({ driver: 'vfs', root: join(home, '.local/share/graphdriver') }));
-    expect(existsSync(join(home, '.local/share/graphdriver/vfs'))).toBe(true);
+    expect(s).toEqual(expect.objectContaining({ driver, root: join(home, '.local/share/graphdriver') }));
+    expect(existsSync(join(home, '.local/share/graphdriver', driver))).toBe(true);
     expect(existsSync(join(home, '.graphdriver'))).toBe(false);
     const changes = await runJson<Array<{ path: string }>>(['changes', 'u1'], as);
     expect(changes.map((c) => c.path)).toContain('/etc/app/conf');
@@ -386,7 +399,7 @@ describe('as a non-root user', () => {
     const xdg = { ...as, env: { ...as.env, XDG_DATA_HOME: join(home, 'data') } };
     await runJson(['create', 'x1'], xdg);
     expect((await runJson<{ root: string }>(['status'], xdg)).root).toBe(join(home, 'data/graphdriver'));
-    expect(existsSync(join(home, 'data/graphdriver/vfs'))).toBe(true);
+    expect(existsSync(join(home, 'data/graphdriver', rootlessOverlay() ? 'overlay2' : 'vfs'))).toBe(true);
     // a relative XDG_DATA_HOME is ignored, as the XDG spec says
     const rel = { ...as, env: { ...as.env, XDG_DATA_HOME: 'data' } };
     expect((await runJson<{ root: string }>(['status'], rel)).root).toBe(join(home, '.local/share/graphdriver'));

@@ -53,13 +53,14 @@ export interface Session {
 }
 
 /**
- * The store root and driver choice. A non-root user who names no driver gets vfs: the
- * other drivers need root, and vfs under a non-root user ignores failing chowns.
+ * The store root and driver choice. With no driver named, the registry chooses as Docker does,
+ * for root and non-root alike: a non-root user gets overlay2 through fuse-overlayfs where it
+ * can run (copy-on-write, as rootless podman), else vfs (btrfs, zfs and devmapper need root and
+ * say ERR_PREREQUISITES, which the registry skips).
  */
 export function sessionFor(g: GlobalOptions): Session {
   const root = resolve(g.root ?? defaultRoot());
-  const named = g.driver || process.env[DRIVER_ENV] || undefined;
-  return { root, driverName: named ?? (isRoot() ? undefined : 'vfs'), options: g.opt };
+  return { root, driverName: g.driver || process.env[DRIVER_ENV] || undefined, options: g.opt };
 }
 
 /** True when `path` exists (any type); false on any error. */
