@@ -18,11 +18,12 @@
 // duration. Chains of small wrappers (lstat -> helper -> helper) multiply that work; on the
 // bench corpus, flattening them took ~10 ms of the ~50 ms V8 spent compiling for one
 // ChangesDirs. (Keep entryModified below in step with the loop.)
-import { lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
+import { lstatSync, type BigIntStats, type Dirent } from 'node:fs';
 import { ChangeKind, type Change } from '../driver.js';
 import { securityCapability as capability } from '../fs/xattr.js';
 import { LSTAT_QUIET, S_IFDIR, S_IFMT, Yielder, assertNamesDecodable, sortByPath, statDifferent, yieldToLoop } from './walk-util.js';
 import { joinRel } from '../fs/safe-path.js';
+import { ClosedDirs } from '../fs/closed-dirs.js';
 
 /** A directory of the new tree, used to insert the "parent changed" Modify entries. */
 interface DirNode {
@@ -54,14 +55,14 @@ export function entryModified(oldPath: string, newPath: string, ost: BigIntStats
   return statDifferent(ost, nst) || !sameCapability(oldPath, newPath);
 }
 
-function readNames(dir: string): string[] {
-  const names = readdirSync(dir);
+function readNames(closed: ClosedDirs, dir: string): string[] {
+  const names = closed.names(dir);
   assertNamesDecodable(dir, names);
   return names;
 }
 
-function readEntries(dir: string): Dirent[] {
-  const entries = readdirSync(dir, { withFileTypes: true });
+function readEntries(closed: ClosedDirs, dir: string): Dirent[] {
+  const entries = closed.entries(dir);
   for (const e of entries) {
     if (e.name.includes('\ufffd')) {
       assertNamesDecodable(
@@ -77,9 +78,19 @@ function readEntries(dir: string): Dirent[] {
 /**
  * Changes between two directory trees, as Docker's archive.ChangesDirs. With `oldDir` null
  * every entry of `newDir` is an Add. The list is sorted by path (byte order), the order
- * ExportChanges writes them in; Docker's own order is that of Go map iteration.
+ * ExportChanges writes them in; Docker's own order is that of Go map iteration. A closed
+ * directory of the (non-root) caller's is opened to be listed and closed again (ClosedDirs).
  */
 export async function changesDirs(newDir: string, oldDir: string | null): Promise<Change[]> {
+  const closed = new ClosedDirs();
+  try {
+    return await walkChanges(newDir, oldDir, closed);
+  } finally {
+    closed.restore();
+  }
+}
+
+async function walkChanges(newDir: string, oldDir: string | null, closed: ClosedDirs): Promise<Change[]> {
   const changes: Change[] = [];
   const newRoot = lstatSync(newDir, { bigint: true });
   const oldRoot = oldDir === null || oldDir === '' ? null : lstatSync(oldDir, { bigint: true });
@@ -101,7 +112,7 @@ export async function changesDirs(newDir: string, oldDir: string | null): Promis
   while (stack.length > 0) {
     if (yielder.due()) await yieldToLoop();
     const { node, newAbs, oldAbs } = stack.pop() as Task;
-    const entries = readEntries(newAbs);
+    const entries = readEntries(closed, newAbs);
 
     if (oldAbs === null) {
       // Nothing to compare against: the whole subtree is added.
@@ -116,7 +127,7 @@ export async function changesDirs(newDir: string, oldDir: string | null): Promis
       continue;
     }
 
-    const oldNames = new Set(readNames(oldAbs));
+    const oldNames = new Set(readNames(closed, oldAbs));
     for (const e of entries) {
       const name = e.name;
       const newPath = newAbs + '/' + name;
