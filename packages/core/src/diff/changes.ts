@@ -38,6 +38,9 @@ interface Task {
   newAbs: string;
   /** The directory at the same path in the old tree; null when there is none. */
   oldAbs: string | null;
+  /** Their lstats, when the walk made them (for ClosedDirs). */
+  newSt?: BigIntStats;
+  oldSt?: BigIntStats;
 }
 
 function sameCapability(a: string, b: string): boolean {
@@ -55,14 +58,14 @@ export function entryModified(oldPath: string, newPath: string, ost: BigIntStats
   return statDifferent(ost, nst) || !sameCapability(oldPath, newPath);
 }
 
-function readNames(closed: ClosedDirs, dir: string): string[] {
-  const names = closed.names(dir);
+function readNames(closed: ClosedDirs, dir: string, st: BigIntStats | undefined): string[] {
+  const names = closed.names(dir, st);
   assertNamesDecodable(dir, names);
   return names;
 }
 
-function readEntries(closed: ClosedDirs, dir: string): Dirent[] {
-  const entries = closed.entries(dir);
+function readEntries(closed: ClosedDirs, dir: string, st: BigIntStats | undefined): Dirent[] {
+  const entries = closed.entries(dir, st);
   for (const e of entries) {
     if (e.name.includes('\ufffd')) {
       assertNamesDecodable(
@@ -107,12 +110,14 @@ async function walkChanges(newDir: string, oldDir: string | null, closed: Closed
     }
   };
 
-  const stack: Task[] = [{ node: root, newAbs: newDir, oldAbs: oldRoot?.isDirectory() ? (oldDir as string) : null }];
+  const stack: Task[] = [
+    { node: root, newAbs: newDir, oldAbs: oldRoot?.isDirectory() ? (oldDir as string) : null, newSt: newRoot, oldSt: oldRoot ?? undefined },
+  ];
   const yielder = new Yielder();
   while (stack.length > 0) {
     if (yielder.due()) await yieldToLoop();
-    const { node, newAbs, oldAbs } = stack.pop() as Task;
-    const entries = readEntries(closed, newAbs);
+    const { node, newAbs, oldAbs, newSt, oldSt } = stack.pop() as Task;
+    const entries = readEntries(closed, newAbs, newSt);
 
     if (oldAbs === null) {
       // Nothing to compare against: the whole subtree is added.
@@ -127,7 +132,7 @@ async function walkChanges(newDir: string, oldDir: string | null, closed: Closed
       continue;
     }
 
-    const oldNames = new Set(readNames(closed, oldAbs));
+    const oldNames = new Set(readNames(closed, oldAbs, oldSt));
     for (const e of entries) {
       const name = e.name;
       const newPath = newAbs + '/' + name;
@@ -179,6 +184,8 @@ async function walkChanges(newDir: string, oldDir: string | null, closed: Closed
           node: { path, parent: node, flagged: modified },
           newAbs: newPath,
           oldAbs: (Number(ost.mode) & S_IFMT) === S_IFDIR ? oldPath : null,
+          newSt: st,
+          oldSt: ost,
         });
       }
       // A non-directory that replaced a directory is a Modify only: Docker does not list

@@ -273,7 +273,7 @@ class ExportPlan implements PlanSource {
       st = lstatQuiet(path);
     } catch (err) {
       // inside a closed directory of ours: open the way down (put back when the plan closes)
-      if (!this.ctx.closed.openPathTo(this.root, p, err)) throw err;
+      if (!this.ctx.closed.openWayTo(path, false, err)) throw err;
       st = lstatQuiet(path);
     }
     return st === null ? null : planEntry(path, p.slice(1), this.ctx, st);
@@ -319,14 +319,14 @@ class TreePlan implements PlanSource {
       // Docker archives a lone file under its base name.
       return planEntry(root, root.slice(root.lastIndexOf('/') + 1), this.ctx, st);
     }
-    this.push('', root === '/' ? '/' : root + '/');
+    this.push('', root === '/' ? '/' : root + '/', st);
     return null;
   }
 
-  private push(rel: string, abs: string): void {
+  private push(rel: string, abs: string, st: BigIntStats): void {
     let names: string[];
     try {
-      names = this.ctx.closed.names(abs);
+      names = this.ctx.closed.names(abs, st);
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) return; // vanished meanwhile: Docker logs and goes on
       throw err;
@@ -362,7 +362,7 @@ class TreePlan implements PlanSource {
       if (st === undefined) return null;
       const rel = top.rel + name;
       const planned = planEntry(path, rel, this.ctx, st);
-      if ((Number(st.mode) & S_IFMT) === S_IFDIR) this.push(rel + '/', path + '/');
+      if ((Number(st.mode) & S_IFMT) === S_IFDIR) this.push(rel + '/', path + '/', st);
       return planned;
     }
   }

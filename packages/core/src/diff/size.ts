@@ -32,7 +32,7 @@ async function sizeOf(dir: string, changes: Change[], closed: ClosedDirs): Promi
     try {
       st = lstatSync(path, LSTAT_QUIET);
     } catch (err) {
-      st = closed.openPathTo(dir, c.path, err) ? lstatSync(path, LSTAT_QUIET) : undefined;
+      st = closed.openWayTo(path, false, err) ? lstatSync(path, LSTAT_QUIET) : undefined;
     }
     if (st === undefined || (Number(st.mode) & S_IFMT) === S_IFDIR) continue;
     if (st.nlink > 1n) {

@@ -1,52 +1,67 @@
-// Closed directories in a rootless store: a layer may hold a directory its owner cannot list or
-// enter (mode 0000, 0200...; root lists it anyway). The diff walkers (changes, export, sizes)
-// run as that owner, who may chmod it: a walker opens such a directory (u+rx) when it meets
-// it, keeps it open while it walks below it, and puts every mode back when the walk ends.
-// Modes are read before a directory is opened, so headers and comparisons see the real ones.
-import { chmodSync, lstatSync, readdirSync, type Dirent } from 'node:fs';
+// Closed directories in a rootless store: a layer may hold a directory its owner cannot list
+// (no u+r) or enter (no u+x): mode 0000, 0400, 0300... Root reads them anyway. The diff
+// walkers (changes, export, sizes) run as that owner, who may chmod it: a walker opens such a
+// directory (u+rx) when it meets it, keeps it open while it walks below it, and puts every
+// mode back when the walk ends. Modes are read before a directory is opened, so headers and
+// comparisons see the real ones.
+import { chmodSync, lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
 import { isErrno } from '../linux/errno.js';
 
 const myUid = process.getuid?.() ?? 0;
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
 
 export class ClosedDirs {
   /** Directories opened so far with the permission bits they had, in the order opened. */
   private readonly opened: Array<{ path: string; mode: number }> = [];
 
-  /** readdirSync(path), opening `path` first when it is a closed directory of ours. */
-  names(path: string): string[] {
+  /**
+   * readdirSync(path). `st`, the directory's lstat when the caller has it, lets one it may
+   * list but not enter (0400) be opened before its entries are lstat'ed; without it, a
+   * directory that cannot be listed is opened on EACCES, with the way down to it.
+   */
+  names(path: string, st?: BigIntStats): string[] {
+    if (st) this.openIfClosed(path, Number(st.mode), Number(st.uid), 0o500);
     try {
       return readdirSync(path);
     } catch (err) {
-      if (!this.open(path, err)) throw err;
+      if (!this.openWayTo(path, true, err)) throw err;
       return readdirSync(path);
     }
   }
 
   /** readdirSync(path, { withFileTypes }), as names(). */
-  entries(path: string): Dirent[] {
+  entries(path: string, st?: BigIntStats): Dirent[] {
+    if (st) this.openIfClosed(path, Number(st.mode), Number(st.uid), 0o500);
     try {
       return readdirSync(path, { withFileTypes: true });
     } catch (err) {
-      if (!this.open(path, err)) throw err;
+      if (!this.openWayTo(path, true, err)) throw err;
       return readdirSync(path, { withFileTypes: true });
     }
   }
 
   /**
-   * After an EACCES below `root` (an lstat or open of `root + rel`): opens the closed
-   * directories of ours on the way down to it. True when one was opened (try again).
+   * After `err` from a call on `path` (an lstat, an open): when it is EACCES, opens the
+   * closed directories of ours on the way down to `path` (and `path` itself with `self`).
+   * True when one was opened: try again.
    */
-  openPathTo(root: string, rel: string, err: unknown): boolean {
-    if (!isErrno(err, 'EACCES') || myUid === 0) return false;
-    const parts = rel.split('/').filter(Boolean);
-    let dir = root.replace(/\/+$/, '');
+  openWayTo(path: string, self: boolean, err: unknown): boolean {
+    if (!isErrno(err, 'EACCES') || myUid === 0 || !path.startsWith('/')) return false;
+    const parts = path.split('/').filter(Boolean);
+    const last = self ? parts.length : parts.length - 1;
+    let dir = '';
     let any = false;
-    for (let i = 0; i < parts.length - 1; i++) {
+    for (let i = 0; i < last; i++) {
       dir += '/' + parts[i];
-      const st = lstatSync(dir, { throwIfNoEntry: false });
-      if (st === undefined || !st.isDirectory() || st.uid !== myUid || (st.mode & 0o100) !== 0) continue;
-      this.widen(dir, st.mode & 0o7777);
-      any = true;
+      let st: ReturnType<typeof lstatSync>;
+      try {
+        st = lstatSync(dir, { throwIfNoEntry: false });
+      } catch {
+        return any; // not ours to open
+      }
+      if (st === undefined) return any;
+      if (this.openIfClosed(dir, st.mode, st.uid, i === parts.length - 1 ? 0o500 : 0o100)) any = true;
     }
     return any;
   }
@@ -64,17 +79,11 @@ export class ClosedDirs {
     if (first) throw first;
   }
 
-  /** Opens `path` when `err` says it is closed to us and it is ours; false otherwise. */
-  private open(path: string, err: unknown): boolean {
-    if (!isErrno(err, 'EACCES') || myUid === 0) return false;
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    if (st === undefined || !st.isDirectory() || st.uid !== myUid || (st.mode & 0o500) === 0o500) return false;
-    this.widen(path, st.mode & 0o7777);
+  /** Gives `path` u+rx when it is a directory of ours lacking any of the `need` bits. */
+  private openIfClosed(path: string, mode: number, uid: number, need: number): boolean {
+    if (myUid === 0 || uid !== myUid || (mode & S_IFMT) !== S_IFDIR || (mode & need) === need) return false;
+    this.opened.push({ path, mode: mode & 0o7777 });
+    chmodSync(path, (mode & 0o7777) | 0o500);
     return true;
-  }
-
-  private widen(path: string, mode: number): void {
-    this.opened.push({ path, mode });
-    chmodSync(path, mode | 0o500);
   }
 }

@@ -94,22 +94,33 @@ describe('vfs rootless specifics', () => {
     };
     const home = await mkdtemp(join(base, 'home-'));
     const d = await init(home, []);
-    const modes: Record<string, number> = { 'w-only': 0o222, none: 0o000, 'setuid-w': 0o4222, 'dir/inner': 0o000, dir: 0o000 };
+    // dir: closed (0000); list-only: may be listed, not entered (0400); enter-only: the reverse (0300)
+    const modes: Record<string, number> = {
+      'w-only': 0o222,
+      none: 0o000,
+      'setuid-w': 0o4222,
+      'dir/inner': 0o000,
+      dir: 0o000,
+      'list-only': 0o400,
+      'enter-only': 0o300,
+    };
     const snapshot = async (root: string) => {
       const out: Record<string, number> = {};
-      for (const p of ['dir', 'w-only', 'none', 'setuid-w']) out[p] = (await lstat(join(root, p))).mode & 0o7777;
+      for (const p of ['dir', 'w-only', 'none', 'setuid-w', 'list-only', 'enter-only']) out[p] = (await lstat(join(root, p))).mode & 0o7777;
       return out;
     };
     try {
       await d.create('base', null);
       const root = await d.get('base');
       for (const name of ['w-only', 'none', 'setuid-w']) await writeFile(join(root, name), `${name}\n`);
-      await mkdir(join(root, 'dir'));
-      await writeFile(join(root, 'dir/inner'), 'inner\n');
+      for (const dir of ['dir', 'list-only', 'enter-only']) {
+        await mkdir(join(root, dir));
+        await writeFile(join(root, dir, 'inner'), 'inner\n');
+      }
       for (const [p, m] of Object.entries(modes)) await chmod(join(root, p), m);
       await d.put('base');
       const want = await snapshot(root);
-      expect(want).toEqual({ dir: 0o000, 'w-only': 0o222, none: 0o000, 'setuid-w': 0o4222 });
+      expect(want).toEqual({ dir: 0o000, 'w-only': 0o222, none: 0o000, 'setuid-w': 0o4222, 'list-only': 0o400, 'enter-only': 0o300 });
 
       await d.create('child', 'base');
       await d.createReadWrite('rw', 'child');
@@ -119,8 +130,23 @@ describe('vfs rootless specifics', () => {
       expect(await d.changes('child', 'base')).toEqual([]);
       expect(await d.changes('rw', 'child')).toEqual([]);
       const base = await tarContents(await d.diff('base', null));
-      expect(base.files).toMatchObject({ 'w-only': 'w-only\n', none: 'none\n', 'setuid-w': 'setuid-w\n', 'dir/inner': 'inner\n' });
-      expect(base.modes).toMatchObject({ 'dir/': 0o000, 'dir/inner': 0o000, none: 0o000, 'w-only': 0o222, 'setuid-w': 0o4222 });
+      expect(base.files).toMatchObject({
+        'w-only': 'w-only\n',
+        none: 'none\n',
+        'setuid-w': 'setuid-w\n',
+        'dir/inner': 'inner\n',
+        'list-only/inner': 'inner\n',
+        'enter-only/inner': 'inner\n',
+      });
+      expect(base.modes).toMatchObject({
+        'dir/': 0o000,
+        'dir/inner': 0o000,
+        none: 0o000,
+        'w-only': 0o222,
+        'setuid-w': 0o4222,
+        'list-only/': 0o400,
+        'enter-only/': 0o300,
+      });
       expect(await snapshot(root), 'the diff left the modes alone').toEqual(want);
 
       // In the rw layer, inside the closed directory: a file added, one deleted, then closed again.
