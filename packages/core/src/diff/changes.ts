@@ -23,7 +23,7 @@ import { ChangeKind, type Change } from '../driver.js';
 import { securityCapability as capability } from '../fs/xattr.js';
 import { LSTAT_QUIET, S_IFDIR, S_IFMT, Yielder, assertNamesDecodable, sortByPath, statDifferent, yieldToLoop } from './walk-util.js';
 import { joinRel } from '../fs/safe-path.js';
-import { ClosedDirs } from '../fs/closed-dirs.js';
+import { ClosedDirs, openDirs, realMode } from '../fs/closed-dirs.js';
 
 /** A directory of the new tree, used to insert the "parent changed" Modify entries. */
 interface DirNode {
@@ -164,6 +164,13 @@ async function walkChanges(newDir: string, oldDir: string | null, closed: Closed
       if (st.ino === ost.ino && st.dev === ost.dev) continue; // the same file: nothing changed below
       // entryModified, one call level down (see the note at the top of the file).
       let modified = statDifferent(ost, st);
+      if (openDirs() && (Number(st.mode) & S_IFMT) === S_IFDIR) {
+        // a directory another walk has opened: compare its real bits
+        modified = statDifferent(
+          { ...ost, mode: BigInt(realMode(oldPath, Number(ost.mode))) } as BigIntStats,
+          { ...st, mode: BigInt(realMode(newPath, Number(st.mode))) } as BigIntStats,
+        );
+      }
       if (!modified) {
         const cn = capability(newPath);
         const co = capability(oldPath);

@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { ChangeKind, type Change } from '../driver.js';
 import { ErrorCode, GraphDriverError } from '../errors.js';
 import { xattrBinding, type Binding } from '../fs/xattr.js';
-import { ClosedDirs } from '../fs/closed-dirs.js';
+import { ClosedDirs, realMode } from '../fs/closed-dirs.js';
 import type { EntryType, TarHeader } from '../tar/types.js';
 import { hostNameLookup, type NameLookup } from './owners.js';
 import type { PlanSource, Planned } from './tar-assembler.js';
@@ -138,7 +138,7 @@ function dockerCapability(value: Buffer): Buffer {
  * and skips) or is a socket.
  */
 function planEntry(path: string, name: string, ctx: AppendContext, st: BigIntStats): Planned | null {
-  const mode = Number(st.mode);
+  const mode = realMode(path, Number(st.mode)); // a directory another walk opened: its own bits
   const type = entryType(mode);
   if (type === null) return null;
   const uid = Number(st.uid);

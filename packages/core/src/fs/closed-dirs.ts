@@ -11,9 +11,30 @@ const myUid = process.getuid?.() ?? 0;
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 
+/**
+ * Directories open right now in this process, by path, with their real permission bits and
+ * how many walks are inside them: walks of the same layer at once (an export diffs a layer
+ * and its child together) share one opening, and the last one out closes it.
+ */
+const openNow = new Map<string, { mode: number; refs: number }>();
+const key = (path: string) => (path.length > 1 ? path.replace(/\/+$/, '') : path);
+
+/** True while some walk of this process has a directory open. */
+export const openDirs = (): boolean => openNow.size > 0;
+
+/**
+ * `mode` (a whole st_mode) with the permission bits `path` really has: another walk of this
+ * process may have opened it. Costs nothing while no directory is open.
+ */
+export function realMode(path: string, mode: number): number {
+  if (openNow.size === 0) return mode;
+  const e = openNow.get(key(path));
+  return e === undefined ? mode : (mode & ~0o7777) | e.mode;
+}
+
 export class ClosedDirs {
-  /** Directories opened so far with the permission bits they had, in the order opened. */
-  private readonly opened: Array<{ path: string; mode: number }> = [];
+  /** Keys (in openNow) of the directories this walk opened or joined, in order. */
+  private readonly opened: string[] = [];
 
   /**
    * readdirSync(path). `st`, the directory's lstat when the caller has it, lets one it may
@@ -69,9 +90,12 @@ export class ClosedDirs {
   /** Puts back every mode changed, innermost first. Safe to call more than once. */
   restore(): void {
     let first: unknown;
-    for (let e = this.opened.pop(); e !== undefined; e = this.opened.pop()) {
+    for (let k = this.opened.pop(); k !== undefined; k = this.opened.pop()) {
+      const e = openNow.get(k);
+      if (e === undefined || --e.refs > 0) continue;
+      openNow.delete(k);
       try {
-        chmodSync(e.path, e.mode);
+        chmodSync(k, e.mode);
       } catch (err) {
         if (!isErrno(err, 'ENOENT')) first ??= err;
       }
@@ -81,8 +105,19 @@ export class ClosedDirs {
 
   /** Gives `path` u+rx when it is a directory of ours lacking any of the `need` bits. */
   private openIfClosed(path: string, mode: number, uid: number, need: number): boolean {
-    if (myUid === 0 || uid !== myUid || (mode & S_IFMT) !== S_IFDIR || (mode & need) === need) return false;
-    this.opened.push({ path, mode: mode & 0o7777 });
+    if (myUid === 0 || uid !== myUid || (mode & S_IFMT) !== S_IFDIR) return false;
+    const k = key(path);
+    const shared = openNow.get(k);
+    if (shared !== undefined) {
+      // opened by another walk: stay inside it with that walk
+      if (this.opened.includes(k)) return false;
+      shared.refs++;
+      this.opened.push(k);
+      return true;
+    }
+    if ((mode & need) === need) return false;
+    openNow.set(k, { mode: mode & 0o7777, refs: 1 });
+    this.opened.push(k);
     chmodSync(path, (mode & 0o7777) | 0o500);
     return true;
   }

@@ -166,6 +166,15 @@ describe('vfs rootless specifics', () => {
       expect(top.modes['dir/']).toBe(0o000);
       expect(await d.diffSize('rw', 'child')).toBe('added\n'.length);
       await withLayer(d, 'rw', async (r) => expect((await lstat(join(r, 'dir'))).mode & 0o7777, 'closed again').toBe(0o000));
+      // Walks of the same layers at once (an export diffs a layer and its child together) share
+      // the openings: the same results, and the modes back once the last one is done.
+      const together = await Promise.all([
+        (async () => tarContents(await d.diff('base', null)))(),
+        (async () => tarContents(await d.diff('rw', 'child')))(),
+        d.changes('rw', 'child'),
+        d.changes('child', 'base'),
+      ]);
+      expect(together).toEqual([base, top, await d.changes('rw', 'child'), []]);
       for (const id of ['base', 'child']) {
         await withLayer(d, id, async (r) => expect(await snapshot(r), `${id} keeps its modes`).toEqual(want));
       }
