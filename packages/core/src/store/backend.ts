@@ -20,6 +20,7 @@ export interface BackendCreateOpts {
   mountLabel?: string;
 }
 
+/** What core's LayerDriver hands a backend's native `diff`. */
 export interface BackendDiffOptions {
   /** Seconds since the epoch for whiteout entries (the layer's creation, or SOURCE_DATE_EPOCH). */
   whiteoutTime: number;
