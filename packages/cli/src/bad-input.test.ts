@@ -5,7 +5,7 @@
 // and keep memory bounded however far the input inflates.
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -241,11 +241,32 @@ describe('files that cannot be read or written are typed errors, and cost nothin
   it('a store root below a file, and an image layout on a file: ERR_INVALID_OPTION', async () => {
     const file = join(work, 'plain-file');
     await writeFile(file, 'x');
+    // the message says what the command was doing: ls only reads, create makes the root
     const r = await runCli(['--root', join(file, 'root'), '--driver', 'vfs', 'ls']);
-    expect(expectOneLine(r, 'ERR_INVALID_OPTION')).toContain(`cannot create the store root ${join(file, 'root')}: ENOTDIR`);
+    expect(expectOneLine(r, 'ERR_INVALID_OPTION')).toContain(`cannot read the store root ${join(file, 'root')}: ENOTDIR`);
+    const c = await runCli(['--root', join(file, 'root'), '--driver', 'vfs', 'create', 'x']);
+    expect(expectOneLine(c, 'ERR_INVALID_OPTION')).toContain(`cannot create the store root ${join(file, 'root')}: ENOTDIR`);
+    const f = await runCli(['--root', file, '--driver', 'vfs', 'status']);
+    expect(expectOneLine(f, 'ERR_INVALID_OPTION')).toContain(`cannot read the store root ${file}: it is not a directory`);
     const e = await runCli([...g(), 'export', 'keep', `oci:${file}`]);
     expect(expectOneLine(e, 'ERR_INVALID_OPTION')).toContain(`cannot write the image layout ${file}: ENOTDIR`);
   });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'a store root the user may not look into: ls says it cannot read it, and creates nothing',
+    async () => {
+      const closed = join(work, 'closed');
+      await mkdir(closed, { mode: 0o700 }); // root's, shut to everyone else
+      const as = { uid: 65534, gid: 65534 };
+      for (const cmd of [['ls'], ['info', 'x'], ['status'], ['check']]) {
+        const r = await runCli(['--root', join(closed, 'store'), '--driver', 'vfs', ...cmd], as);
+        expect(expectOneLine(r, 'ERR_INVALID_OPTION'), cmd[0]).toContain(`cannot read the store root ${join(closed, 'store')}: EACCES`);
+      }
+      const c = await runCli(['--root', join(closed, 'store'), '--driver', 'vfs', 'create', 'x'], as);
+      expect(expectOneLine(c, 'ERR_INVALID_OPTION')).toContain(`cannot create the store root ${join(closed, 'store')}: EACCES`);
+      expect(await readdir(closed)).toEqual([]);
+    },
+  );
 
   // Node's recursive mkdir loops forever here: procfs answers ENOENT for any new name.
   it('a store root the kernel cannot make (below /proc) ends with ERR_INVALID_OPTION', async () => {

@@ -79,10 +79,10 @@ export async function storeExists(s: Session): Promise<boolean> {
   // store: that is the argument's fault, not "no store yet"
   const st = await stat(s.root).catch((err) => {
     if (errnoCode(err) === 'ENOENT') return undefined;
-    throw pathError(err, `cannot create the store root ${s.root}`);
+    throw pathError(err, `cannot read the store root ${s.root}`);
   });
   if (!st) return false;
-  if (!st.isDirectory()) throw errInvalidOption(`cannot create the store root ${s.root}: it is not a directory`);
+  if (!st.isDirectory()) throw errInvalidOption(`cannot read the store root ${s.root}: it is not a directory`);
   const names = s.driverName ? [s.driverName] : registeredDrivers();
   for (const name of names) if (await exists(join(s.root, name))) return true;
   return false;

@@ -248,6 +248,12 @@ export interface DiffOptions {
    * ends or the caller destroys it, the layers the diff held are released at once.
    */
   signal?: AbortSignal;
+  /**
+   * Seconds since the epoch for the tar's whiteout entries (deletions have no file to take a
+   * time from). Default: the layer's creation time from its record, so the same layer always
+   * gives the same tar. An image export passes SOURCE_DATE_EPOCH here when it is set.
+   */
+  whiteoutTime?: number;
 }
 
 /** The diff half of a driver: layer tars in and out, and what changed. */

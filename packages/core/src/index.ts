@@ -26,7 +26,7 @@ export {
 } from './tar/index.js';
 export type { TarHeader, TarEntry, EntryType } from './tar/types.js';
 export { createLayerDriver, LayerDriver, type LayerDriverOptions } from './store/layer-driver.js';
-export type { LayerBackend, BackendCreateOpts } from './store/backend.js';
+export type { LayerBackend, BackendCreateOpts, BackendDiffOptions } from './store/backend.js';
 export { writeFileAtomic } from './store/atomic-file.js';
 export { naiveDiffDriver, naiveDiffDriverWithApply, type ApplyDiffProtoDriver, type Lease, type LeasingProtoDriver } from './diff/naive.js';
 export { abortError, abortableSource, destroyOnAbort, throwIfAborted } from './abort.js';

@@ -22,6 +22,7 @@ import {
   parseSize,
   writeFileAtomic,
   type BackendCreateOpts,
+  type BackendDiffOptions,
   type Change,
   type IdMappings,
   type LayerBackend,
@@ -349,7 +350,7 @@ export class BtrfsBackend implements LayerBackend {
     }
   }
 
-  async diff(id: string, parent: string | null): Promise<Readable | undefined> {
+  async diff(id: string, parent: string | null, opts: BackendDiffOptions): Promise<Readable | undefined> {
     if (!parent) return this.native.decline('no parent: the whole tree');
     let got: Awaited<ReturnType<NativeDiff['changes']>>;
     try {
@@ -364,7 +365,7 @@ export class BtrfsBackend implements LayerBackend {
     // the one diff stream guard, which buffers ahead of its reader and destroys this stream
     // once its reader has had the end (or on destroy). Ending alone does not close it
     // (autoDestroy off), so the snapshot outlives a tar the guard has read but nobody else.
-    const tar = exportChanges(pair.newSnap, changes);
+    const tar = exportChanges(pair.newSnap, changes, opts);
     const out = new PassThrough({ autoDestroy: false });
     tar.once('error', (err) => out.destroy(err));
     tar.pipe(out);

@@ -323,6 +323,15 @@ export class DevmapperBackend implements LayerBackend {
     return out;
   }
 
+  /**
+   * For `check`: the layer's thin device is in the driver's device metadata, and not one whose
+   * deletion is pending (deferred deletion).
+   */
+  async exists(id: string): Promise<boolean> {
+    const rec = await this.meta.device(id);
+    return rec !== undefined && rec.id === id && !rec.deleted;
+  }
+
   async metadata(id: string): Promise<Record<string, string>> {
     const rec = await this.record(id);
     return { DeviceId: String(rec.deviceId), DeviceSize: String(rec.size), DeviceName: this.deviceName(id) };

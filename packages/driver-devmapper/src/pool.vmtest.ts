@@ -50,6 +50,24 @@ describe('devicemapper pool', () => {
     expect(await d.exists('a')).toBe(true); // and the layers survived
   });
 
+  it("check asks whether each layer's thin device is in the metadata: one deleted behind the store's back is missing data, repair drops it", async () => {
+    const home = await newHome();
+    const d = await start(home, ['dm.loopdatasize=1G']);
+    await d.create('gone', null);
+    await d.create('gone-child', 'gone');
+    await d.create('kept', null);
+    expect(await d.check!()).toEqual([]);
+    // the thin device deleted from the pool and from the driver's metadata, as a careless admin would
+    const rec = JSON.parse(await readFile(join(home, 'metadata', 'devices', 'gone.json'), 'utf8')) as { deviceId: number };
+    const pool = statusOf(await d.status(), 'Pool Name');
+    await tool('dmsetup').run(['message', `/dev/mapper/${pool}`, '0', `delete ${rec.deviceId}`]);
+    await rm(join(home, 'metadata', 'devices', 'gone.json'));
+    expect((await d.check!()).map((p) => [p.kind, p.id])).toEqual([['missing-data', 'gone']]);
+    await d.repair!();
+    expect(await d.list()).toEqual(['kept']);
+    expect(await d.check!()).toEqual([]);
+  });
+
   it('reports Docker status keys and per-layer metadata', async () => {
     const home = await newHome();
     const d = await start(home, ['dm.loopdatasize=1G']);

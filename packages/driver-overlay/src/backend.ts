@@ -23,6 +23,7 @@ import {
   tool,
   type ApplyOptions,
   type BackendCreateOpts,
+  type BackendDiffOptions,
   type Change,
   type IdMappings,
   type LayerBackend,
@@ -298,8 +299,8 @@ export class OverlayBackend implements LayerBackend {
     return this.native.changes(id, parent);
   }
 
-  diff(id: string, parent: string | null): Promise<Readable | undefined> {
-    return this.native.diff(id, parent);
+  diff(id: string, parent: string | null, opts: BackendDiffOptions): Promise<Readable | undefined> {
+    return this.native.diff(id, parent, opts);
   }
 
   diffSize(id: string, parent: string | null): Promise<number | undefined> {

@@ -18,6 +18,7 @@ import {
   entryModified,
   exportChanges,
   type ApplyOptions,
+  type BackendDiffOptions,
   type Change,
   type LayerStream,
 } from '@graphdriver/core';
@@ -98,11 +99,11 @@ export class NativeDiff {
     return changes && changesSize(this.layout.diff(id), changes);
   }
 
-  async diff(id: string, parent: string | null): Promise<Readable | undefined> {
+  async diff(id: string, parent: string | null, opts: BackendDiffOptions): Promise<Readable | undefined> {
     const changes = await this.changes(id, parent);
     if (!changes) return undefined;
     // core's LayerDriver ends the stream in the next second, as it does the naive diff's
-    return exportChanges(this.layout.diff(id), changes, { skipXattr: isOverlayXattr });
+    return exportChanges(this.layout.diff(id), changes, { skipXattr: isOverlayXattr, whiteoutTime: opts.whiteoutTime });
   }
 
   /**

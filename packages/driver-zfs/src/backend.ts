@@ -213,6 +213,17 @@ export class ZfsBackend implements LayerBackend {
     ];
   }
 
+  /** For `check`: the layer's dataset is there, and is this home's (not a stranger's of that name). */
+  async exists(id: string): Promise<boolean> {
+    if (!isValidLayerId(this.cfg.fsname, id)) return false;
+    try {
+      return (await this.zfs.get(this.dataset(id), [HOME_PROPERTY]))[HOME_PROPERTY] === this.marker;
+    } catch (err) {
+      if (isMissingDataset(err)) return false;
+      throw err;
+    }
+  }
+
   async metadata(id: string): Promise<Record<string, string>> {
     return { Mountpoint: this.mountpoint(id), Dataset: `${this.cfg.fsname}/${id}` };
   }

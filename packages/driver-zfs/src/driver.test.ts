@@ -247,6 +247,29 @@ describe.skipIf(gate.skip)('zfs driver on zfs-fuse: datasets, mounts and recover
     await d2.cleanup();
   });
 
+  it("check asks zfs whether each layer's dataset is there: one destroyed behind the store's back is missing data, repair drops it and its child", async () => {
+    const { fsname, home } = await fresh();
+    const d = await init(home, [`zfs.fsname=${fsname}`]);
+    await d.create('gone', null);
+    await d.create('gone-child', 'gone');
+    await d.create('kept', null);
+    expect(await d.check!()).toEqual([]);
+    await zfs.run(['destroy', '-R', `${fsname}/gone`]); // the clone goes with it
+    const problems = await d.check!();
+    expect(problems.map((p) => [p.kind, p.id])).toEqual([
+      ['missing-data', 'gone'],
+      ['missing-data', 'gone-child'],
+    ]);
+    await d.repair!();
+    expect(await d.list()).toEqual(['kept']);
+    expect(await d.check!()).toEqual([]);
+    // a dataset of the layer's name that another home made is not this layer's data
+    await zfs.run(['set', `${HOME_PROPERTY}=/another/home`, `${fsname}/kept`]);
+    expect((await d.check!()).map((p) => [p.kind, p.id])).toEqual([['missing-data', 'kept']]);
+    await zfs.run(['set', `${HOME_PROPERTY}=${home}`, `${fsname}/kept`]);
+    await d.cleanup();
+  });
+
   it('remove of a layer someone else keeps busy fails with ERR_LAYER_BUSY and keeps the layer', async () => {
     const { fsname, home } = await fresh();
     const d = await init(home, [`zfs.fsname=${fsname}`]);

@@ -18,11 +18,12 @@
 // duration. Chains of small wrappers (lstat -> helper -> helper) multiply that work; on the
 // bench corpus, flattening them took ~10 ms of the ~50 ms V8 spent compiling for one
 // ChangesDirs. (Keep entryModified below in step with the loop.)
-import { lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
+import { lstatSync, type BigIntStats, type Dirent } from 'node:fs';
 import { ChangeKind, type Change } from '../driver.js';
 import { securityCapability as capability } from '../fs/xattr.js';
 import { LSTAT_QUIET, S_IFDIR, S_IFMT, Yielder, assertNamesDecodable, sortByPath, statDifferent, yieldToLoop } from './walk-util.js';
 import { joinRel } from '../fs/safe-path.js';
+import { ClosedDirs, openDirs, realMode } from '../fs/closed-dirs.js';
 
 /** A directory of the new tree, used to insert the "parent changed" Modify entries. */
 interface DirNode {
@@ -37,6 +38,9 @@ interface Task {
   newAbs: string;
   /** The directory at the same path in the old tree; null when there is none. */
   oldAbs: string | null;
+  /** Their lstats, when the walk made them (for ClosedDirs). */
+  newSt?: BigIntStats;
+  oldSt?: BigIntStats;
 }
 
 function sameCapability(a: string, b: string): boolean {
@@ -54,14 +58,14 @@ export function entryModified(oldPath: string, newPath: string, ost: BigIntStats
   return statDifferent(ost, nst) || !sameCapability(oldPath, newPath);
 }
 
-function readNames(dir: string): string[] {
-  const names = readdirSync(dir);
+function readNames(closed: ClosedDirs, dir: string, st: BigIntStats | undefined): string[] {
+  const names = closed.names(dir, st);
   assertNamesDecodable(dir, names);
   return names;
 }
 
-function readEntries(dir: string): Dirent[] {
-  const entries = readdirSync(dir, { withFileTypes: true });
+function readEntries(closed: ClosedDirs, dir: string, st: BigIntStats | undefined): Dirent[] {
+  const entries = closed.entries(dir, st);
   for (const e of entries) {
     if (e.name.includes('\ufffd')) {
       assertNamesDecodable(
@@ -77,9 +81,19 @@ function readEntries(dir: string): Dirent[] {
 /**
  * Changes between two directory trees, as Docker's archive.ChangesDirs. With `oldDir` null
  * every entry of `newDir` is an Add. The list is sorted by path (byte order), the order
- * ExportChanges writes them in; Docker's own order is that of Go map iteration.
+ * ExportChanges writes them in; Docker's own order is that of Go map iteration. A closed
+ * directory of the (non-root) caller's is opened to be listed and closed again (ClosedDirs).
  */
 export async function changesDirs(newDir: string, oldDir: string | null): Promise<Change[]> {
+  const closed = new ClosedDirs();
+  try {
+    return await walkChanges(newDir, oldDir, closed);
+  } finally {
+    closed.restore();
+  }
+}
+
+async function walkChanges(newDir: string, oldDir: string | null, closed: ClosedDirs): Promise<Change[]> {
   const changes: Change[] = [];
   const newRoot = lstatSync(newDir, { bigint: true });
   const oldRoot = oldDir === null || oldDir === '' ? null : lstatSync(oldDir, { bigint: true });
@@ -96,12 +110,14 @@ export async function changesDirs(newDir: string, oldDir: string | null): Promis
     }
   };
 
-  const stack: Task[] = [{ node: root, newAbs: newDir, oldAbs: oldRoot?.isDirectory() ? (oldDir as string) : null }];
+  const stack: Task[] = [
+    { node: root, newAbs: newDir, oldAbs: oldRoot?.isDirectory() ? (oldDir as string) : null, newSt: newRoot, oldSt: oldRoot ?? undefined },
+  ];
   const yielder = new Yielder();
   while (stack.length > 0) {
     if (yielder.due()) await yieldToLoop();
-    const { node, newAbs, oldAbs } = stack.pop() as Task;
-    const entries = readEntries(newAbs);
+    const { node, newAbs, oldAbs, newSt, oldSt } = stack.pop() as Task;
+    const entries = readEntries(closed, newAbs, newSt);
 
     if (oldAbs === null) {
       // Nothing to compare against: the whole subtree is added.
@@ -116,7 +132,7 @@ export async function changesDirs(newDir: string, oldDir: string | null): Promis
       continue;
     }
 
-    const oldNames = new Set(readNames(oldAbs));
+    const oldNames = new Set(readNames(closed, oldAbs, oldSt));
     for (const e of entries) {
       const name = e.name;
       const newPath = newAbs + '/' + name;
@@ -148,6 +164,13 @@ export async function changesDirs(newDir: string, oldDir: string | null): Promis
       if (st.ino === ost.ino && st.dev === ost.dev) continue; // the same file: nothing changed below
       // entryModified, one call level down (see the note at the top of the file).
       let modified = statDifferent(ost, st);
+      if (openDirs() && (Number(st.mode) & S_IFMT) === S_IFDIR) {
+        // a directory another walk has opened: compare its real bits
+        modified = statDifferent(
+          { ...ost, mode: BigInt(realMode(oldPath, Number(ost.mode))) } as BigIntStats,
+          { ...st, mode: BigInt(realMode(newPath, Number(st.mode))) } as BigIntStats,
+        );
+      }
       if (!modified) {
         const cn = capability(newPath);
         const co = capability(oldPath);
@@ -168,6 +191,8 @@ export async function changesDirs(newDir: string, oldDir: string | null): Promis
           node: { path, parent: node, flagged: modified },
           newAbs: newPath,
           oldAbs: (Number(ost.mode) & S_IFMT) === S_IFDIR ? oldPath : null,
+          newSt: st,
+          oldSt: ost,
         });
       }
       // A non-directory that replaced a directory is a Modify only: Docker does not list

@@ -6,11 +6,12 @@
 // This module plans the entries (what Docker's addTarFile puts in each header, and which
 // file's data follows); tar-assembler.ts turns them into bytes and tar-output.ts delivers
 // them, as a Readable or straight into a file.
-import { chmodSync, lstatSync, openSync, readdirSync, readlinkSync, constants as fsConstants, type BigIntStats } from 'node:fs';
+import { chmodSync, lstatSync, openSync, readlinkSync, constants as fsConstants, type BigIntStats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ChangeKind, type Change } from '../driver.js';
 import { ErrorCode, GraphDriverError } from '../errors.js';
 import { xattrBinding, type Binding } from '../fs/xattr.js';
+import { ClosedDirs, realMode } from '../fs/closed-dirs.js';
 import type { EntryType, TarHeader } from '../tar/types.js';
 import { hostNameLookup, type NameLookup } from './owners.js';
 import type { PlanSource, Planned } from './tar-assembler.js';
@@ -45,6 +46,10 @@ interface AppendContext {
   seen: Map<bigint, string>;
   /** Attributes left out of the archive (see ExportOptions). */
   skipXattr?: (name: string) => boolean;
+  /** Seconds since the epoch for whiteout entries (see ExportOptions). */
+  whiteoutTime?: number;
+  /** Closed directories the walk opened, closed again when the plan ends. */
+  closed: ClosedDirs;
 }
 
 /** What {@link exportChanges} and {@link tarDirectory} leave out of the tar. */
@@ -55,6 +60,12 @@ export interface ExportOptions {
    * trusted.overlay.*), so that the archive is the one the mounted view gives.
    */
   skipXattr?: (name: string) => boolean;
+  /**
+   * Seconds since the epoch for whiteout entries, which have no file to take a time from.
+   * A layer store passes the layer's creation time (or SOURCE_DATE_EPOCH, for an export);
+   * without it, a whiteout takes the mtime of the directory the deletion changed.
+   */
+  whiteoutTime?: number;
 }
 
 function entryType(mode: number): EntryType | null {
@@ -128,7 +139,7 @@ function dockerCapability(value: Buffer): Buffer {
  * and skips) or is a socket.
  */
 function planEntry(path: string, name: string, ctx: AppendContext, st: BigIntStats): Planned | null {
-  const mode = Number(st.mode);
+  const mode = realMode(path, Number(st.mode)); // a directory another walk opened: its own bits
   const type = entryType(mode);
   if (type === null) return null;
   const uid = Number(st.uid);
@@ -250,17 +261,33 @@ class ExportPlan implements PlanSource {
       const slash = p.lastIndexOf('/');
       const name = p.slice(1, slash + 1) + WHITEOUT_PREFIX + p.slice(slash + 1);
       // Docker writes whiteouts with only a name and a time (mode, owners and everything
-      // else zero). Docker's time is that of the export; ours is the mtime of the directory
-      // the deletion changed, so the same layer always gives the same tar (reproducible
-      // image exports). Appliers never use a whiteout's time.
-      const parent = lstatQuiet(this.root === '/' ? p.slice(0, slash) || '/' : this.root + p.slice(0, slash));
-      const mtime = parent ? floorSeconds(parent.mtimeNs) : 0;
-      return { header: { name, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime } };
+      // else zero). Docker's time is that of the export; ours is the caller's whiteoutTime
+      // (the layer's creation time), else the mtime of the directory the deletion changed,
+      // so the same layer always gives the same tar (reproducible image exports). Appliers
+      // never use a whiteout's time.
+      return { header: { name, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime: this.whiteoutTime(p, slash) } };
     }
     if (p === '/') return null; // Docker would archive "" here; no valid change names the root
     const path = this.root === '/' ? p : this.root + p;
-    const st = lstatQuiet(path);
+    let st: BigIntStats | null;
+    try {
+      st = lstatQuiet(path);
+    } catch (err) {
+      // inside a closed directory of ours: open the way down (put back when the plan closes)
+      if (!this.ctx.closed.openWayTo(path, false, err)) throw err;
+      st = lstatQuiet(path);
+    }
     return st === null ? null : planEntry(path, p.slice(1), this.ctx, st);
+  }
+
+  close(): void {
+    this.ctx.closed.restore();
+  }
+
+  private whiteoutTime(p: string, slash: number): number {
+    if (this.ctx.whiteoutTime !== undefined) return this.ctx.whiteoutTime;
+    const parent = lstatQuiet(this.root === '/' ? p.slice(0, slash) || '/' : this.root + p.slice(0, slash));
+    return parent ? floorSeconds(parent.mtimeNs) : 0;
   }
 }
 
@@ -293,14 +320,14 @@ class TreePlan implements PlanSource {
       // Docker archives a lone file under its base name.
       return planEntry(root, root.slice(root.lastIndexOf('/') + 1), this.ctx, st);
     }
-    this.push('', root === '/' ? '/' : root + '/');
+    this.push('', root === '/' ? '/' : root + '/', st);
     return null;
   }
 
-  private push(rel: string, abs: string): void {
+  private push(rel: string, abs: string, st: BigIntStats): void {
     let names: string[];
     try {
-      names = readdirSync(abs);
+      names = this.ctx.closed.names(abs, st);
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) return; // vanished meanwhile: Docker logs and goes on
       throw err;
@@ -308,6 +335,10 @@ class TreePlan implements PlanSource {
     assertNamesDecodable(abs, names);
     sortBytewise(names);
     this.stack.push({ rel, abs, names, i: 0 });
+  }
+
+  close(): void {
+    this.ctx.closed.restore();
   }
 
   next(): Planned | null | undefined {
@@ -332,14 +363,20 @@ class TreePlan implements PlanSource {
       if (st === undefined) return null;
       const rel = top.rel + name;
       const planned = planEntry(path, rel, this.ctx, st);
-      if ((Number(st.mode) & S_IFMT) === S_IFDIR) this.push(rel + '/', path + '/');
+      if ((Number(st.mode) & S_IFMT) === S_IFDIR) this.push(rel + '/', path + '/', st);
       return planned;
     }
   }
 }
 
 function newContext(opts: ExportOptions = {}): AppendContext {
-  return { names: hostNameLookup(), seen: new Map(), skipXattr: opts.skipXattr };
+  return {
+    names: hostNameLookup(),
+    seen: new Map(),
+    closed: new ClosedDirs(),
+    skipXattr: opts.skipXattr,
+    whiteoutTime: opts.whiteoutTime === undefined ? undefined : Math.floor(opts.whiteoutTime),
+  };
 }
 
 /**

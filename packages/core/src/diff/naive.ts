@@ -148,7 +148,7 @@ class NaiveDiffDriver implements Driver {
           await base.release();
         }
         throwIfAborted(opts.signal, what);
-        inner = exportChanges(layer.path, changes);
+        inner = exportChanges(layer.path, changes, { whiteoutTime: opts.whiteoutTime });
       }
     } catch (err) {
       await layer.release();

@@ -40,6 +40,8 @@ export interface Planned {
  */
 export interface PlanSource {
   next(): Planned | null | undefined;
+  /** Called once the plan is done with, ended or not (puts back what the walk changed). */
+  close?(): void;
 }
 
 /** Where the chunks go. */
@@ -122,6 +124,11 @@ export class TarAssembler {
    */
   abort(): void {
     this.failed = true;
+    try {
+      this.closePlan();
+    } catch {
+      // ignore: tearing down, and the archive has already failed
+    }
     for (const b of [...this.openBodies]) {
       if (b.inflight > 0) continue;
       try {
@@ -130,6 +137,14 @@ export class TarAssembler {
         // ignore: tearing down
       }
     }
+  }
+
+  private planClosed = false;
+  /** Ends the plan once; at the end of the archive, a failure (a mode not put back) fails it. */
+  private closePlan(): void {
+    if (this.planClosed) return;
+    this.planClosed = true;
+    this.plan.close?.();
   }
 
   /** The chunk being filled, with room for at least one byte. */
@@ -307,6 +322,7 @@ export class TarAssembler {
       if (item === undefined) {
         this.zeros(2 * BLOCK); // end of archive
         this.planDone = true;
+        this.closePlan();
         return;
       }
       if (item === null) continue;

@@ -15,6 +15,12 @@ export interface BackendCreateOpts {
   mountLabel?: string;
 }
 
+/** What core's LayerDriver hands a backend's native `diff`. */
+export interface BackendDiffOptions {
+  /** Seconds since the epoch for whiteout entries (the layer's creation, or SOURCE_DATE_EPOCH). */
+  whiteoutTime: number;
+}
+
 /**
  * What a driver package implements: only the storage-specific part of a layer's life, turned
  * into a full {@link Driver} by {@link createLayerDriver}. Ids, parents, states, references,
@@ -69,8 +75,11 @@ export interface LayerBackend {
 
   /** Native change list between two mounted layers, or undefined to use the naive diff. */
   changes?(id: string, parent: string | null): Promise<Change[] | undefined>;
-  /** Native layer tar, or undefined to use the naive diff. */
-  diff?(id: string, parent: string | null): Promise<Readable | undefined>;
+  /**
+   * Native layer tar, or undefined to use the naive diff. Whiteout entries take
+   * `opts.whiteoutTime` (pass it to core's exportChanges).
+   */
+  diff?(id: string, parent: string | null, opts: BackendDiffOptions): Promise<Readable | undefined>;
   /** Native diffSize, or undefined to size the (native or naive) change list on the mounted layer. */
   diffSize?(id: string, parent: string | null): Promise<number | undefined>;
   /**

@@ -554,6 +554,12 @@ export class LayerProtoDriver implements ProtoDriver {
   }
 }
 
+/** Whole seconds since the epoch of a record's creation (0 without one). */
+function createdSeconds(rec: LayerRecord | undefined): number {
+  const ms = rec ? Date.parse(rec.created) : Number.NaN;
+  return Number.isFinite(ms) ? Math.floor(ms / 1000) : 0;
+}
+
 function sortChildrenFirst(recs: LayerRecord[], index: LayerIndex): LayerRecord[] {
   const depth = (r: LayerRecord): number => {
     let d = 0;
@@ -645,8 +651,10 @@ export class LayerDriver implements Driver {
     throwIfAborted(opts.signal, `diff ${id}`);
     const started = Date.now();
     if (this.backend.diff) this.store.checkReadable(id, parent);
-    const native = await this.backend.diff?.(id, parent);
-    return native ? guardDiffStream(native, started, undefined, opts.signal) : this.naive.diff(id, parent, opts);
+    // Whiteouts carry the layer's creation time, never the export's: the same layer, the same tar.
+    const whiteoutTime = opts.whiteoutTime ?? createdSeconds(this.store.record(id));
+    const native = await this.backend.diff?.(id, parent, { whiteoutTime });
+    return native ? guardDiffStream(native, started, undefined, opts.signal) : this.naive.diff(id, parent, { ...opts, whiteoutTime });
   }
 
   async diffSize(id: string, parentArg?: string | null): Promise<number> {

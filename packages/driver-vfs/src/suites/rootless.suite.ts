@@ -74,49 +74,112 @@ describe('vfs rootless specifics', () => {
     }
   });
 
-  it('a layer holding files its owner cannot read (0222, 0000, 04222) and a closed directory gets children, diffs and removal; modes never change', async () => {
-    const { chmod, lstat, mkdir, writeFile } = await import('node:fs/promises');
-    const { readTar } = await import('@graphdriver/core');
+  it('a layer holding files its owner cannot read (0222, 0000, 04222) and a closed directory (0000) gets children, changes, diffs, sizes and removal; modes never change', async () => {
+    const { chmod, lstat, mkdir, rm, writeFile } = await import('node:fs/promises');
+    const { readTar, ChangeKind } = await import('@graphdriver/core');
+    /** A layer tar read to the end (that releases the layer): file contents and modes by name. */
+    const tarContents = async (stream: Readable) => {
+      const tar: Buffer[] = [];
+      for await (const c of stream) tar.push(c as Buffer);
+      const files: Record<string, string> = {};
+      const modes: Record<string, number> = {};
+      for await (const e of readTar(Readable.from([Buffer.concat(tar)]))) {
+        const chunks: Buffer[] = [];
+        for await (const c of e.body) chunks.push(c as Buffer);
+        const name = e.header.name.replace(/^\.?\//, '');
+        modes[name] = e.header.mode & 0o7777;
+        if (e.header.type === 'file') files[name] = Buffer.concat(chunks).toString();
+      }
+      return { files, modes };
+    };
     const home = await mkdtemp(join(base, 'home-'));
     const d = await init(home, []);
-    const modes: Record<string, number> = { 'w-only': 0o222, none: 0o000, 'setuid-w': 0o4222, 'dir/inner': 0o000, dir: 0o000 };
+    // dir: closed (0000); list-only: may be listed, not entered (0400); enter-only: the reverse (0300)
+    const modes: Record<string, number> = {
+      'w-only': 0o222,
+      none: 0o000,
+      'setuid-w': 0o4222,
+      'dir/inner': 0o000,
+      dir: 0o000,
+      'list-only': 0o400,
+      'enter-only': 0o300,
+    };
     const snapshot = async (root: string) => {
       const out: Record<string, number> = {};
-      for (const p of ['dir', 'w-only', 'none', 'setuid-w']) out[p] = (await lstat(join(root, p))).mode & 0o7777;
+      for (const p of ['dir', 'w-only', 'none', 'setuid-w', 'list-only', 'enter-only']) out[p] = (await lstat(join(root, p))).mode & 0o7777;
       return out;
     };
     try {
       await d.create('base', null);
       const root = await d.get('base');
       for (const name of ['w-only', 'none', 'setuid-w']) await writeFile(join(root, name), `${name}\n`);
-      await mkdir(join(root, 'dir'));
-      await writeFile(join(root, 'dir/inner'), 'inner\n');
+      for (const dir of ['dir', 'list-only', 'enter-only']) {
+        await mkdir(join(root, dir));
+        await writeFile(join(root, dir, 'inner'), 'inner\n');
+      }
       for (const [p, m] of Object.entries(modes)) await chmod(join(root, p), m);
       await d.put('base');
       const want = await snapshot(root);
-      expect(want).toEqual({ dir: 0o000, 'w-only': 0o222, none: 0o000, 'setuid-w': 0o4222 });
+      expect(want).toEqual({ dir: 0o000, 'w-only': 0o222, none: 0o000, 'setuid-w': 0o4222, 'list-only': 0o400, 'enter-only': 0o300 });
 
       await d.create('child', 'base');
       await d.createReadWrite('rw', 'child');
       expect(await snapshot(root), 'the parent got its modes back').toEqual(want);
       await withLayer(d, 'rw', async (r) => expect(await snapshot(r), 'the copy has the same modes').toEqual(want));
-      // Diffs walk directories: a closed one (0000) is not walked yet, so open it in all three
-      // layers alike; unreadable files are what the diffs must cope with.
-      for (const id of ['base', 'child', 'rw']) await withLayer(d, id, (r) => chmod(join(r, 'dir'), 0o700));
-      want.dir = 0o700;
+      // Diffs walk the closed directory (0000) as it is: opened for the walk, closed again.
       expect(await d.changes('child', 'base')).toEqual([]);
       expect(await d.changes('rw', 'child')).toEqual([]);
-      const contents: Record<string, string> = {};
-      const tar: Buffer[] = [];
-      for await (const c of await d.diff('base', null)) tar.push(c as Buffer); // read to the end: that releases the layer
-      for await (const e of readTar(Readable.from([Buffer.concat(tar)]))) {
-        const chunks: Buffer[] = [];
-        for await (const c of e.body) chunks.push(c as Buffer);
-        if (e.header.type === 'file') contents[e.header.name.replace(/^\.?\//, '')] = Buffer.concat(chunks).toString();
-      }
-      expect(contents).toMatchObject({ 'w-only': 'w-only\n', none: 'none\n', 'setuid-w': 'setuid-w\n', 'dir/inner': 'inner\n' });
+      const base = await tarContents(await d.diff('base', null));
+      expect(base.files).toMatchObject({
+        'w-only': 'w-only\n',
+        none: 'none\n',
+        'setuid-w': 'setuid-w\n',
+        'dir/inner': 'inner\n',
+        'list-only/inner': 'inner\n',
+        'enter-only/inner': 'inner\n',
+      });
+      expect(base.modes).toMatchObject({
+        'dir/': 0o000,
+        'dir/inner': 0o000,
+        none: 0o000,
+        'w-only': 0o222,
+        'setuid-w': 0o4222,
+        'list-only/': 0o400,
+        'enter-only/': 0o300,
+      });
       expect(await snapshot(root), 'the diff left the modes alone').toEqual(want);
 
+      // In the rw layer, inside the closed directory: a file added, one deleted, then closed again.
+      await withLayer(d, 'rw', async (r) => {
+        await chmod(join(r, 'dir'), 0o700);
+        await writeFile(join(r, 'dir/added'), 'added\n');
+        await rm(join(r, 'dir/inner'));
+        await chmod(join(r, 'dir'), 0o000);
+      });
+      expect(await d.changes('rw', 'child')).toEqual([
+        { path: '/dir', kind: ChangeKind.Modify },
+        { path: '/dir/added', kind: ChangeKind.Add },
+        { path: '/dir/inner', kind: ChangeKind.Delete },
+      ]);
+      const top = await tarContents(await d.diff('rw', 'child'));
+      expect(top.files).toEqual({ 'dir/added': 'added\n', 'dir/.wh.inner': '' });
+      expect(top.modes['dir/']).toBe(0o000);
+      expect(await d.diffSize('rw', 'child')).toBe('added\n'.length);
+      await withLayer(d, 'rw', async (r) => expect((await lstat(join(r, 'dir'))).mode & 0o7777, 'closed again').toBe(0o000));
+      // Walks of the same layers at once (an export diffs a layer and its child together) share
+      // the openings: the same results, and the modes back once the last one is done.
+      const together = await Promise.all([
+        (async () => tarContents(await d.diff('base', null)))(),
+        (async () => tarContents(await d.diff('rw', 'child')))(),
+        d.changes('rw', 'child'),
+        d.changes('child', 'base'),
+      ]);
+      expect(together).toEqual([base, top, await d.changes('rw', 'child'), []]);
+      for (const id of ['base', 'child']) {
+        await withLayer(d, id, async (r) => expect(await snapshot(r), `${id} keeps its modes`).toEqual(want));
+      }
+
+      // Removal with the closed directory still closed.
       for (const id of ['rw', 'child', 'base']) await d.remove(id);
       expect(await d.list()).toEqual([]);
     } finally {

@@ -3,13 +3,14 @@
 // a pulled layer's record names the exact blob it was pulled as, so a re-push offers the
 // registry that blob (HEAD, or a mount from the repository it came from) and never
 // recompresses it. Other layers stream driver.diff -> diff-ID digest -> compressor -> blob
-// digest -> destination, `jobs` at a time. The output is reproducible: layer tars and gzip
-// headers carry no export time, and the config's `created` is the top layer's creation time
-// (or SOURCE_DATE_EPOCH when set).
+// digest -> destination, `jobs` at a time. The output is reproducible: no time of the export
+// leaks in. Entries keep their files' times; whiteouts, each gzip header and the config's
+// `created` take the layer's creation time from its record (the top layer's for the config),
+// or SOURCE_DATE_EPOCH when it is set.
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GraphDriverError, errLayerNotFound, layerRecord, type Driver } from '@graphdriver/core';
-import { createCompressor, type OutputCompression } from '../compression/compress.js';
+import { createCompressor, stampGzipTime, type OutputCompression } from '../compression/compress.js';
 import { DigestCounter, sha256 } from '../model/digest.js';
 import { MediaType, layerMediaType, type LayerCompression } from '../model/media-types.js';
 import { hostPlatform } from '../model/platform.js';
@@ -21,7 +22,10 @@ import type { TransferOptions } from './progress.js';
 export interface ExportOptions extends TransferOptions {
   /** How layers that must be compressed are (default gzip). */
   compression?: OutputCompression;
-  /** Seconds since the epoch for the config's times; default $SOURCE_DATE_EPOCH, else the top layer's creation. */
+  /**
+   * Seconds since the epoch for the times an export sets (whiteout entries, gzip headers, the
+   * config's `created`); default $SOURCE_DATE_EPOCH, else each layer's creation time.
+   */
   sourceDateEpoch?: number;
   /**
    * The platform the image's config declares (os, architecture, variant), which is what a
@@ -108,7 +112,14 @@ export async function exportImage(driver: Driver, id: string, dest: ImageDestina
   const { signal, stateDir } = opts;
   const emit = opts.onProgress ?? (() => {});
   signal?.throwIfAborted();
+  const epoch = opts.sourceDateEpoch ?? sourceDateEpoch();
   const chain = await layerChain(driver, id);
+  /** The time a layer's blob carries: the epoch, else the layer's creation (whole seconds). */
+  const layerTime = (layerId: string): number => {
+    if (epoch !== undefined) return epoch;
+    const ms = Date.parse(layerRecord(driver, layerId)?.created ?? '');
+    return Number.isFinite(ms) ? Math.floor(ms / 1000) : 0;
+  };
   const manifestType = dest.manifestType ?? MediaType.Manifest;
   const wanted: LayerCompression = dest.uncompressedLayers ? 'none' : (opts.compression ?? 'gzip');
   emit({ type: 'plan', layers: chain.length, bytes: 0 });
@@ -152,8 +163,10 @@ export async function exportImage(driver: Driver, id: string, dest: ImageDestina
       tar = new DigestCounter({ onBytes: (n) => emit({ type: 'bytes', bytes: n }) });
       const counter = tar;
       const producing = (async () => {
-        const diff = await driver.diff(layerId, parent, { signal });
+        const time = layerTime(layerId);
+        const diff = await driver.diff(layerId, parent, { signal, whiteoutTime: time });
         if (wanted === 'none') await pipeline(diff, counter, out, { signal });
+        else if (wanted === 'gzip') await pipeline(diff, counter, await createCompressor(wanted), stampGzipTime(time), out, { signal });
         else await pipeline(diff, counter, await createCompressor(wanted), out, { signal });
       })().catch((err: unknown) => {
         out.destroy(err as Error);
@@ -175,9 +188,7 @@ export async function exportImage(driver: Driver, id: string, dest: ImageDestina
 
   const layers = await inOrder(chain.length, Math.max(1, opts.jobs ?? 3), writeLayer, signal);
 
-  const epoch = opts.sourceDateEpoch ?? sourceDateEpoch();
-  const created =
-    epoch !== undefined ? new Date(epoch * 1000).toISOString() : (layerRecord(driver, id)?.created ?? new Date(0).toISOString());
+  const created = new Date(layerTime(id) * 1000).toISOString();
   const platform = opts.platform ?? hostPlatform();
   const config: ImageConfig = {
     created,
