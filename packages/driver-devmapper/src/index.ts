@@ -1,24 +1,10 @@
 // @graphdriver/driver-devmapper: device-mapper thin snapshots (Docker's devicemapper driver).
-import { access, constants } from 'node:fs/promises';
-import { createLayerDriver, errPrerequisites, register, type InitFunc } from '@graphdriver/core';
-import { DevmapperBackend } from './backend.js';
-import { dmsetup } from './dmsetup.js';
-import { parseDevmapperOptions } from './options.js';
+// Importing it registers the driver as "devicemapper".
+import { register } from '@graphdriver/core';
+import { init, name } from './init.js';
 
-export const name = 'devicemapper';
-
-export const init: InitFunc = async (home, options, idMappings) => {
-  const opts = parseDevmapperOptions(options);
-  try {
-    await access('/dev/mapper/control', constants.R_OK | constants.W_OK);
-    await dmsetup.driverVersion();
-  } catch (err) {
-    throw errPrerequisites(name, 'device-mapper is not available (no /dev/mapper/control or dmsetup)', err);
-  }
-  return createLayerDriver(home, new DevmapperBackend(home, opts), { idMappings });
-};
-
-register(name, init, { owner: '@graphdriver/driver-devmapper' });
-
+export { init, name } from './init.js';
 export { parseDevmapperOptions, type DevmapperOptions } from './options.js';
 export type { FsType } from './filesystem.js';
+
+register(name, init, { owner: '@graphdriver/driver-devmapper' });

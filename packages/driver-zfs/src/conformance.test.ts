@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { describeConformance, removeTree } from '@graphdriver/core/testing';
-import { initZfs } from './driver.js';
+import { initZfs } from './init.js';
 import { makeZfsFusePool, zfsFuseGate, type TestPool } from './testing/zfs-fuse.js';
 
 const gate = await zfsFuseGate('driver-zfs conformance');

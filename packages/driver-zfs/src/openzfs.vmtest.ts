@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tool } from '@graphdriver/core';
 import { describeConformance, removeTree } from '@graphdriver/core/testing';
 import { HOME_PROPERTY } from './backend.js';
-import { initZfs } from './driver.js';
+import { initZfs } from './init.js';
 import { classifyFlavour, detectFlavour, probeZfsVersion } from './flavour.js';
 import { mountAt, readMountInfo } from '@graphdriver/core/linux';
 import { makeOpenZfsPool, openZfsGate, openZfsKitInfo, useOpenZfs, type TestPool } from './testing/openzfs.js';

@@ -15,7 +15,7 @@ import {
   removeTree,
   type CrashTarget,
 } from '@graphdriver/core/testing';
-import { initZfs } from './driver.js';
+import { initZfs } from './init.js';
 import { makeZfsFusePool, zfsFuseGate, type TestPool } from './testing/zfs-fuse.js';
 
 const gate = await zfsFuseGate('driver-zfs robustness');
