@@ -2,6 +2,7 @@
 // suite (Docker's graphtest re-created), the tree fixtures it is built from, and loopback
 // filesystems to run it on.
 export * from './testing/loopback.js';
+export { requireBackingSystem, underCi } from './testing/backing-system.js';
 export { describeConformance, type ConformanceTarget } from './testing/conformance.js';
 export {
   buildTree,
@@ -66,7 +67,7 @@ export {
 export { runFuzz, fuzzSeeds, FUZZ_ALLOWED_CODES, type FuzzOptions, type FuzzReport, type FuzzFailure } from './testing/fuzz.js';
 export { describeExhaustion, bigTar, type ExhaustionTarget } from './testing/exhaustion.js';
 export { Rand, buildRandomTree, randomEdits, listEntries, type Entry as RandomTreeEntry } from './testing/random-tree.js';
-export { blankWhiteoutTimes } from './tar/test-helpers.js';
+export { blankWhiteoutTimes } from './testing/whiteout-times.js';
 export {
   referencePeer,
   referenceCorpus,

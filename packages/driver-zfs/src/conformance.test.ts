@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { describeConformance, removeTree } from '@graphdriver/core/testing';
 import { initZfs } from './init.js';
-import { makeZfsFusePool, zfsFuseGate, type TestPool } from './testing/zfs-fuse.js';
+import { makeZfsFusePool, zfsFuseGate, type TestPool } from './test-support/zfs-fuse.js';
 
 const gate = await zfsFuseGate('driver-zfs conformance');
 

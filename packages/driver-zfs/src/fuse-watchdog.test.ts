@@ -13,7 +13,7 @@ import { mountAt, readMountInfo } from '@graphdriver/core/linux';
 import { initZfs } from './init.js';
 import { fuseConnectionId, FUSE_CONNECTIONS } from './fuse-watchdog.js';
 import { parseZfsOptions } from './options.js';
-import { makeZfsFusePool, withDaemonToMyself, zfsFuseGate, type TestPool } from './testing/zfs-fuse.js';
+import { makeZfsFusePool, withDaemonToMyself, zfsFuseGate, type TestPool } from './test-support/zfs-fuse.js';
 
 const gate = await zfsFuseGate('driver-zfs fuse watchdog');
 

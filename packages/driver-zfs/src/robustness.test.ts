@@ -16,7 +16,7 @@ import {
   type CrashTarget,
 } from '@graphdriver/core/testing';
 import { initZfs } from './init.js';
-import { makeZfsFusePool, zfsFuseGate, type TestPool } from './testing/zfs-fuse.js';
+import { makeZfsFusePool, zfsFuseGate, type TestPool } from './test-support/zfs-fuse.js';
 
 const gate = await zfsFuseGate('driver-zfs robustness');
 const driverModule = fileURLToPath(new URL('../dist/index.js', import.meta.url));

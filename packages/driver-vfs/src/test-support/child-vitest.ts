@@ -1,4 +1,4 @@
-// Runs the out-of-process suites (src/suites/*.suite.ts) in a child vitest, behind a
+// Runs the out-of-process suites (src/*.suite.ts) in a child vitest, behind a
 // prefix that changes where it runs: `setpriv ...` (another uid) or `tools/vm/run --`
 // (the test VM). The child's JSON report says what passed; its output is kept for when
 // something did not.

@@ -1,5 +1,5 @@
 // The conformance suite on a loopback XFS mounted with prjquota, where `size` works, and
-// the project-quota edges of vfs. Run by conformance.xfs-quota-vm.test.ts: in this process's
+// the project-quota edges of vfs. Run by conformance.xfs-quota.vm.test.ts: in this process's
 // kernel when it has XFS quota support, else inside the test VM (tools/vm/run), whose
 // Debian kernel has it.
 import { randomBytes } from 'node:crypto';
@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { XfsQuota, type Driver } from '@graphdriver/core';
 import { describeConformance, makeLoopbackFs, removeTree, withLayer, type LoopbackFs } from '@graphdriver/core/testing';
-import { init } from '../index.js';
-import { vfsTarget } from '../test-support/targets.js';
+import { init } from './index.js';
+import { vfsTarget } from './test-support/targets.js';
 
 let fs: LoopbackFs | undefined;
 beforeAll(async () => {
