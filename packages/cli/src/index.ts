@@ -2,4 +2,3 @@
 // pull/push/import/export) are @graphdriver/image's.
 export { main } from './program.js';
 export type { Interrupts, Interruption } from './interrupts.js';
-export { createProgress, renderProgress, type Progress, type ProgressOptions, type ProgressState } from './progress.js';

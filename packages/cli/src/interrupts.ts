@@ -10,17 +10,27 @@
 const SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 type Watched = keyof typeof SIGNALS;
 
-/**
- * ERR_INTERRUPTED for a signal, ERR_STDOUT_CLOSED for a closed stdout (or another failure of
- * it), ERR_NO_SPACE for a full one (cli-errors.ts).
- */
+/** What interrupted a command, as {@link Interrupts.interruption} reports it. */
 export interface Interruption {
+  /**
+   * ERR_INTERRUPTED for a signal, ERR_STDOUT_CLOSED for a closed stdout (or another failure of
+   * it), ERR_NO_SPACE for a full one (cli-errors.ts).
+   */
   code: 'ERR_INTERRUPTED' | 'ERR_STDOUT_CLOSED' | 'ERR_NO_SPACE';
+  /** The one line printed for it, e.g. "interrupted by SIGINT". */
   message: string;
+  /** The exit status: 128 + the signal's number (130 SIGINT, 143 SIGTERM, 129 SIGHUP), 1 for stdout. */
   status: number;
 }
 
+/**
+ * SIGINT, SIGTERM, SIGHUP and a closed stdout watched for one command run, as one
+ * AbortSignal. Made by the CLI's bin before it loads the rest (so an early Ctrl-C is answered
+ * too) and handed to {@link main}; the process's signal handlers stay installed until
+ * {@link Interrupts.dispose}.
+ */
 export interface Interrupts {
+  /** Aborted (its reason an Error carrying the {@link Interruption}'s code) when the command is interrupted. */
   readonly signal: AbortSignal;
   /** What to report (code, message) and the exit status, once something interrupted the command. */
   readonly interruption: Interruption | undefined;
@@ -32,6 +42,7 @@ export interface Interrupts {
    * and leave what it made (a reference, a layer) to nobody.
    */
   commit(): boolean;
+  /** Removes the signal and stdout handlers; the signal is no longer aborted after this. */
   dispose(): void;
 }
 

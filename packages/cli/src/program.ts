@@ -160,8 +160,14 @@ function buildProgram(run: (fn: (g: GlobalOptions, out: Output) => Promise<void>
 }
 
 /**
- * Runs the CLI on `argv` (as process.argv) and returns the exit status; never throws.
- * `interrupts`: signals already being watched (bin.ts); else main watches them while it runs.
+ * Runs the `graphdriver` CLI once and returns its exit status (0 done, 1 an error, 2 a usage
+ * error, 128 + N after signal N); never throws. Output and errors go to the process's
+ * stdout and stderr, as from the command line.
+ *
+ * @param argv - The command line as `process.argv` gives it (node, script, then arguments).
+ * @param watched - Signals already being watched (the bin starts watching before loading the
+ *   CLI); they stay installed afterwards. Without it, main watches them while it runs and
+ *   removes its handlers before returning.
  */
 export async function main(argv: readonly string[], watched?: Interrupts): Promise<number> {
   let g: GlobalOptions = { opt: [], json: argv.includes('--json'), quiet: false, debug: argv.includes('--debug') };

@@ -34,6 +34,7 @@ import { NativeDiff, type NativeDiffStats } from './native-diff.js';
 import { humanSize, type BtrfsOptions } from './options.js';
 import { deleteSubvolumeTree, isSubvolume } from './subvolumes.js';
 
+/** @internal Not public API: exported only for the crash tests' child process, which loads the built package. */
 export interface BtrfsBackendConfig {
   home: string;
   btrfs: Btrfs;
@@ -41,6 +42,7 @@ export interface BtrfsBackendConfig {
   idMappings?: IdMappings;
 }
 
+/** @internal Not public API: exported only for the crash tests' child process, which loads the built package. */
 export class BtrfsBackend implements LayerBackend {
   readonly name = 'btrfs';
   readonly storageOptions = ['size'] as const;

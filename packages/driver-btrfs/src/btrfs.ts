@@ -7,6 +7,7 @@
 // diff). Where an ioctl would clearly be better it is said at the call.
 import { tool, type Tool } from '@graphdriver/core';
 
+/** @internal Not public API: exported only for the crash tests' child process, which loads the built package. */
 export interface SubvolumeInfo {
   /** Path relative to the filesystem's top-level subvolume (first line of `subvolume show`). */
   path: string;
@@ -19,6 +20,7 @@ export interface SubvolumeInfo {
   readonly: boolean;
 }
 
+/** @internal Not public API: exported only for the crash tests' child process, which loads the built package. */
 export interface SubvolumeListEntry {
   id: number;
   generation: number;
@@ -32,6 +34,7 @@ export interface SubvolumeListEntry {
   parentUuid?: string | null;
 }
 
+/** @internal Not public API: exported only for the crash tests' child process, which loads the built package. */
 export interface QgroupInfo {
   /** "0/257" */
   qgroupid: string;
@@ -42,15 +45,21 @@ export interface QgroupInfo {
   maxExclusive: number | null;
 }
 
+/** @internal Not public API: exported only for the crash tests' child process, which loads the built package. */
 export interface FilesystemShow {
   label: string | null;
   uuid: string;
   devices: Array<{ devid: number; size: number; used: number; path: string }>;
 }
 
-/** `btrfs filesystem usage -b` "Overall" block, keys as printed ("Device size", "Used", ...). */
+/**
+ * `btrfs filesystem usage -b` "Overall" block, keys as printed ("Device size", "Used", ...).
+ *
+ * @internal Not public API: exported only for the crash tests' child process, which loads the built package.
+ */
 export type FilesystemUsage = Record<string, number>;
 
+/** @internal Not public API: exported only for the crash tests' child process, which loads the built package. */
 export interface Btrfs {
   readonly tool: Tool;
   version(): Promise<string>;

@@ -11,7 +11,8 @@ import { ErrorCode, errnoCode, getDriver, registeredDrivers, type BackendFaultPo
 import { assertNothingMountedUnder, mountsUnder } from '@graphdriver/core/testing';
 import type { BtrfsBackend } from './backend.js';
 import { createBtrfs } from './btrfs.js';
-import { name, openBtrfs } from './index.js';
+import { name } from './index.js';
+import { openBtrfs } from './init.js';
 import { btrfsAvailable, useLoopbackBtrfs } from './test-support/loopback-btrfs.js';
 
 const btrfs = createBtrfs();

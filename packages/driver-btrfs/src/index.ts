@@ -3,21 +3,19 @@
 import { register } from '@graphdriver/core';
 import { init, name } from './init.js';
 
-export { init, name, openBtrfs, type InitDeps } from './init.js';
+export { init, name } from './init.js';
+export type { BtrfsOptions } from './options.js';
+// @internal: for the crash tests' child process, which can only load the built package
+export { openBtrfs, type InitDeps } from './init.js';
 export { BtrfsBackend, type BtrfsBackendConfig } from './backend.js';
-export {
-  createBtrfs,
-  type Btrfs,
-  type SubvolumeInfo,
-  type QgroupInfo,
-  type SubvolumeListEntry,
-  type FilesystemShow,
-  type FilesystemUsage,
+export type {
+  Btrfs,
+  SubvolumeInfo,
+  QgroupInfo,
+  SubvolumeListEntry,
+  FilesystemShow,
+  FilesystemUsage,
 } from './btrfs.js';
 export type { NativeDiff, NativeDiffStats, SnapshotPair } from './native-diff.js';
-export type { BtrfsOptions } from './options.js';
-export { parseSendStream, type SendOp, type SendStream } from './send-stream.js';
-export { parseReceiveDump } from './receive-dump.js';
-export { touchedPaths, type TouchedPaths } from './touched-paths.js';
 
 register(name, init, { owner: '@graphdriver/driver-btrfs' });

@@ -36,6 +36,7 @@ import { changesFromCandidates } from './changes-from-touched.js';
 import { SendStreamReader } from './send-stream.js';
 import { TouchedPathsBuilder } from './touched-paths.js';
 
+/** @internal Not public API: exported only for the crash tests' child process, which loads the built package. */
 export interface NativeDiffStats {
   /** Calls answered natively. */
   native: number;
@@ -49,7 +50,11 @@ export interface NativeDiffStats {
   snapshotsReused: number;
 }
 
-/** Read-only snapshots of a child and its parent, kept from deletion until released. */
+/**
+ * Read-only snapshots of a child and its parent, kept from deletion until released.
+ *
+ * @internal Not public API: exported only for the crash tests' child process, which loads the built package.
+ */
 export interface SnapshotPair {
   newSnap: string;
   oldSnap: string;
@@ -72,6 +77,7 @@ class Snap {
   ) {}
 }
 
+/** @internal Not public API: exported only for the crash tests' child process, which loads the built package. */
 export class NativeDiff {
   readonly stats: NativeDiffStats = { native: 0, fallback: 0, reasons: {}, snapshotsMade: 0, snapshotsReused: 0 };
   /** Snapshots that exist (made and not yet deleted), so cleanup can remove them. */

@@ -1,8 +1,9 @@
 // Driver options, as Docker's btrfs driver: only `btrfs.min_space`.
 import { applyOptions, parseSize } from '@graphdriver/core';
 
+/** The btrfs driver's options, as parsed from the `key=value` strings given to {@link init}. */
 export interface BtrfsOptions {
-  /** Smallest `size` a layer may ask for, in bytes; 0 = no minimum. Setting it enables quotas at init, as Docker. */
+  /** `btrfs.min_space`: smallest `size` a layer may ask for, in bytes; 0 = no minimum. Setting it enables quotas at init, as Docker. */
   minSpace: number;
 }
 

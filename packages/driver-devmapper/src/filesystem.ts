@@ -2,6 +2,7 @@
 import { tool } from '@graphdriver/core';
 import { mount, mountsUnder as mountsUnderIn, readMountInfo, unmount as unmountPath } from '@graphdriver/core/linux';
 
+/** A filesystem the devicemapper driver can put on its thin devices (`dm.fs`). */
 export type FsType = 'ext4' | 'xfs';
 
 const mkfs = { ext4: tool('mkfs.ext4'), xfs: tool('mkfs.xfs') };

@@ -6,8 +6,20 @@ import { DevmapperBackend } from './backend.js';
 import { dmsetup } from './dmsetup.js';
 import { parseDevmapperOptions } from './options.js';
 
+/** The name this package registers the driver under (`newDriver('devicemapper', …)`). */
 export const name = 'devicemapper';
 
+/**
+ * Opens (making it if needed) the devicemapper store at `home`: a thin pool (on sparse loop
+ * files under `home` unless `dm.thinpooldev` or `dm.datadev`/`dm.metadatadev` name devices)
+ * whose thin snapshots are the layers. Importing the package already registers this under
+ * {@link name}; call it directly only to bypass the registry.
+ *
+ * Needs root, `/dev/mapper/control` and dmsetup, else throws ERR_PREREQUISITES (the registry
+ * then tries the next driver). `options` are the `dm.*` strings of {@link DevmapperOptions};
+ * a bad one throws ERR_INVALID_OPTION. The driver owns `home`, its devices and mounts until
+ * its `cleanup()`.
+ */
 export const init: InitFunc = async (home, options, idMappings) => {
   const opts = parseDevmapperOptions(options);
   try {

@@ -3,12 +3,7 @@
 import { register } from '@graphdriver/core';
 import { init, name } from './init.js';
 
-export { init, name, openOverlay, type InitDeps } from './init.js';
-export { OverlayBackend, type OverlayBackendConfig } from './backend.js';
+export { init, name } from './init.js';
 export { parseOverlayOptions, type OverlayOptions } from './options.js';
-export type { NativeDiff, NativeDiffStats, WhiteoutForm } from './native-diff.js';
-export type { Mounter, OverlayDirs } from './overlay-mount.js';
-export type { UpperForm } from './lower-view.js';
-export type { Layout } from './layout.js';
 
 register(name, init, { owner: '@graphdriver/driver-overlay' });

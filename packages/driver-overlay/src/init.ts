@@ -21,6 +21,7 @@ import { OverlayBackend } from './backend.js';
 import { parseOverlayOptions } from './options.js';
 import { kernelMounter, type Mounter } from './overlay-mount.js';
 
+/** The name this package registers the driver under (`newDriver('overlay2', …)`). */
 export const name = 'overlay2';
 
 /**
@@ -79,6 +80,18 @@ export async function openOverlay(
   return { driver, backend };
 }
 
+/**
+ * Opens (making it if needed, mode 0710) the overlay2 store at `home`: every layer is an
+ * overlay upper dir over its parents' dirs, mounted at `get`. Importing the package already
+ * registers this under {@link name}; call it directly only to bypass the registry.
+ *
+ * Needs root and a kernel with overlay, else throws ERR_PREREQUISITES; a `home` on a
+ * filesystem that cannot hold an upper dir (overlay, zfs, FUSE, aufs, ecryptfs, nfs) throws
+ * ERR_INCOMPATIBLE_FS (either way the registry then tries the next driver). `options` are
+ * `overlay2.size=<bytes>` (default quota of new layers; needs XFS project quotas under
+ * `home`, else ERR_QUOTA_NOT_SUPPORTED) and `overlay2.ignore_chown_errors=<bool>`; a bad one
+ * throws ERR_INVALID_OPTION. The driver owns `home` and its mounts until its `cleanup()`.
+ */
 export async function init(home: string, options: string[], idMappings?: IdMappings): Promise<Driver> {
   return (await openOverlay(home, options, idMappings)).driver;
 }

@@ -2,6 +2,7 @@
 // containers/storage's `overlay2.ignore_chown_errors` (rootless stores).
 import { applyOptions, parseBool, parseSize } from '@graphdriver/core';
 
+/** The overlay2 driver's options, as parsed from the `key=value` strings given to {@link init}. */
 export interface OverlayOptions {
   /** Default quota of new layers in bytes, 0 for none. */
   defaultSize: number;
@@ -9,6 +10,11 @@ export interface OverlayOptions {
   ignoreChownErrors: boolean;
 }
 
+/**
+ * Parses overlay2 driver options (`overlay2.size`, `overlay2.ignore_chown_errors`, keys
+ * case-insensitive), as {@link init} does; `isRoot` decides the chown default. Throws
+ * ERR_INVALID_OPTION for an unknown key or a bad value.
+ */
 export function parseOverlayOptions(options: readonly string[], isRoot: boolean): OverlayOptions {
   const out: OverlayOptions = { defaultSize: 0, ignoreChownErrors: !isRoot };
   applyOptions('overlay2', options, {

@@ -5,7 +5,6 @@ import { register } from '@graphdriver/core';
 import { init, name } from './init.js';
 
 export { init, name } from './init.js';
-export { VfsBackend, type VfsBackendOptions } from './backend.js';
 export { parseVfsOptions, type VfsOptions } from './options.js';
 
 register(name, init, { owner: '@graphdriver/driver-vfs' });

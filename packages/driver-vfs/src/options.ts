@@ -1,6 +1,7 @@
 // vfs driver options (Docker's `size`, containers/storage's `vfs.ignore_chown_errors`).
 import { applyOptions, parseBool, parseSize } from '@graphdriver/core';
 
+/** The vfs driver's options, as parsed from the `key=value` strings given to {@link init}. */
 export interface VfsOptions {
   /** Tolerate failing chown while applying layers (default: true unless root). */
   ignoreChownErrors: boolean;
@@ -8,6 +9,11 @@ export interface VfsOptions {
   defaultSize: number;
 }
 
+/**
+ * Parses vfs driver options (`size`, `vfs.ignore_chown_errors`, keys case-insensitive), as
+ * {@link init} does; `isRoot` decides the chown default. Throws ERR_INVALID_OPTION for an
+ * unknown key or a bad value.
+ */
 export function parseVfsOptions(options: readonly string[], isRoot: boolean): VfsOptions {
   const out: VfsOptions = { ignoreChownErrors: !isRoot, defaultSize: 0 };
   applyOptions('vfs', options, {

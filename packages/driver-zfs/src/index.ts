@@ -3,11 +3,7 @@
 import { register } from '@graphdriver/core';
 import { init, name } from './init.js';
 
-export { init, name, initZfs, mappedRoot, type ZfsInitDeps } from './init.js';
-export { flavour, classifyFlavour, detectFlavour, type Flavour, type FlavourKind, type VersionProbe } from './flavour.js';
-export type { ZfsTools, Runner } from './zfs-cli.js';
-export { parseZfsSize } from './human-size.js';
+export { init, name } from './init.js';
 export { parseZfsOptions, type ZfsOptions } from './options.js';
-export { HOME_PROPERTY } from './backend.js';
 
 register(name, init, { owner: '@graphdriver/driver-zfs' });

@@ -3,8 +3,11 @@
 import { applyOptions, errInvalidOption } from '@graphdriver/core';
 import { datasetNameProblem } from './names.js';
 
+/** The zfs driver's options, as parsed from the `zfs.*` strings given to {@link init}. */
 export interface ZfsOptions {
+  /** `zfs.fsname`: the parent dataset of all layers; unset, the dataset holding the home is used. */
   fsname?: string;
+  /** `zfs.mountopt` (comma-separated, repeatable): options for every layer mount. */
   mountOptions: string[];
   /** zfs.hangtimeout: ms without an answer from zfs-fuse before its mounts are aborted (0: never). */
   hangTimeoutMs: number;
@@ -12,6 +15,11 @@ export interface ZfsOptions {
 
 const DEFAULT_HANG_TIMEOUT_MS = 10_000;
 
+/**
+ * Parses zfs driver options (`zfs.fsname`, `zfs.mountopt`, `zfs.hangtimeout` in seconds;
+ * keys case-insensitive), as {@link init} does. Throws ERR_INVALID_OPTION for an unknown key,
+ * a `zfs.fsname` that is not a dataset name, or a timeout that is not a number of seconds.
+ */
 export function parseZfsOptions(options: readonly string[]): ZfsOptions {
   const out: ZfsOptions = { mountOptions: [], hangTimeoutMs: DEFAULT_HANG_TIMEOUT_MS };
   applyOptions('zfs', options, {

@@ -2,6 +2,10 @@
 // CLI branch on `code` the same way as for storage errors.
 import { ErrorCode, GraphDriverError, errnoCode, isGraphDriverError, isNoSpace } from '@graphdriver/core';
 
+/**
+ * The ERR_ codes of image transfer, beyond core's ErrorCode. Errors carrying them are
+ * GraphDriverErrors: branch on `err.code`.
+ */
 export const ImageErrorCode = {
   /** 401/403 from a registry, or credentials it refused. */
   RegistryAuth: 'ERR_REGISTRY_AUTH',
@@ -23,8 +27,10 @@ export const ImageErrorCode = {
   /** A transport reference that cannot be parsed (`oci:`, `docker://`...). */
   InvalidReference: 'ERR_INVALID_REFERENCE',
 } as const;
+/** One of the {@link ImageErrorCode} values. */
 export type ImageErrorCode = (typeof ImageErrorCode)[keyof typeof ImageErrorCode];
 
+/** A GraphDriverError with an image `code`; `cause` (when given) is kept as the error's cause. */
 export function imageError(code: ImageErrorCode, message: string, cause?: unknown): GraphDriverError {
   return new GraphDriverError(code, message, cause === undefined ? undefined : { cause });
 }

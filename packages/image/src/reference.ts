@@ -13,17 +13,50 @@ export interface DockerReference {
   repository: string;
   /** Absent only when a digest is given (`latest` is filled in otherwise). */
   tag?: string;
+  /** `sha256:<64 hex>` when the reference pins the manifest; what the registry returns is checked against it. */
   digest?: string;
 }
 
+/**
+ * A parsed transport reference (skopeo's spelling), as {@link parseImageReference} returns it;
+ * paths are absolute.
+ */
 export type ImageReference =
-  | { transport: 'oci'; dir: string; tag?: string }
-  | { transport: 'oci-archive'; file: string; tag?: string }
-  | { transport: 'docker-archive'; file: string; ref?: DockerReference }
-  | { transport: 'docker'; ref: DockerReference };
+  | {
+      /** `oci:DIR[:TAG]`: an OCI image layout directory. */
+      transport: 'oci';
+      /** The layout's directory. */
+      dir: string;
+      /** The image's `org.opencontainers.image.ref.name`; unset, the layout's only image. */
+      tag?: string;
+    }
+  | {
+      /** `oci-archive:FILE[:TAG]`: an OCI layout in a tar file. */
+      transport: 'oci-archive';
+      /** The tar file. */
+      file: string;
+      /** As for `oci`. */
+      tag?: string;
+    }
+  | {
+      /** `docker-archive:FILE[:REF]`: a `docker save` tar file. */
+      transport: 'docker-archive';
+      /** The tar file. */
+      file: string;
+      /** The image's RepoTag; unset, the archive's only image (export: no tag). */
+      ref?: DockerReference;
+    }
+  | {
+      /** `docker://REF`: a registry. */
+      transport: 'docker';
+      /** The image in the registry. */
+      ref: DockerReference;
+    };
 
+/** The transports images are read from and written to: `oci`, `oci-archive`, `docker-archive`, `docker`. */
 export type Transport = ImageReference['transport'];
 
+/** The registry a reference without a host names (Docker Hub, served by `registry-1.docker.io`). */
 export const DOCKER_HUB = 'docker.io';
 
 // distribution/reference's grammar
@@ -136,6 +169,7 @@ export function parseImageReference(text: string): ImageReference {
   throw bad(text, 'unknown transport', 'oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF] or docker://REF');
 }
 
+/** The reference as a string {@link parseImageReference} reads back (`oci:/abs/dir:tag`, `docker://docker.io/library/busybox:latest`). */
 export function formatImageReference(r: ImageReference): string {
   switch (r.transport) {
     case 'docker':

@@ -6,6 +6,7 @@ import { createGzip } from 'node:zlib';
 import { ImageErrorCode, imageError } from '../errors.js';
 import { filter } from './filter.js';
 
+/** How an export or push compresses the layers it must compress. */
 export type OutputCompression = 'gzip' | 'zstd';
 
 const pigz = filter('pigz', ['-c', '-n', '-6']);
@@ -14,6 +15,12 @@ const zstd = filter('zstd', ['-c', '-q', '-3', '-T0', '--no-progress']);
 /** Which gzip implementation: GRAPHDRIVER_GZIP=zlib forces zlib (tests compare them). */
 const gzipChoice = () => process.env.GRAPHDRIVER_GZIP;
 
+/**
+ * A compressing stream of `kind`: gzip by pigz when installed, else zlib
+ * (`GRAPHDRIVER_GZIP=zlib` forces zlib); zstd by the zstd tool, ERR_UNSUPPORTED_IMAGE when it
+ * is not installed. Headers carry no name and no time, so the same input gives the same bytes
+ * with the same implementation. The caller pipes into it and must end or destroy it.
+ */
 export async function createCompressor(kind: OutputCompression): Promise<Duplex> {
   if (kind === 'zstd') {
     if (!(await zstd.available()))

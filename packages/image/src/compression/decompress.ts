@@ -10,6 +10,7 @@ import { createZstdDecompress } from './zstd.js';
 
 export { createZstdDecompress };
 
+/** A stream's compression as its first bytes tell it (`none`: anything else, read as is). */
 export type Compression = 'none' | 'gzip' | 'zstd';
 
 const GZIP_MAGIC = [0x1f, 0x8b];
@@ -28,8 +29,11 @@ export function detectCompression(head: Uint8Array): Compression {
   return 'none';
 }
 
+/** What {@link decompressAuto} found and the stream to read. */
 export interface Decompressed {
+  /** The compression detected from the first bytes. */
   compression: Compression;
+  /** The uncompressed bytes; the caller must consume or destroy it (an inflater process may run behind it). */
   stream: Readable;
 }
 

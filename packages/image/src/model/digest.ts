@@ -4,8 +4,10 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { ImageErrorCode, imageError } from '../errors.js';
 
+/** A digest this package accepts: `sha256:` and 64 lower-case hex digits (group 1 is the hex). */
 export const DIGEST_RE = /^sha256:([a-f0-9]{64})$/;
 
+/** True for a well-formed `sha256:<64 hex>` string (see {@link DIGEST_RE}). */
 export function isDigest(value: unknown): value is string {
   return typeof value === 'string' && DIGEST_RE.test(value);
 }
@@ -17,6 +19,7 @@ export function digestHex(digest: string): string {
   return m[1];
 }
 
+/** The `sha256:<hex>` digest of `data` (a string is hashed as UTF-8). */
 export function sha256(data: Buffer | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
@@ -34,9 +37,13 @@ export function chainIds(diffIds: readonly string[]): string[] {
   return out;
 }
 
-/** A pass-through that hashes and counts what flows through it. */
+/**
+ * A pass-through that hashes and counts what flows through it; read {@link DigestCounter.digest}
+ * once it has ended. More bytes than `limit` fail the stream with ERR_DIGEST_MISMATCH.
+ */
 export class DigestCounter extends Transform {
   private readonly hash: Hash;
+  /** Bytes seen so far (including a seed's). */
   bytes = 0;
   private result?: string;
   private readonly onBytes?: (n: number) => void;
@@ -55,6 +62,7 @@ export class DigestCounter extends Transform {
     this.what = opts.what ?? 'blob';
   }
   private readonly what: string;
+  /** @internal */
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     if (this.bytes + chunk.length > this.limit) {
       cb(imageError(ImageErrorCode.DigestMismatch, `${this.what}: more than the ${this.limit} bytes its descriptor gives`));
@@ -65,6 +73,7 @@ export class DigestCounter extends Transform {
     this.onBytes?.(chunk.length);
     cb(null, chunk);
   }
+  /** @internal */
   override _flush(cb: TransformCallback): void {
     this.result = `sha256:${this.hash.digest('hex')}`;
     cb();

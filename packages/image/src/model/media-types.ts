@@ -1,18 +1,32 @@
 // The media types of OCI image-spec v1.1 and Docker's schema 2 that images are made of.
 
+/** The media types images are made of, by short name (OCI's, then Docker's schema 2 and 1). */
 export const MediaType = {
+  /** OCI image index: one manifest per platform. */
   Index: 'application/vnd.oci.image.index.v1+json',
+  /** OCI image manifest. */
   Manifest: 'application/vnd.oci.image.manifest.v1+json',
+  /** OCI image config. */
   Config: 'application/vnd.oci.image.config.v1+json',
+  /** OCI layer, an uncompressed tar. */
   Layer: 'application/vnd.oci.image.layer.v1.tar',
+  /** OCI layer, a gzip-compressed tar. */
   LayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  /** OCI layer, a zstd-compressed tar. */
   LayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  /** Docker schema 2 manifest list (the index's equivalent). */
   DockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  /** Docker schema 2 manifest. */
   DockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  /** Docker image config. */
   DockerConfig: 'application/vnd.docker.container.image.v1+json',
+  /** Docker layer, an uncompressed tar. */
   DockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
+  /** Docker layer, a gzip-compressed tar. */
   DockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  /** Docker schema 1 manifest: refused (ERR_UNSUPPORTED_IMAGE). */
   DockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
+  /** Signed Docker schema 1 manifest: refused (ERR_UNSUPPORTED_IMAGE). */
   DockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
 } as const;
 
@@ -34,6 +48,7 @@ export function isLayerMediaType(mt: string): boolean {
   );
 }
 
+/** How a layer blob is compressed, as its media type says. */
 export type LayerCompression = 'none' | 'gzip' | 'zstd';
 
 /** The layer media type of `compression` in the family (OCI or Docker) of a manifest type. */

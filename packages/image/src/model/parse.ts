@@ -104,6 +104,10 @@ export function manifestKind(doc: Record<string, unknown>, declared: string | un
   throw invalidImage(what, 'neither an image manifest nor an index');
 }
 
+/**
+ * An image index from parsed JSON (see {@link parseJsonBlob}): every descriptor's shape and
+ * digest form checked; `what` names the document in errors. Throws ERR_IMAGE_INVALID.
+ */
 export function parseIndex(doc: Record<string, unknown>, what: string): ImageIndex {
   const index: ImageIndex = { schemaVersion: 2, manifests: descriptors(doc.manifests, `${what} manifests`) };
   if (typeof doc.mediaType === 'string') index.mediaType = doc.mediaType;
@@ -112,6 +116,10 @@ export function parseIndex(doc: Record<string, unknown>, what: string): ImageInd
   return index;
 }
 
+/**
+ * An image manifest from parsed JSON (see {@link parseJsonBlob}): config and layer
+ * descriptors checked; `what` names the document in errors. Throws ERR_IMAGE_INVALID.
+ */
 export function parseManifest(doc: Record<string, unknown>, what: string): ImageManifest {
   const manifest: ImageManifest = {
     schemaVersion: 2,

@@ -41,6 +41,7 @@ export function parsePlatform(text: string): Platform {
   return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
+/** `os/architecture[/variant]`, as {@link parsePlatform} reads it (`linux/arm64/v8`). */
 export function formatPlatform(p: Platform): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }

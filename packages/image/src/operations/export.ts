@@ -25,21 +25,33 @@ export interface ExportOptions extends TransferOptions {
   sourceDateEpoch?: number;
 }
 
+/** One layer of an exported image, base first in {@link ExportResult.layers}. */
 export interface ExportedLayer {
+  /** The layer's id in the store. */
   id: string;
+  /** Its parent's id; null for the base. */
   parent: string | null;
+  /** The written (or reused) blob's digest. */
   digest: string;
+  /** The blob's media type (its compression). */
   mediaType: string;
+  /** The uncompressed tar's digest, as in the config's `rootfs.diff_ids`. */
   diffId: string;
+  /** The blob's size in bytes. */
   size: number;
   /** True when the destination already had the blob (nothing was sent). */
   skipped: boolean;
 }
 
+/** What {@link exportImage} wrote. */
 export interface ExportResult {
+  /** The manifest's digest. */
   manifest: string;
+  /** The config's digest. */
   config: string;
+  /** The id of the exported (top) layer. */
   top: string;
+  /** Every layer of the chain, base first. */
   layers: ExportedLayer[];
 }
 
@@ -75,6 +87,17 @@ export function sourceDateEpoch(): number | undefined {
   return Number(v);
 }
 
+/**
+ * Writes the chain of layers ending at `id` to `dest` as an image: one blob per layer (a
+ * diff of the layer against its parent, compressed as `opts.compression` says, or a pulled
+ * layer's own blob when the destination has it or can mount it), a config and a manifest,
+ * then commits `dest`. The same chain exported twice gives the same digests. The caller
+ * still closes `dest`.
+ *
+ * Throws ERR_LAYER_NOT_FOUND for an unknown `id`, ERR_NOT_SUPPORTED for a driver that keeps
+ * no layer records, ERR_INVALID_OPTION for a bad SOURCE_DATE_EPOCH, and the destination's
+ * errors (ERR_REGISTRY…); aborting rejects with an AbortError.
+ */
 export async function exportImage(driver: Driver, id: string, dest: ImageDestination, opts: ExportOptions = {}): Promise<ExportResult> {
   const { signal, stateDir } = opts;
   const emit = opts.onProgress ?? (() => {});

@@ -27,14 +27,19 @@ export interface ImportOptions extends TransferOptions {
   platform?: Platform;
 }
 
+/** One layer of an imported image, base first in {@link ImportResult.layers}. */
 export interface ImportedLayer {
   /** Layer id in the store: the chain ID's hex. */
   id: string;
+  /** The parent layer's id; null for the base. */
   parent: string | null;
-  /** The blob's digest, media type and compressed size, as the source has it. */
+  /** The blob's digest, as the source has it. */
   digest: string;
+  /** The blob's media type, as the source has it. */
   mediaType: string;
+  /** The blob's compressed size in bytes. */
   size: number;
+  /** The uncompressed tar's digest (checked against the config's `rootfs.diff_ids`). */
   diffId: string;
   /** Compression found in the blob; null when the layer was skipped. */
   compression: Compression | null;
@@ -44,11 +49,15 @@ export interface ImportedLayer {
   applied?: number;
 }
 
+/** What {@link importImage} found and stored. */
 export interface ImportResult {
+  /** The manifest's digest. */
   manifest: string;
+  /** The config's digest. */
   config: string;
   /** Id of the top layer (the image's root filesystem); null for an image without layers. */
   top: string | null;
+  /** Every layer of the image, base first, stored now or found present. */
   layers: ImportedLayer[];
 }
 
@@ -62,8 +71,26 @@ async function readSmallBlob(source: ImageSource, desc: Descriptor, max: number,
   return bytes;
 }
 
-/** The image's manifest and config, every digest checked and every shape validated. */
-export async function readImage(source: ImageSource, platform: Platform, signal?: AbortSignal) {
+/**
+ * The image's manifest and config for `platform`, every digest checked and every shape
+ * validated, without reading any layer. Throws ERR_IMAGE_INVALID (malformed, over the size
+ * bounds, layer count and diff IDs disagreeing), ERR_DIGEST_MISMATCH, ERR_UNSUPPORTED_IMAGE
+ * (an unknown layer media type) and the source's errors.
+ */
+export async function readImage(
+  source: ImageSource,
+  platform: Platform,
+  signal?: AbortSignal,
+): Promise<{
+  /** The manifest's digest. */
+  manifestDigest: string;
+  /** The image manifest. */
+  manifest: ImageManifest;
+  /** The image config. */
+  config: ImageConfig;
+  /** The layers' diff IDs, base first (the config's `rootfs.diff_ids`). */
+  diffIds: string[];
+}> {
   const mb = await source.manifest(platform, signal);
   const what = `${source.name}: manifest ${mb.digest}`;
   const doc = parseJsonBlob(mb.bytes, what, { max: MAX_MANIFEST_BYTES, digest: mb.digest });
@@ -101,6 +128,16 @@ function limiter(n: number) {
   };
 }
 
+/**
+ * Stores the image `source` holds (for `opts.platform`) as a chain of layers in `driver`,
+ * each named by its chain ID's hex and skipped when already present. Every blob is checked
+ * against its digest and size, and every layer against its diff ID, before it is kept; a
+ * layer that fails is removed again. The caller still closes `source`.
+ *
+ * Throws ERR_IMAGE_NOT_FOUND (no manifest for the platform), ERR_IMAGE_INVALID,
+ * ERR_DIGEST_MISMATCH, ERR_UNSUPPORTED_IMAGE, the source's errors (ERR_REGISTRY…) and the
+ * driver's; aborting rejects with an AbortError.
+ */
 export async function importImage(driver: Driver, source: ImageSource, opts: ImportOptions = {}): Promise<ImportResult> {
   const { signal, stateDir } = opts;
   const emit = opts.onProgress ?? (() => {});

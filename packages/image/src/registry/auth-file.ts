@@ -9,11 +9,15 @@ import { ImageErrorCode, imageError } from '../errors.js';
 import { DOCKER_HUB } from '../reference.js';
 import { canonicalRegistry } from './reference.js';
 
+/** A registry user name and password. */
 export interface Credentials {
+  /** Not empty. */
   username: string;
+  /** May hold colons. */
   password: string;
 }
 
+/** Which auth file to use; without `authFile`, podman's search path (see {@link authFileCandidates}). */
 export interface AuthFileOptions {
   /** An explicit auth file (--authfile): the only one read and written. */
   authFile?: string;

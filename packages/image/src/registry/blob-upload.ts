@@ -13,6 +13,7 @@ import { drain, NetworkError } from './http.js';
 import { isDigest } from '../model/digest.js';
 import { backoffMs, sleep, type RetryPolicy } from './retry.js';
 
+/** Options of {@link RegistryClient.uploadBlob}. */
 export interface UploadOptions {
   /** The blob's digest, when known (then a monolithic upload is possible). */
   digest?: string;
@@ -20,6 +21,7 @@ export interface UploadOptions {
   size?: number;
   /** Upload in PATCH chunks of this many bytes (default: monolithic when the digest is known, else 8 MiB). */
   chunkSize?: number;
+  /** Cancels the upload: it rejects with an AbortError. */
   signal?: AbortSignal;
 }
 

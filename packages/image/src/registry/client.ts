@@ -23,24 +23,29 @@ import { loadTlsSettings, type TlsOptions } from './tls.js';
 const MAX_TOKEN_BYTES = 1 << 20;
 const MAX_REDIRECTS = 5;
 
+/** How a {@link RegistryClient} connects, authenticates and retries. */
 export interface RegistryClientOptions extends TlsOptions, AuthFileOptions {
   /** Credentials to use (--creds); otherwise the auth file's entry for the registry, if any. */
   creds?: Credentials;
+  /** How requests are retried (defaults: 5 tries, 250 ms doubling, 30 s at most). */
   retry?: Partial<RetryPolicy>;
   /** Largest manifest accepted (default 4 MiB). */
   maxManifestBytes?: number;
   /** Parallel connections to the registry (default 8). */
   maxSockets?: number;
+  /** The User-Agent header sent (default `graphdriver`). */
   userAgent?: string;
 }
 
 /** One request as the client's callers describe it. */
 export interface RegistryCall {
+  /** The HTTP method. */
   method: string;
   /** A path under the registry's origin (`/v2/…`), or an absolute URL (upload Locations). */
   target: string;
   /** Token scopes the request needs, e.g. `repository:app:pull`. */
   scopes: string[];
+  /** Extra request headers (Authorization is added by the client). */
   headers?: OutgoingHttpHeaders;
   /** Made afresh for every try, so a retried request sends its body again. */
   body?: () => Buffer | Readable;
@@ -51,6 +56,7 @@ export interface RegistryCall {
   retry?: boolean;
   /** Follow 3xx (blobs: a registry may send them to a CDN). Default false. */
   redirects?: boolean;
+  /** Cancels the request (and its retries): it rejects with an AbortError. */
   signal?: AbortSignal;
 }
 
@@ -59,6 +65,14 @@ export const pushScope = (repository: string) => `repository:${repository}:pull,
 
 const contentType = (res: IncomingMessage) => (res.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
 
+/**
+ * An OCI distribution (v2 API) client for one registry on node's own http/https: auth
+ * (Basic, or Bearer tokens per scope), TLS trust from certs.d, retries with backoff on 5xx,
+ * 429 and dropped connections (then ERR_REGISTRY), and size and digest checks on what it
+ * reads. Errors: ERR_REGISTRY_AUTH, ERR_REGISTRY_TLS, ERR_IMAGE_NOT_FOUND,
+ * ERR_DIGEST_MISMATCH, ERR_UNSUPPORTED_IMAGE, ERR_REGISTRY. It keeps connections open:
+ * {@link RegistryClient.close} it when done.
+ */
 export class RegistryClient {
   /** The registry as named (`docker.io`, `127.0.0.1:5000`): messages, credentials, certs.d. */
   readonly registry: string;
@@ -412,7 +426,16 @@ export class RegistryClient {
    * known and no chunk size is asked for, else chunked (PATCH with Content-Range per chunk,
    * then PUT ?digest=). `open` is called again to retry from the start.
    */
-  uploadBlob(repository: string, open: () => Readable, opts: UploadOptions = {}): Promise<{ digest: string; size: number }> {
+  uploadBlob(
+    repository: string,
+    open: () => Readable,
+    opts: UploadOptions = {},
+  ): Promise<{
+    /** The uploaded blob's digest (computed when `opts.digest` was not given). */
+    digest: string;
+    /** Its size in bytes. */
+    size: number;
+  }> {
     return uploadBlob(this, repository, open, { ...opts, policy: this.policy });
   }
 

@@ -13,6 +13,7 @@ import type { BlobOrigin, Descriptor, ImageDestination, ImageSource, ManifestByt
 import { RegistryClient, type RegistryClientOptions } from './client.js';
 import { apiHost, sameRegistry } from './reference.js';
 
+/** Options of a {@link DockerSource} or {@link DockerDestination}: the client's, or a client to share. */
 export interface DockerTransportOptions extends RegistryClientOptions {
   /** A client to share (e.g. one per registry for a whole copy); closed by its owner, not here. */
   client?: RegistryClient;
@@ -20,11 +21,14 @@ export interface DockerTransportOptions extends RegistryClientOptions {
 
 /** What both ends share: the reference, its name, and a client (owned unless one was given). */
 export abstract class DockerEndpoint {
+  /** `docker://` and the reference, for messages. */
   readonly name: string;
+  /** The client calls go through. */
   protected readonly client: RegistryClient;
   private readonly owned: boolean;
 
   constructor(
+    /** The image in the registry. */
     readonly ref: DockerReference,
     opts: DockerTransportOptions,
   ) {
@@ -36,6 +40,7 @@ export abstract class DockerEndpoint {
     this.client = opts.client ?? new RegistryClient(ref.registry, opts);
   }
 
+  /** Closes the client's connections, unless the client was given (its owner closes it). */
   async close(): Promise<void> {
     if (this.owned) this.client.close();
   }

@@ -4,10 +4,24 @@
 import { removeCredentials, storeCredentials, authFileForWrite, type Credentials } from './auth-file.js';
 import { RegistryClient, type RegistryClientOptions } from './client.js';
 
-export type LoginOptions = Omit<RegistryClientOptions, 'creds'> & { signal?: AbortSignal };
+/** Options of {@link login}: how to reach the registry and which auth file to write. */
+export interface LoginOptions extends Omit<RegistryClientOptions, 'creds'> {
+  /** Cancels the check: it rejects with an AbortError and nothing is written. */
+  signal?: AbortSignal;
+}
 
-/** Checks `creds` against `registry`, then stores them; resolves with the auth file written. */
-export async function login(registry: string, creds: Credentials, opts: LoginOptions = {}): Promise<{ authFile: string }> {
+/**
+ * Checks `creds` against `registry`, then stores them in the auth file (mode 0600, other
+ * entries kept). Refused credentials are ERR_REGISTRY_AUTH and nothing is written.
+ */
+export async function login(
+  registry: string,
+  creds: Credentials,
+  opts: LoginOptions = {},
+): Promise<{
+  /** The auth file written. */
+  authFile: string;
+}> {
   const client = new RegistryClient(registry, { ...opts, creds });
   try {
     await client.checkCredentials(opts.signal);
@@ -21,7 +35,12 @@ export async function login(registry: string, creds: Credentials, opts: LoginOpt
 export async function logout(
   registry: string,
   opts: Pick<LoginOptions, 'authFile' | 'env' | 'home'> = {},
-): Promise<{ authFile: string; removed: boolean }> {
+): Promise<{
+  /** The auth file looked in. */
+  authFile: string;
+  /** False when it held no entry for the registry. */
+  removed: boolean;
+}> {
   const removed = await removeCredentials(registry, opts);
   return { authFile: authFileForWrite(opts), removed };
 }

@@ -2,6 +2,7 @@
 // or what the registry said in Retry-After (capped, so a hostile answer cannot park a pull).
 import { setTimeout as delay } from 'node:timers/promises';
 
+/** How a registry request is retried after a 5xx, a 429 or a dropped connection. */
 export interface RetryPolicy {
   /** Tries per request, the first included (default 5). */
   attempts: number;

@@ -8,8 +8,10 @@ import { rootCertificates } from 'node:tls';
 import { join } from 'node:path';
 import { ImageErrorCode, imageError } from '../errors.js';
 
+/** Where certificates are looked for by registry (`DIR/HOST:PORT/`), in order: containers', then Docker's. */
 export const DEFAULT_CERTS_DIRS = ['/etc/containers/certs.d', '/etc/docker/certs.d'];
 
+/** Where a registry's TLS trust comes from. */
 export interface TlsOptions {
   /** A directory of certificates for this registry (--cert-dir). */
   certDir?: string;
@@ -19,11 +21,15 @@ export interface TlsOptions {
   certsDirs?: string[];
 }
 
+/** The TLS trust for one registry, as {@link loadTlsSettings} found it. */
 export interface TlsSettings {
+  /** False when any certificate (and plain http) is accepted. */
   verify: boolean;
   /** Trusted CAs (node's roots plus the certs directory's), when a directory added some. */
   ca?: string[];
+  /** The client certificate (`client.cert`), PEM. */
   cert?: Buffer;
+  /** Its private key (`client.key`), PEM. */
   key?: Buffer;
   /** The directory the settings came from, if any. */
   certDir?: string;

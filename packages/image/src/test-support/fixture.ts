@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { noise } from './images.js';
 import { umoci } from './tools.js';
 
+/** The static busybox binary the fixture's base layer is built from (Debian's busybox-static). */
 export const BUSYBOX = '/usr/bin/busybox';
 
+/** A real multi-layer image made by {@link buildImageFixture}. */
 export interface ImageFixture {
   /** The layout directory (for oci:DIR:TAG). */
   layout: string;

@@ -15,6 +15,7 @@ import { makeTestCa, makeTokenSigner } from './certs.js';
 import { startTokenServer, type TokenServer } from './token-server.js';
 import { htpasswd } from './tools.js';
 
+/** How {@link startRegistry} configures the registry. */
 export interface StartRegistryOptions {
   /** Serve https with a certificate from a CA made now (see `caDir`). Default false. */
   tls?: boolean;
@@ -24,14 +25,19 @@ export interface StartRegistryOptions {
   publicPrefixes?: string[];
 }
 
+/** A user and password the test registry accepts (fixed test values, never real secrets). */
 export interface TestCredentials {
+  /** The user name. */
   username: string;
+  /** Its password. */
   password: string;
 }
 
+/** A docker-registry started by {@link startRegistry}; `stop()` it when done. */
 export interface RunningRegistry {
   /** `127.0.0.1:PORT`, as a reference names it. */
   host: string;
+  /** The loopback port it listens on (a free one, picked at start). */
   port: number;
   /** `http://…` or `https://…`, ending in the port. */
   url: string;

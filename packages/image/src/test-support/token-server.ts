@@ -9,19 +9,25 @@ import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { TokenSigner } from './certs.js';
 
+/** One token request the test token server answered, as logged in {@link TokenServer.requests}. */
 export interface TokenRequest {
   /** The scopes asked for, in order. */
   scopes: string[];
+  /** The `service` parameter, or null when absent. */
   service: string | null;
   /** The user that authenticated, or null for an anonymous request. */
   user: string | null;
+  /** The HTTP status answered (200; 401 for refused credentials, 400 for another service). */
   status: number;
 }
 
+/** A bearer-token server for a test registry's token auth. */
 export interface TokenServer {
   /** The realm URL to configure in the registry, e.g. `http://127.0.0.1:PORT/token`. */
   realm: string;
+  /** Every request answered so far, oldest first. */
   readonly requests: TokenRequest[];
+  /** Closes the server. */
   stop(): Promise<void>;
 }
 

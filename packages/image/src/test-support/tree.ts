@@ -5,20 +5,31 @@ import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
+/** One path of a {@link snapshotTree} picture. */
 export interface TreeEntry {
+  /** `dir`, `file`, `symlink`, `char`, `block`, `fifo` or `socket`. */
   type: string;
+  /** Permission bits with setuid/setgid/sticky (`mode & 0o7777`). */
   mode: number;
+  /** Owner (0 when owners are left out). */
   uid: number;
+  /** Group (0 when owners are left out). */
   gid: number;
+  /** Files: length in bytes. */
   size?: number;
+  /** Files: hex sha256 of the content. */
   sha256?: string;
+  /** Symlinks: the target. */
   link?: string;
+  /** Devices: the device number. */
   rdev?: number;
+  /** Not directories: modification time in whole seconds. */
   mtime?: number;
   /** For a file with several names: the first of them (in sorted order). */
   hardlinkOf?: string;
 }
 
+/** What {@link snapshotTree} leaves out, for trees a rootless unpack made. */
 export interface TreeOptions {
   /** Leave owners out (a rootless unpack cannot keep them). */
   owners?: boolean;
@@ -36,6 +47,10 @@ function typeOf(s: import('node:fs').Stats): string {
   return 'socket';
 }
 
+/**
+ * A comparable picture of the tree under `root`: every path (relative, `/`-separated) with
+ * its {@link TreeEntry}. Reads every file whole to hash it: meant for test-sized trees.
+ */
 export async function snapshotTree(root: string, opts: TreeOptions = {}): Promise<Map<string, TreeEntry>> {
   const out = new Map<string, TreeEntry>();
   const inodes = new Map<string, string>();

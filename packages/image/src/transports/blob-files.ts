@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { invalidImage } from '../errors.js';
 import { TarIndex } from '../archive/tar-index.js';
 
+/** Read access to the files of a local image (a layout directory or an archive's members), by relative path. */
 export interface BlobFiles {
   /** For messages: the directory or archive. */
   readonly where: string;

@@ -75,6 +75,11 @@ export class DockerArchiveSource implements ImageSource {
     private readonly paths: Map<string, string>,
   ) {}
 
+  /**
+   * Reads the archive's headers and `manifest.json` and picks the image tagged `ref` (or the
+   * only image when `ref` is unset); `name` is the reference, for messages. A malformed
+   * archive is ERR_IMAGE_INVALID, a tag it lacks ERR_IMAGE_NOT_FOUND.
+   */
   static async open(file: string, ref: DockerReference | undefined, name: string): Promise<DockerArchiveSource> {
     const files = await archiveFiles(file);
     const images = parseSaved(await files.read('manifest.json', MAX_MANIFEST_BYTES), file);
@@ -133,6 +138,7 @@ export class DockerArchiveSource implements ImageSource {
     return this.files.stream(path, opts.offset ?? 0);
   }
 
+  /** Nothing to release: the archive is opened per read. */
   async close(): Promise<void> {}
 }
 
@@ -146,9 +152,14 @@ export class DockerArchiveDestination implements ImageDestination {
     private readonly file: string,
     private readonly staging: string,
     private readonly ref: DockerReference | undefined,
+    /** The transport reference, for messages. */
     readonly name: string,
   ) {}
 
+  /**
+   * Makes the staging directory beside `file` (ERR_INVALID_OPTION when it cannot be written);
+   * the archive is written and renamed into place at commit.
+   */
   static async create(file: string, ref: DockerReference | undefined, name: string): Promise<DockerArchiveDestination> {
     const staging = await mkdtemp(join(dirname(file), `.${basename(file)}.staging-`)).catch((err: unknown) => {
       throw pathError(err, `cannot write the docker-archive ${file}`);

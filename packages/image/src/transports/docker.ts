@@ -9,7 +9,9 @@ import type { ImageDestination, ImageSource } from './types.js';
 export interface RegistryOptions {
   /** `USER:PASS`. */
   creds?: string;
+  /** The auth file to read credentials from (default: the containers/Docker search path). */
   authFile?: string;
+  /** A directory of `*.crt` CAs and `client.cert`/`client.key` (default: certs.d by host). */
   certDir?: string;
   /** false: plain http and unverified TLS are allowed. */
   tlsVerify?: boolean;

@@ -12,6 +12,10 @@ export async function openOciArchiveSource(file: string, tag: string | undefined
   return new OciLayoutSource(await archiveFiles(file), name, tag);
 }
 
+/**
+ * Writes an image as an oci-archive: an OCI layout staged in a directory beside `file`, then
+ * written as one tar and renamed into place at commit.
+ */
 export class OciArchiveDestination extends OciLayoutDestination {
   private constructor(
     private readonly file: string,
@@ -22,6 +26,10 @@ export class OciArchiveDestination extends OciLayoutDestination {
     super(staging, name, tag);
   }
 
+  /**
+   * Makes the staging directory beside `file` (ERR_INVALID_OPTION when it cannot be written).
+   * `tag` is the image's ref name in the archive's index.json; `name` the reference, for messages.
+   */
   static async create(file: string, tag: string | undefined, name: string): Promise<OciArchiveDestination> {
     const staging = await mkdtemp(join(dirname(file), `.${basename(file)}.staging-`)).catch((err: unknown) => {
       throw pathError(err, `cannot write the oci-archive ${file}`);
@@ -42,6 +50,7 @@ export class OciArchiveDestination extends OciLayoutDestination {
     await writeArchive(this.file, members, { signal });
   }
 
+  /** Removes the staging directory; the archive exists only if {@link OciArchiveDestination.commit} ran. */
   override async close(): Promise<void> {
     await super.close();
     await rm(this.dir, { recursive: true, force: true });

@@ -103,6 +103,7 @@ export class OciLayoutSource implements ImageSource {
     return this.files.stream(path, opts.offset ?? 0);
   }
 
+  /** Releases what the source holds open (nothing for a directory). */
   close(): Promise<void> {
     return this.release();
   }
@@ -118,8 +119,15 @@ export class OciLayoutDestination implements ImageDestination {
   private readonly temps = new Set<string>();
   private prepared?: Promise<void>;
 
+  /**
+   * @param dir - The layout's directory (made at the first write).
+   * @param name - The transport reference, for messages.
+   * @param tag - The `org.opencontainers.image.ref.name` to give the image in index.json (replacing an image of that name).
+   */
   constructor(
+    /** The layout's directory. */
     readonly dir: string,
+    /** The transport reference, for messages. */
     readonly name: string,
     private readonly tag: string | undefined,
   ) {}
@@ -211,6 +219,7 @@ export class OciLayoutDestination implements ImageDestination {
     await writeFileAtomic(path, JSON.stringify(index), 0o644);
   }
 
+  /** Removes the temporary files of blobs not finished; blobs stored and a committed index.json stay. */
   async close(): Promise<void> {
     await Promise.all([...this.temps].map((t) => rm(t, { force: true })));
   }

@@ -10,6 +10,11 @@ import { openDockerDestination, openDockerSource, type RegistryOptions } from '.
 
 export type { RegistryOptions };
 
+/**
+ * Opens the image `ref` names for reading (`opts` matter for `docker://` only). Nothing is
+ * read yet beyond what finding the image needs (an archive's headers); the caller must
+ * `close()` the source. A missing or malformed layout or archive is ERR_IMAGE_INVALID.
+ */
 export async function openSource(ref: ImageReference, opts: RegistryOptions = {}): Promise<ImageSource> {
   const name = formatImageReference(ref);
   switch (ref.transport) {
@@ -24,6 +29,12 @@ export async function openSource(ref: ImageReference, opts: RegistryOptions = {}
   }
 }
 
+/**
+ * Opens `ref` for writing an image (`opts` matter for `docker://` only). Nothing becomes
+ * visible before the destination's `commit()`; the caller must `close()` it, which removes its
+ * temporary files (an archive's staging directory, unfinished blobs). A path that cannot be written is ERR_INVALID_OPTION; a
+ * docker-archive named by digest is ERR_IMAGE_INVALID.
+ */
 export async function openDestination(ref: ImageReference, opts: RegistryOptions = {}): Promise<ImageDestination> {
   const name = formatImageReference(ref);
   switch (ref.transport) {

@@ -4,20 +4,29 @@
 // and progress events. (containers/image's ImageSource/ImageDestination, trimmed.)
 import type { Readable } from 'node:stream';
 
+/** A platform an image runs on, in Go's names (as in an index's manifests and a config). */
 export interface Platform {
+  /** Operating system, e.g. `linux`. */
   os: string;
+  /** CPU architecture, e.g. `amd64`, `arm64`. */
   architecture: string;
+  /** CPU variant, e.g. `v8` (arm64) or `v7` (arm); unset matches any. */
   variant?: string;
 }
 
 /** An OCI content descriptor (also used for Docker schema 2 media types). */
 export interface Descriptor {
+  /** What the blob is (see {@link MediaType}). */
   mediaType: string;
   /** `sha256:<64 hex>` (the only algorithm accepted). */
   digest: string;
+  /** The blob's exact length in bytes; a blob of another length is refused. */
   size: number;
+  /** Other places to fetch the blob from (foreign layers); not used here. */
   urls?: string[];
+  /** Free-form key/value metadata. */
   annotations?: Record<string, string>;
+  /** In an index: the platform of the manifest this names. */
   platform?: Platform;
 }
 
@@ -25,13 +34,17 @@ export interface Descriptor {
 export interface BlobOrigin {
   /** `host[:port]`, e.g. `registry-1.docker.io` or `127.0.0.1:5000`. */
   registry: string;
+  /** Repository path within the registry, e.g. `library/busybox`. */
   repository: string;
 }
 
 /** A resolved image manifest: the raw bytes (digest-verified) and their media type. */
 export interface ManifestBytes {
+  /** The manifest exactly as stored (its digest is over these bytes). */
   bytes: Buffer;
+  /** Its media type (OCI manifest or Docker schema 2). */
   mediaType: string;
+  /** `sha256:` digest of `bytes`. */
   digest: string;
 }
 
@@ -59,11 +72,13 @@ export interface ImageSource {
    * the rest). The caller digests the whole blob and refuses a mismatch.
    */
   blob(desc: Descriptor, opts?: { offset?: number; signal?: AbortSignal }): Promise<Readable>;
+  /** Releases the source (open files, connections); call it once done, also after a failure. */
   close(): Promise<void>;
 }
 
 /** Where an image is written. */
 export interface ImageDestination {
+  /** The transport reference, e.g. `oci:/tmp/layout:1`, for messages. */
   readonly name: string;
   /**
    * The manifest type this destination is written with (default: the OCI manifest).
