@@ -20,6 +20,7 @@ export const FAULT_POINTS = [
   'cleanup:unmounted', // mounts released, backend cleanup not yet run
 ] as const;
 
+/** One of the store's own fault points (`FAULT_POINTS` in `@graphdriver/core/testing`). */
 export type FaultPointName = (typeof FAULT_POINTS)[number];
 
 const spec = process.env.GRAPHDRIVER_FAULT_POINT;
@@ -29,7 +30,7 @@ const armed: { name: string; remaining: number } | undefined = spec
 
 /**
  * A backend's own fault point: `<driver>:<step>` (e.g. `btrfs:create:unpublished`), passed by
- * that driver's crash tests alone; random crash campaigns pick from {@link FAULT_POINTS}.
+ * that driver's crash tests alone; random crash campaigns pick from `FAULT_POINTS`.
  */
 export type BackendFaultPointName = `${string}:${string}`;
 
