@@ -115,6 +115,31 @@ describe.skipIf(missing.length > 0)('graphdriver login, push, pull, logout', () 
     expect(text.stdout).toMatch(/exported [a-f0-9]{64} to .*cli\/app:2: manifest sha256:/);
   });
 
+  it("push --platform sets the platform the image's config declares; without it, this host's", async () => {
+    const imported = await runJson<Transfer>([...g(), 'import', `oci:${fx.layout}:v4`]);
+    const config = (ref: string) =>
+      JSON.parse(
+        execFileSync('skopeo', [
+          'inspect',
+          '--config',
+          '--cert-dir',
+          reg.caDir!,
+          '--creds',
+          `${reg.creds!.username}:${reg.creds!.password}`,
+          `docker://${reg.host}/${ref}`,
+        ]).toString(),
+      ) as { os: string; architecture: string; variant?: string };
+    const arm = await runCli([...g(), '-q', 'push', imported.top, `${reg.host}/cli/arm:1`, ...tls(), '--platform', 'linux/arm64/v8']);
+    expect(arm.status, arm.stderr).toBe(0);
+    expect(config('cli/arm:1')).toMatchObject({ os: 'linux', architecture: 'arm64', variant: 'v8' });
+    const host = await runCli([...g(), '-q', 'push', imported.top, `${reg.host}/cli/host:1`, ...tls()]);
+    expect(host.status, host.stderr).toBe(0);
+    const arch = { x64: 'amd64', arm64: 'arm64' }[process.arch as string] ?? process.arch;
+    expect(config('cli/host:1')).toMatchObject({ os: 'linux', architecture: arch });
+    // the layers are the same blobs either way: only the config differs
+    expect(arm.stdout.trim()).not.toBe(host.stdout.trim());
+  });
+
   it('bad flags and references are usage errors (exit 2); a missing image is ERR_IMAGE_NOT_FOUND', async () => {
     for (const args of [
       ['pull', `${reg.host}/cli/app:1`, '--jobs', '0'],

@@ -107,14 +107,19 @@ import type { Readable } from 'node:stream';
 
 /** Kind of a change between two layers. Values match Docker's archive.ChangeType. */
 export enum ChangeKind {
+  /** The path exists on both sides and its content, metadata or type differ ("C"). */
   Modify = 0,
+  /** The path exists only in the newer layer ("A"). */
   Add = 1,
+  /** The path exists only in the parent; a layer tar carries it as a whiteout ("D"). */
   Delete = 2,
 }
 
 /** One changed path. `path` is "/"-rooted inside the layer, e.g. "/etc/motd". */
 export interface Change {
+  /** Absolute inside the layer, "/"-separated, without a trailing slash: "/etc/motd". */
   path: string;
+  /** What happened to the path. */
   kind: ChangeKind;
 }
 
@@ -152,11 +157,13 @@ export type LayerState = 'creating' | 'complete' | 'applying' | 'removing';
 
 /** The store's record of one layer, as `LayerInfo.record` returns it. */
 export interface LayerRecord {
+  /** The layer's id, as given to `create`. */
   id: string;
   /** Id of the parent layer, or null for a base layer. */
   parent: string | null;
   /** Made by createReadWrite (a container layer). */
   rw: boolean;
+  /** Only `complete` layers are usable; the others are operations in flight or cut short. */
   state: LayerState;
   /** ISO time of creation. */
   created: string;
@@ -267,7 +274,12 @@ export interface LayerInfo {
 }
 
 /** A full graph driver: what `getDriver` and every driver package's `init` return. */
-export interface Driver extends ProtoDriver, DiffDriver, Partial<LayerInfo> {
+export interface Driver extends ProtoDriver, DiffDriver {
+  /**
+   * The store's record of `id` whatever its state, or undefined when it has none. Present on
+   * every driver made by {@link createLayerDriver}; call it through {@link layerRecord}.
+   */
+  record?(id: string): LayerRecord | undefined;
   /**
    * Lets go of the home (its lock) but, unlike cleanup, leaves layers mounted and their
    * references counted, for a tool whose `get` in one process is matched by a `put` in a
@@ -301,6 +313,7 @@ export type StoreProblemKind =
 
 /** One problem `check` found. */
 export interface StoreProblem {
+  /** What is wrong; decides what repair does. */
   kind: StoreProblemKind;
   /** The layer concerned, when it is one. */
   id?: string;
@@ -326,14 +339,19 @@ export async function closeDriver(driver: Driver): Promise<void> {
 
 /** One range of a user-namespace id mapping (container id -> host id). */
 export interface IdMap {
+  /** First id of the range as seen inside the container. */
   containerId: number;
+  /** The host id that `containerId` maps to. */
   hostId: number;
+  /** How many consecutive ids the range covers (at least 1). */
   size: number;
 }
 
 /** User-namespace mappings (Docker's UIDMaps/GIDMaps): container ids to host ids. */
 export interface IdMappings {
+  /** User id ranges; an id no range covers has no host owner. */
   uidMap: IdMap[];
+  /** Group id ranges, read like `uidMap`. */
   gidMap: IdMap[];
 }
 
@@ -346,5 +364,6 @@ export interface DriverConfig {
   root: string;
   /** `key=value` driver options, e.g. `btrfs.min_space=1G`. */
   driverOptions?: string[];
+  /** User-namespace remapping; layers' roots are then owned by the host ids of container root. */
   idMappings?: IdMappings;
 }

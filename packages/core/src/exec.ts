@@ -7,11 +7,26 @@ import { spawn } from 'node:child_process';
 import { execa } from 'execa';
 import { ErrorCode, GraphDriverError } from './errors.js';
 
+/**
+ * An external program that could not run, timed out or exited non-zero (code ERR_TOOL_FAILED).
+ * The message is the command line, the status and stderr, in one line for a person.
+ */
 export class ToolError extends GraphDriverError {
+  /** The program as given to {@link tool}, e.g. "btrfs". */
   readonly command: string;
+  /** Its arguments, as passed. */
   readonly args: readonly string[];
+  /** The exit status; undefined when it could not be started, was killed or timed out. */
   readonly exitCode: number | undefined;
+  /** What it wrote to stderr (or why it could not run). */
   readonly stderr: string;
+  /**
+   * @param command - the program.
+   * @param args - its arguments.
+   * @param exitCode - its exit status, undefined when it never exited normally.
+   * @param stderr - its error output.
+   * @param cause - the underlying spawn or exit error.
+   */
   constructor(command: string, args: readonly string[], exitCode: number | undefined, stderr: string, cause?: unknown) {
     const line = [command, ...args].join(' ');
     const status = exitCode === undefined ? 'could not run' : `exited ${exitCode}`;
@@ -24,21 +39,34 @@ export class ToolError extends GraphDriverError {
   }
 }
 
+/** How {@link Tool.run} starts the program; given to {@link tool} they are defaults for every run. */
 export interface RunOptions {
+  /** Written to the program's stdin, which is then closed. */
   input?: string | Buffer;
+  /** Variables added to (not replacing) this process's environment. */
   env?: Record<string, string>;
-  /** Milliseconds before the process is killed. */
+  /** Milliseconds before the process is killed; a timeout rejects with a {@link ToolError} without exit code. */
   timeout?: number;
+  /** Working directory; this process's when unset. */
   cwd?: string;
 }
 
+/** The output of a successful run, whole, trailing newline kept. */
 export interface RunResult {
+  /** Everything written to stdout, as UTF-8. */
   stdout: string;
+  /** Everything written to stderr (warnings of a run that still exited 0). */
   stderr: string;
 }
 
+/** One external program, run without a shell; every failure is a {@link ToolError}. */
 export interface Tool {
+  /** The program name or path, resolved on PATH. */
   readonly command: string;
+  /**
+   * Runs the program with `args` to completion and returns its output. Rejects with a
+   * {@link ToolError} (ERR_TOOL_FAILED) when it cannot start, times out or exits non-zero.
+   */
   run(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
   /**
    * Runs with stdout handed to `onData` chunk by chunk as it comes (a binary stream such as
@@ -51,6 +79,14 @@ export interface Tool {
   available(probeArgs?: readonly string[]): Promise<boolean>;
 }
 
+/**
+ * The one way this library and its drivers run an external program: `tool('btrfs').run([...])`.
+ * Arguments are passed as an array (no shell, so no quoting bugs), and a failure carries the
+ * command line, exit code and stderr as a {@link ToolError}.
+ *
+ * @param command - program name (looked up on PATH) or path.
+ * @param defaults - options for every run; a run's own options override them key by key.
+ */
 export function tool(command: string, defaults: RunOptions = {}): Tool {
   return {
     command,

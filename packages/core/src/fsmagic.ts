@@ -1,6 +1,10 @@
 // Filesystem magic numbers (statfs f_type): moby's table plus containers/storage's additions.
 import { statfs } from 'node:fs/promises';
 
+/**
+ * statfs `f_type` numbers by filesystem name ("btrfs", "xfs", "overlayfs", "extfs" for ext2/3/4,
+ * "unsupported" for 0), as moby's table, for drivers to test what backs their home.
+ */
 export const FsMagic: Readonly<Record<string, number>> = Object.freeze({
   unsupported: 0x0,
   aufs: 0x61756673,

@@ -1,3 +1,7 @@
-// @graphdriver/core/fuzz: the seeded tar reader and applier fuzzer, for tools/fuzz and the
-// soak campaigns (plain node, no vitest).
-export { runFuzz, fuzzSeeds, FUZZ_ALLOWED_CODES, type FuzzOptions, type FuzzReport, type FuzzFailure } from './testing/fuzz.js';
+/**
+ * The seeded fuzzer of the tar reader and layer applier ({@link runFuzz}), for tools/fuzz
+ * and soak campaigns: plain Node, no vitest.
+ *
+ * @module @graphdriver/core/fuzz
+ */
+export { runFuzz, type FuzzOptions, type FuzzReport, type FuzzFailure } from './testing/fuzz.js';

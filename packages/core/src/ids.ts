@@ -11,7 +11,11 @@ export const MAX_ID_LENGTH = 128;
  */
 const ID_PATTERN = new RegExp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,${MAX_ID_LENGTH - 1}}$`);
 
-/** The one place layer ids are checked: an id becomes a file or dataset name in every driver. */
+/**
+ * The one place layer ids are checked: an id becomes a file or dataset name in every driver.
+ * Accepts `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}` (Docker's name rule, bounded by
+ * {@link MAX_ID_LENGTH}); anything else, a non-string included, throws ERR_INVALID_ID.
+ */
 export function validateId(id: unknown): asserts id is string {
   const bad = (why: string) => new GraphDriverError(ErrorCode.InvalidId, `invalid layer id ${JSON.stringify(id)}: ${why}`);
   if (typeof id !== 'string') throw bad('not a string');
@@ -20,7 +24,10 @@ export function validateId(id: unknown): asserts id is string {
   if (!ID_PATTERN.test(id)) throw bad('an id is a letter or digit followed by letters, digits, "_", "." or "-"');
 }
 
-/** Normalises the "no parent" spellings (undefined, null, "") to null and validates the rest. */
+/**
+ * Normalises the "no parent" spellings (undefined, null, "") to null and validates the rest
+ * with {@link validateId} (ERR_INVALID_ID).
+ */
 export function normalizeParent(parent: string | null | undefined): string | null {
   if (parent === undefined || parent === null || parent === '') return null;
   validateId(parent);

@@ -1,3 +1,12 @@
+/**
+ * The graph driver contract ({@link Driver}), the driver registry ({@link newDriver},
+ * {@link register}), typed errors ({@link GraphDriverError}, {@link ErrorCode}), the layer
+ * store a driver package builds on ({@link createLayerDriver} over a {@link LayerBackend}),
+ * Docker layer tarballs ({@link applyLayer}, {@link exportChanges}, {@link readTar},
+ * {@link packEntries}) and the naive diff.
+ *
+ * @module @graphdriver/core
+ */
 export * from './driver.js';
 export * from './errors.js';
 export { validateId, normalizeParent, MAX_ID_LENGTH } from './ids.js';

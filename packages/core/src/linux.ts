@@ -1,6 +1,11 @@
-// @graphdriver/core/linux: the Linux plumbing every driver shares, written once: the mount
-// table, mount/umount, loop devices, errno tests, the container root's host owner, the
-// in-process keyed lock and the temporaries of atomic writes.
+/**
+ * The Linux plumbing every driver shares, written once: the mount table, mount/umount, loop
+ * devices, errno tests, the container root's host owner, the in-process keyed lock, the
+ * temporaries of atomic writes and XFS project quotas. Most of it runs system tools
+ * (mount, losetup, xfs_quota) and needs root; their failures are ToolErrors (ERR_TOOL_FAILED).
+ *
+ * @module @graphdriver/core/linux
+ */
 export {
   parseMountInfo,
   readMountInfo,

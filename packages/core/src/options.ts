@@ -1,12 +1,15 @@
 // Parsing of driver options ("key=value" strings) and human sizes, shared by every driver.
 import { errInvalidOption } from './errors.js';
 
+/** One driver option split at its first "=". */
 export interface ParsedOption {
+  /** The key, trimmed and lower-cased: "btrfs.min_space". */
   key: string;
+  /** Everything after the first "=", trimmed; may be empty. */
   value: string;
 }
 
-/** Splits "key=value" (the key lower-cased, as Docker does). */
+/** Splits "key=value" (the key lower-cased, as Docker does). Throws ERR_INVALID_OPTION when there is no key or no "=". */
 export function parseOption(opt: string): ParsedOption {
   const i = opt.indexOf('=');
   if (i <= 0) throw errInvalidOption(`invalid driver option ${JSON.stringify(opt)}: expected key=value`);
@@ -15,7 +18,10 @@ export function parseOption(opt: string): ParsedOption {
 
 const units: Record<string, number> = { '': 1, b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 };
 
-/** "50M", "1.5g", "1024", "10MiB", "2GB" -> bytes, binary units as Docker's RAMInBytes. */
+/**
+ * "50M", "1.5g", "1024", "10MiB", "2GB" -> bytes, binary units as Docker's RAMInBytes (so "2GB"
+ * is 2 GiB). Throws ERR_INVALID_OPTION for anything else, negative or beyond 2^53.
+ */
 export function parseSize(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$/i.exec(text) ?? /^\s*(\d+)\s*(b)\s*$/i.exec(text);
   if (!m) throw errInvalidOption(`invalid size ${JSON.stringify(text)}`);
@@ -24,6 +30,10 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
+/**
+ * Reads a boolean option value: 1/true/yes/on or 0/false/no/off, any case. Anything else throws
+ * ERR_INVALID_OPTION naming `key`.
+ */
 export function parseBool(key: string, value: string): boolean {
   if (/^(1|true|yes|on)$/i.test(value)) return true;
   if (/^(0|false|no|off)$/i.test(value)) return false;

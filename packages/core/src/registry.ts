@@ -23,6 +23,7 @@ function registry(): Registry {
   return (g[REGISTRY_KEY] ??= new Map());
 }
 
+/** Options of {@link register}. */
 export interface RegisterOptions {
   /**
    * Who registers (a package name). The same owner registering the same name again is not
@@ -31,6 +32,16 @@ export interface RegisterOptions {
   owner?: string;
 }
 
+/**
+ * Makes driver `name` available to {@link getDriver} and {@link newDriver}, process-wide (one
+ * registry even with several copies of core loaded). Driver packages call it when imported, so
+ * `import '@graphdriver/driver-vfs'` is enough to use "vfs".
+ *
+ * @param name - the driver's name, as Docker's ("vfs", "overlay2", "btrfs").
+ * @param init - opens the driver at a home directory.
+ * @param opts - `owner`: the registering package, so a second load of it is not a conflict.
+ * @throws GraphDriverError ERR_DUPLICATE_DRIVER when `name` is taken by another owner.
+ */
 export function register(name: string, init: InitFunc, opts: RegisterOptions = {}): void {
   const drivers = registry();
   const prior = drivers.get(name);
@@ -46,6 +57,7 @@ export function unregister(name: string): boolean {
   return registry().delete(name);
 }
 
+/** The registered driver names, sorted. */
 export function registeredDrivers(): string[] {
   return [...registry().keys()].sort();
 }
@@ -77,6 +89,16 @@ export function byPriority(names: readonly string[]): string[] {
   return [...names].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
+/**
+ * Opens a driver under `config.root` chosen as Docker chooses: `name`, else the GRAPHDRIVER
+ * environment variable, else the one driver whose home under root already holds data, else the
+ * first registered driver in {@link priority} order that can run here. Call `cleanup()` (or
+ * `close()`) on the result when done: it holds the store's lock.
+ *
+ * @throws GraphDriverError ERR_NOT_SUPPORTED for an unregistered `name`; ERR_PRIOR_DRIVERS when
+ * several drivers left data under root; ERR_NO_DRIVER when no registered driver can run; the
+ * chosen driver's own init errors (ERR_PREREQUISITES, ERR_STORE_BUSY, ...).
+ */
 export async function newDriver(name: string | undefined, config: DriverConfig): Promise<Driver> {
   const chosen = name || process.env[DRIVER_ENV];
   if (chosen) return getDriver(chosen, config);

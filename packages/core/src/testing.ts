@@ -1,6 +1,12 @@
-// @graphdriver/core/testing: what driver packages need in their own tests. The conformance
-// suite (Docker's graphtest re-created), the tree fixtures it is built from, and loopback
-// filesystems to run it on.
+/**
+ * What driver packages need in their own tests (vitest is a peer dependency of this entry):
+ * the conformance suite ({@link describeConformance}, Docker's graphtest re-created), the
+ * robustness suites (crash safety, concurrency, hostile input, full stores), the tree
+ * fixtures they are built from, loopback filesystems to run them on, and the reference tools
+ * interop tests compare against.
+ *
+ * @module @graphdriver/core/testing
+ */
 export * from './testing/loopback.js';
 export { requireBackingSystem, underCi } from './testing/backing-system.js';
 export { describeConformance, type ConformanceTarget } from './testing/conformance.js';
@@ -26,47 +32,18 @@ export { mountsUnder, assertNothingMountedUnder } from './testing/mounts.js';
 export {
   describeCrashSafety,
   runCrashCampaign,
-  crashChildScript,
   campaignSettings,
   saveReport,
   type CrashTarget,
   type CampaignOptions,
   type CampaignReport,
 } from './testing/crash.js';
-export {
-  rng,
-  seededBytes,
-  layerTar,
-  tarActions,
-  applyModel,
-  readTreeModel,
-  type TreeModel,
-  type CrashOp,
-  type ChildConfig,
-  type TarAction,
-} from './testing/crash-model.js';
-export { FAULT_POINTS, type FaultPointName } from './store/fault-points.js';
-export { runInChild } from './testing/crash.js';
-export type { JournalLine } from './testing/crash-child.js';
+export { layerTar, readTreeModel, type TreeModel } from './testing/crash-model.js';
 export { describeConcurrency } from './testing/concurrency.js';
-export { linksLeadingOut } from './testing/link-audit.js';
 export { describeHostileInput, describeMalformedArguments, peakRssGrowth, type HostileTarget } from './testing/hostile.js';
-export {
-  hostileTars,
-  everyKindTar,
-  rawBlock,
-  fixChecksum,
-  paxEntry,
-  paxRecord,
-  entry as tarEntry,
-  DEFAULT_HOSTILE_CODES,
-  type HostileTar,
-  type HostileOutcome,
-  type RawFields,
-} from './testing/hostile-tars.js';
-export { runFuzz, fuzzSeeds, FUZZ_ALLOWED_CODES, type FuzzOptions, type FuzzReport, type FuzzFailure } from './testing/fuzz.js';
+export { hostileTars, DEFAULT_HOSTILE_CODES, type HostileTar, type HostileOutcome } from './testing/hostile-tars.js';
 export { describeExhaustion, bigTar, type ExhaustionTarget } from './testing/exhaustion.js';
-export { Rand, buildRandomTree, randomEdits, listEntries, type Entry as RandomTreeEntry } from './testing/random-tree.js';
+export { Rand, buildRandomTree, randomEdits } from './testing/random-tree.js';
 export { blankWhiteoutTimes } from './testing/whiteout-times.js';
 export {
   referencePeer,
@@ -77,3 +54,11 @@ export {
   CORPUS_INSTALL_PATH,
   type ReferenceTool,
 } from './testing/reference-tools.js';
+export {
+  runChildSuite,
+  unprivilegedPrefix,
+  workerStartTimedOut,
+  tailOf,
+  type ChildRun,
+  type ChildSuiteOptions,
+} from './testing/child-suite.js';

@@ -1,8 +1,10 @@
 // moby's overlay2 Init: the kernel must have overlay, and the home's filesystem must be one
 // that can hold an upper dir; anything else is "prerequisites not satisfied" or
 // "incompatible filesystem", so that the registry moves on to the next driver. A plain
-// user gets ERR_PREREQUISITES: mounting through fuse-overlayfs is not wired up yet.
-import { readFile } from 'node:fs/promises';
+// user mounts through fuse-overlayfs (containers/storage's mount_program), which needs the
+// program, fusermount3 and a /dev/fuse the user can open.
+import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
 import {
   createLayerDriver,
   errIncompatibleFS,
@@ -19,7 +21,7 @@ import {
 import { nearestExisting } from '@graphdriver/core/linux';
 import { OverlayBackend } from './backend.js';
 import { parseOverlayOptions } from './options.js';
-import { kernelMounter, type Mounter } from './overlay-mount.js';
+import { fuseMounter, fuseOverlayfs, fusermount, kernelMounter, type Mounter } from './overlay-mount.js';
 
 /** The name this package registers the driver under (`newDriver('overlay2', …)`). */
 export const name = 'overlay2';
@@ -41,7 +43,21 @@ async function kernelHasOverlay(): Promise<boolean> {
 /** The mount program for this process, or why there is none. */
 async function chooseMounter(): Promise<Mounter> {
   if (process.getuid?.() !== 0) {
-    throw errPrerequisites(name, 'not running as root, and rootless overlay (fuse-overlayfs) is not supported yet');
+    const missing: string[] = [];
+    if (!(await fuseOverlayfs.available())) missing.push('fuse-overlayfs is not installed (Debian: fuse-overlayfs)');
+    if (!(await fusermount.available(['-V']))) missing.push('fusermount3 is not installed (Debian: fuse3)');
+    // libfuse opens /dev/fuse itself before it would ask fusermount3 (Debian's udev makes it 0666)
+    if (
+      !(await access('/dev/fuse', constants.R_OK | constants.W_OK).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      missing.push('/dev/fuse cannot be opened read-write by this user (chmod 0666 /dev/fuse, as udev does)');
+    }
+    if (missing.length)
+      throw errPrerequisites(name, `not running as root, and rootless overlay needs fuse-overlayfs: ${missing.join('; ')}`);
+    return fuseMounter;
   }
   if (!(await kernelHasOverlay())) throw errPrerequisites(name, 'the kernel has no overlay filesystem (/proc/filesystems)');
   return kernelMounter();
@@ -85,7 +101,9 @@ export async function openOverlay(
  * overlay upper dir over its parents' dirs, mounted at `get`. Importing the package already
  * registers this under {@link name}; call it directly only to bypass the registry.
  *
- * Needs root and a kernel with overlay, else throws ERR_PREREQUISITES; a `home` on a
+ * As root it needs a kernel with overlay; as a plain user it mounts through fuse-overlayfs
+ * and needs it, fusermount3 and a /dev/fuse the user can open. Else it throws
+ * ERR_PREREQUISITES saying what is missing; a `home` on a
  * filesystem that cannot hold an upper dir (overlay, zfs, FUSE, aufs, ecryptfs, nfs) throws
  * ERR_INCOMPATIBLE_FS (either way the registry then tries the next driver). `options` are
  * `overlay2.size=<bytes>` (default quota of new layers; needs XFS project quotas under

@@ -8,17 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  applyLayer,
-  changesDirs,
-  changesSize,
-  exportChanges,
-  formatChange,
-  packEntries,
-  readXattr,
-  type Change,
-  type Driver,
-} from '@graphdriver/core';
+import { applyLayer, changesDirs, changesSize, exportChanges, formatChange, readXattr, type Change, type Driver } from '@graphdriver/core';
 import {
   blankWhiteoutTimes,
   buildRandomTree,
@@ -30,6 +20,7 @@ import {
 } from '@graphdriver/core/testing';
 import type { OverlayBackend } from './backend.js';
 import { openOverlay } from './init.js';
+import { collect, dockerWhiteoutLayers } from './test-support/layer-tars.js';
 import { missingBackingSystem } from './test-support/targets.js';
 
 const run = promisify(execFile);
@@ -38,32 +29,7 @@ const PEER = requireReference('peer', "overlay2 native-diff.test.ts's Docker app
 const root = process.getuid?.() === 0;
 if (!root) missingBackingSystem('overlay2 native diff tests: kernel overlay needs root');
 
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
 const lines = (changes: Change[]) => changes.map(formatChange);
-
-interface Simple {
-  name: string;
-  type: 'directory' | 'file';
-  mode: number;
-  data?: string;
-}
-
-/** A layer tar of plain entries, owned by root, all with one mtime. */
-async function tarOf(entries: Simple[], mtime: number): Promise<Buffer> {
-  return collect(
-    packEntries(
-      entries.map((e) => {
-        const body = Buffer.from(e.data ?? '');
-        return { header: { name: e.name, type: e.type, mode: e.mode, uid: 0, gid: 0, size: body.length, mtime }, body };
-      }),
-    ),
-  );
-}
 
 describe.runIf(root)('overlay2 native diff vs naive diff', () => {
   let base = '';
@@ -214,33 +180,9 @@ describe.runIf(root)('overlay2 native diff vs naive diff', () => {
   it('applies Docker whiteouts and opaque dirs as overlay ones, and diffs them back as the naive diff does', async () => {
     const { d, b } = await start();
     await d.create('p', null);
-    const parentTar = await tarOf(
-      [
-        { name: 'etc/', type: 'directory', mode: 0o755 },
-        { name: 'etc/keep', type: 'file', mode: 0o644, data: 'keep' },
-        { name: 'etc/gone', type: 'file', mode: 0o644, data: 'gone' },
-        { name: 'opq/', type: 'directory', mode: 0o755 },
-        { name: 'opq/a', type: 'file', mode: 0o644, data: 'a' },
-        { name: 'opq/b', type: 'file', mode: 0o644, data: 'b' },
-        { name: 'opq/sub/', type: 'directory', mode: 0o755 },
-        { name: 'opq/sub/c', type: 'file', mode: 0o644, data: 'c' },
-      ],
-      1_700_000_000,
-    );
+    const { parent: parentTar, layer, changes: wantChanges } = await dockerWhiteoutLayers();
     await d.applyDiff('p', null, Readable.from([parentTar]));
 
-    // a Docker layer: a whiteout, an opaque directory holding one old name again and a new one
-    const layer = await tarOf(
-      [
-        { name: 'etc/', type: 'directory', mode: 0o755 },
-        { name: 'etc/.wh.gone', type: 'file', mode: 0 },
-        { name: 'opq/', type: 'directory', mode: 0o755 },
-        { name: 'opq/.wh..wh..opq', type: 'file', mode: 0 },
-        { name: 'opq/a', type: 'file', mode: 0o644, data: 'a, new' },
-        { name: 'opq/n', type: 'file', mode: 0o644, data: 'n' },
-      ],
-      1_700_000_100,
-    );
     await d.create('c', 'p');
     await d.applyDiff('c', 'p', Readable.from([layer]));
     // stored as overlay's own whiteouts
@@ -268,7 +210,7 @@ describe.runIf(root)('overlay2 native diff vs naive diff', () => {
     const tar = await collect(await d.diff('c', 'p'));
     const want = await mounted(d, 'c', 'p', async (dir, pdir) => collect(exportChanges(dir, await changesDirs(dir, pdir))));
     expect(blankWhiteoutTimes(tar).equals(blankWhiteoutTimes(want))).toBe(true);
-    expect(lines(await d.changes('c', 'p'))).toEqual(['C /etc', 'D /etc/gone', 'C /opq', 'C /opq/a', 'D /opq/b', 'A /opq/n', 'D /opq/sub']);
+    expect(lines(await d.changes('c', 'p'))).toEqual(wantChanges);
 
     // and a diff we wrote, applied to a fresh child of the same parent, diffs back byte-identical
     await d.create('c2', 'p');

@@ -3,13 +3,13 @@
 // a chain of 128 layers fits the one page the kernel reads options from (moby does the
 // same with its mountfrom helper).
 import { existsSync } from 'node:fs';
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { errInvalidOption, tool, type Tool } from '@graphdriver/core';
 
 const mountTool = tool('mount', { env: { LC_ALL: 'C', LANG: 'C' }, timeout: 60_000 });
 const umountTool = tool('umount', { env: { LC_ALL: 'C', LANG: 'C' }, timeout: 60_000 });
-const fusermount = tool('fusermount3', { env: { LC_ALL: 'C', LANG: 'C' }, timeout: 60_000 });
+export const fusermount = tool('fusermount3', { env: { LC_ALL: 'C', LANG: 'C' }, timeout: 60_000 });
 export const fuseOverlayfs = tool('fuse-overlayfs', { env: { LC_ALL: 'C', LANG: 'C' }, timeout: 60_000 });
 
 /** The kernel copies mount options from one page. */
@@ -65,15 +65,21 @@ export function kernelMounter(extra: readonly string[] = []): Mounter {
   };
 }
 
+/**
+ * fuse-overlayfs, for a plain user: it reads its options from argv (no page limit) and opens
+ * the layers before it daemonizes, so the same relative "l/SHORT" dirs work from the home
+ * (no layer id, which may hold "," or ":", is in the options). fusermount3 unmounts.
+ */
 export const fuseMounter: Mounter = {
   kind: 'fuse',
   tool: fuseOverlayfs,
   async mount(cwd, dirs, target) {
-    // fuse-overlayfs takes its options from argv, not a page: absolute paths are fine (real
-    // ones: "l/SHORT/../work" means the link's target's parent, which resolve() would not see).
-    const real = (d: string) => realpath(resolve(cwd, d));
-    const abs = { lower: await Promise.all(dirs.lower.map(real)), upper: await real(dirs.upper), work: await real(dirs.work) };
-    await fuseOverlayfs.run(['-o', overlayOptionsUnbounded(abs), target], { cwd });
+    // fast_ino=1: each name takes its inode from the layer it is in. Without it, 1.10 follows
+    // a copied-up file's origin xattr to its lower inode and, at the next mount, shows the
+    // lower content for every name hardlinked to it there (the upper file is ignored); with
+    // it, copy-up breaks the link as the kernel's overlay (index=off) does.
+    const opts = ['fast_ino=1', `lowerdir=${dirs.lower.join(':')}`, `upperdir=${dirs.upper}`, `workdir=${dirs.work}`].join(',');
+    await fuseOverlayfs.run(['-o', opts, target], { cwd });
   },
   async unmount(target) {
     await fusermount.run(['-u', target]).catch(async (err) => {
@@ -82,10 +88,6 @@ export const fuseMounter: Mounter = {
     });
   },
 };
-
-function overlayOptionsUnbounded(dirs: OverlayDirs): string {
-  return [`lowerdir=${dirs.lower.join(':')}`, `upperdir=${dirs.upper}`, `workdir=${dirs.work}`].join(',');
-}
 
 /** mountinfo escapes space, tab, newline and backslash as \ooo. */
 function unescapeMountPath(s: string): string {

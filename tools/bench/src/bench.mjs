@@ -21,6 +21,8 @@
 //   BENCH_VERBOSE=1                print every run's times
 //   BENCH_IMAGE_ROUNDS=3           counted rounds of the pull/push rows (src/image.mjs; BENCH_ONLY=pull-push)
 //   BENCH_IMAGE_BIG=1              include the 1 GiB single-layer image (0 to skip)
+//   BENCH_LAYER_ROUNDS=5           counted rounds of the layer-driver rows (src/layers.mjs; BENCH_ONLY=layers):
+//                                  overlay2, vfs and btrfs create/changes/diff over a 50,000-file layer (root)
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -395,6 +397,15 @@ if (!ONLY || ONLY.has('pull-push')) {
   });
 }
 
+// overlay2, vfs and btrfs side by side (native diffs against the naive one): tools/bench/src/layers.mjs
+let layerRows;
+if ((!ONLY || ONLY.has('layers')) && process.getuid?.() === 0) {
+  const { layersBench } = await import('./layers.mjs');
+  layerRows = await layersBench({ rounds: Math.max(1, Number(env.BENCH_LAYER_ROUNDS ?? 5)) });
+} else if (!ONLY || ONLY.has('layers')) {
+  console.warn('bench: the layer-driver rows need root (loop devices, kernel overlay): skipped');
+}
+
 machine.loadAfter = os
   .loadavg()
   .map((x) => x.toFixed(2))
@@ -484,6 +495,10 @@ lines.push('');
 if (imageRows.length) {
   const { imageReport } = await import('./image.mjs');
   lines.push(...imageReport(imageRows, IMAGE_ROUNDS));
+}
+if (layerRows) {
+  const { layersReport } = await import('./layers.mjs');
+  lines.push(...layersReport(layerRows), '');
 }
 const report = lines.join('\n');
 if (RESULTS) {

@@ -42,7 +42,12 @@ export function transferOptions(cmd: Command, opts: { compression?: boolean } = 
     .option('--authfile <file>', 'auth file (containers auth.json / Docker config.json)')
     .option('--cert-dir <dir>', 'directory with ca.crt, client.cert and client.key for the registry')
     .addOption(new Option('--tls-verify [bool]', 'verify TLS; --tls-verify=false allows http and unverified TLS'))
-    .option('--platform <os/arch[/variant]>', 'platform to pick from a multi-platform image (default: this host)')
+    .option(
+      '--platform <os/arch[/variant]>',
+      opts.compression
+        ? "platform the written image's config declares (default: this host)"
+        : 'platform to pick from a multi-platform image (default: this host)',
+    )
     .option('--jobs <n>', 'parallel blob transfers (default 3)');
   if (opts.compression)
     cmd.addOption(new Option('--compression <kind>', 'compression of layers that must be compressed').choices(['gzip', 'zstd']));
@@ -110,8 +115,13 @@ async function runImport(g: GlobalOptions, out: Output, ref: ImageReference, sho
 }
 
 async function runExport(g: GlobalOptions, out: Output, id: string, ref: ImageReference, shown: string, f: TransferFlags) {
-  const opts = { ...registryOptions(f), jobs: jobsOf(f), ...(f.compression ? { compression: f.compression as 'gzip' | 'zstd' } : {}) };
-  if (f.platform) parsePlatform(f.platform); // checked; an export is of this host's platform
+  const opts = {
+    ...registryOptions(f),
+    jobs: jobsOf(f),
+    ...(f.compression ? { compression: f.compression as 'gzip' | 'zstd' } : {}),
+    // what the pushed image's config declares (default this host)
+    ...(f.platform ? { platform: parsePlatform(f.platform) } : {}),
+  };
   await withDriver(g, async (driver, s) => {
     const p = progressOf(out);
     const result: ExportResult = await exportTo(driver, id, ref, {

@@ -55,6 +55,7 @@ import { ApplyUndo } from './apply-undo.js';
 
 export type { ApplyProgress } from '../driver.js';
 
+/** How {@link applyLayer} unpacks a layer. */
 export interface ApplyOptions {
   /** Container -> host id mapping for owners (Docker's UIDMaps/GIDMaps). */
   idMappings?: IdMappings;
@@ -83,6 +84,7 @@ export interface ApplyOptions {
   whiteoutNeeded?: (rel: string) => boolean;
 }
 
+/** How whiteouts are stored; see {@link ApplyOptions.whiteoutFormat}. */
 export type WhiteoutFormat = 'remove' | 'overlay' | 'overlay-files';
 
 /** The xattr that marks an overlay upper directory opaque (hides its lower directories). */

@@ -47,6 +47,7 @@ interface AppendContext {
   skipXattr?: (name: string) => boolean;
 }
 
+/** What {@link exportChanges} and {@link tarDirectory} leave out of the tar. */
 export interface ExportOptions {
   /**
    * Extended attributes not to archive: a driver that reads a layer's storage rather than

@@ -26,12 +26,18 @@ import { guardDiffStream } from './stream-guard.js';
 
 /** A layer mounted for one operation: `path` until `release` (idempotent). */
 export interface Lease {
+  /** Where the layer's tree is readable until `release`. */
   path: string;
+  /** Gives the reference back; calling it again does nothing and resolves alike. */
   release(): Promise<void>;
 }
 
 /** A ProtoDriver that can hand out transient references (store/leases.ts). */
 export interface LeasingProtoDriver extends ProtoDriver {
+  /**
+   * Mounts `id` for one operation; the reference is not counted in the record for other
+   * processes, and dies with this one. Rejects ERR_LAYER_NOT_FOUND for an unknown id.
+   */
   lease?(id: string): Promise<Lease>;
 }
 
@@ -45,6 +51,7 @@ async function take(proto: LeasingProtoDriver, id: string): Promise<Lease> {
 
 /** A ProtoDriver with an applyDiff of its own (a layer store, which marks the layer `applying`). */
 export interface ApplyDiffProtoDriver extends ProtoDriver {
+  /** As {@link DiffDriver.applyDiff}: the driver's own unpacking, used instead of the naive one. */
   applyDiff(id: string, parent: string | null | undefined, diff: LayerStream, opts?: ApplyDiffOptions): Promise<number>;
 }
 

@@ -9,6 +9,13 @@ const env = { LC_ALL: 'C', LANG: 'C' };
 const rm = tool('rm', { env });
 const chmod = tool('chmod', { env });
 
+/**
+ * Removes `path` and everything under it, however deep, staying on its filesystem (a mount
+ * inside is not entered). Unprivileged, directories the owner cannot write are opened up
+ * first. A missing `path` is not an error.
+ *
+ * @throws ToolError ERR_TOOL_FAILED when `rm` cannot remove something.
+ */
 export async function deleteTree(path: string): Promise<void> {
   try {
     await rm.run(['-rf', '--one-file-system', '--', path]);

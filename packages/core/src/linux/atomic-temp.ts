@@ -5,6 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
+/**
+ * How every temporary of an atomic write is named: `.tmp-<pid>-<random>`. A store's own files
+ * never start with it, so whatever does is a leftover {@link sweepTemps} may delete.
+ */
 export const TEMP_PREFIX = '.tmp-';
 
 /** A fresh temporary name in `dir`. It does not grow with the final name, which may be near NAME_MAX. */

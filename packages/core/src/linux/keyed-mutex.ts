@@ -1,6 +1,11 @@
 // Serialises operations on the same key inside one process; distinct keys run in parallel.
 // The one in-process lock: the layer store keys it by layer id, drivers by whatever they
 // must not run side by side (one device set, one daemon connection).
+/**
+ * Serialises async operations on the same key inside one process; distinct keys run in
+ * parallel. Not a lock between processes (the store's lock file is that). Locks are released
+ * when `fn` settles, thrown or not; keys are forgotten once free.
+ */
 export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 

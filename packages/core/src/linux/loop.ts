@@ -19,6 +19,7 @@ export async function refreshLoopCapacity(device: string): Promise<void> {
   await losetup.run(['-c', device]);
 }
 
+/** Detaches loop `device` (`losetup -d`); the kernel frees it once nothing has it open. */
 export async function detachLoop(device: string): Promise<void> {
   await losetup.run(['-d', device]);
 }

@@ -4,6 +4,7 @@ import { tool } from '../exec.js';
 const mountTool = tool('mount');
 const umountTool = tool('umount');
 
+/** How {@link mount} calls mount(8). */
 export interface MountOptions {
   /** Filesystem type (-t), e.g. 'xfs'; mount(8) probes when absent. */
   type?: string;

@@ -5,17 +5,25 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
+/** One line of /proc/self/mountinfo (proc(5)), paths unescaped. */
 export interface MountInfo {
+  /** The mount's unique id. */
   id: number;
+  /** Id of the mount it sits on (itself for the root of the tree). */
   parentId: number;
+  /** Major number of the mounted filesystem's device (st_dev). */
   major: number;
+  /** Minor number of the mounted filesystem's device. */
   minor: number;
   /** Root of the mount inside its filesystem ("/" unless a bind mount of a subdirectory). */
   root: string;
+  /** Where it is mounted, absolute, as this process sees it. */
   mountpoint: string;
   /** Per-mount options, e.g. ['rw', 'relatime']. */
   options: string[];
+  /** Filesystem type: "xfs", "overlay", "fuse.zfs"... */
   fstype: string;
+  /** What is mounted: a device path, a dataset name, or "none"/"overlay" for virtual ones. */
   source: string;
   /** Per-superblock options, e.g. ['rw', 'attr2', 'prjquota']. */
   superOptions: string[];
@@ -23,6 +31,7 @@ export interface MountInfo {
 
 const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
+/** Parses the text of a mountinfo file; malformed lines are skipped rather than thrown on. */
 export function parseMountInfo(text: string): MountInfo[] {
   const out: MountInfo[] = [];
   for (const line of text.split('\n')) {
@@ -73,7 +82,12 @@ export function mountsUnder(entries: readonly MountInfo[], dir: string): MountIn
 }
 
 /** glibc's major()/minor() of a 64-bit dev_t. */
-export function splitDev(dev: bigint): { major: number; minor: number } {
+export function splitDev(dev: bigint): {
+  /** The device's major number. */
+  major: number;
+  /** The device's minor number. */
+  minor: number;
+} {
   const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
   const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
   return { major: Number(major), minor: Number(minor) };

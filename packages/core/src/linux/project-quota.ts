@@ -13,9 +13,18 @@ import { mountOf } from './mountinfo.js';
 
 const xfsQuota = tool('xfs_quota', { env: { LC_ALL: 'C', LANG: 'C' }, timeout: 120_000 });
 
+/**
+ * xfs_quota(8) in expert mode on one XFS mount: the commands {@link ProjectQuota} needs. Needs
+ * root; every failure is a {@link ToolError} (ERR_TOOL_FAILED).
+ */
 export class XfsQuota {
-  constructor(readonly mountpoint: string) {}
+  /** @param mountpoint - where the XFS filesystem is mounted (project quota on). */
+  constructor(
+    /** Where the XFS filesystem is mounted; every command addresses it. */
+    readonly mountpoint: string,
+  ) {}
 
+  /** True when xfs_quota is installed and runs. */
   static available(): Promise<boolean> {
     return xfsQuota.available(['-V']);
   }
@@ -59,15 +68,36 @@ export class XfsQuota {
 
 const STATE_FILE = 'quota-projects.json';
 
-export type QuotaProbe = { supported: true; quota: ProjectQuota } | { supported: false; reason: string };
+/** What {@link ProjectQuota.probe} found: a usable quota, or why there is none (for ERR_QUOTA_NOT_SUPPORTED). */
+export type QuotaProbe =
+  | {
+      /** Project quotas work under the home. */
+      supported: true;
+      /** The quota to {@link ProjectQuota.load} and use. */
+      quota: ProjectQuota;
+    }
+  | {
+      /** No project quotas under the home. */
+      supported: false;
+      /** Why, in one line ("... is not mounted with prjquota"). */
+      reason: string;
+    };
 
+/**
+ * Per-layer size limits on XFS with project quotas (Docker's quota.Control), for drivers whose
+ * layers are directories (vfs, overlay2): each limited layer gets a project id of its own,
+ * remembered in `home/quota-projects.json`. Get one from {@link ProjectQuota.probe}, then
+ * {@link ProjectQuota.load} it before use; {@link ProjectQuota.release} a layer when it is removed.
+ */
 export class ProjectQuota {
   private projects: Record<string, number> = {};
   /** Allocation and release are serialised: two creates must not pick the same id. */
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
+    /** The driver home whose layers are limited; holds the project-id file. */
     readonly home: string,
+    /** The XFS mount under `home`, through which limits are set. */
     readonly xfs: XfsQuota,
   ) {}
 
@@ -97,6 +127,7 @@ export class ProjectQuota {
     return next;
   }
 
+  /** Reads the layer-to-project table from `home` (none yet is an empty table). Call once after probe. */
   async load(): Promise<void> {
     try {
       this.projects = JSON.parse(await readFile(this.statePath, 'utf8')) as Record<string, number>;
@@ -117,11 +148,15 @@ export class ProjectQuota {
     await writeFileAtomic(this.statePath, JSON.stringify(this.projects));
   }
 
+  /** The project id of `layer`, or undefined when it has no limit. */
   projectOf(layer: string): number | undefined {
     return this.projects[layer];
   }
 
-  /** Gives `dir` (the layer `layer` being built) a project of its own limited to `bytes`. */
+  /**
+   * Gives `dir` (the layer `layer` being built) a project of its own limited to `bytes`
+   * (rounded up to KiB) and returns its id. Rejects with a {@link ToolError} when xfs_quota fails.
+   */
   apply(layer: string, dir: string, bytes: number): Promise<number> {
     return this.serial(async () => {
       const used = await this.xfs.projectsInUse();

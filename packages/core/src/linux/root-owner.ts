@@ -13,6 +13,11 @@ function hostRoot(maps: readonly IdMap[] | undefined, what: string): number {
  * Host uid/gid that container id 0 maps to: 0:0 without mappings; ERR_INVALID_OPTION when
  * mappings are given but none covers id 0 (a root no host id stands for).
  */
-export function rootPair(idMappings?: IdMappings): { uid: number; gid: number } {
+export function rootPair(idMappings?: IdMappings): {
+  /** Host uid of container root. */
+  uid: number;
+  /** Host gid of container root. */
+  gid: number;
+} {
   return { uid: hostRoot(idMappings?.uidMap, 'uid'), gid: hostRoot(idMappings?.gidMap, 'gid') };
 }

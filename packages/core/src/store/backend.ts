@@ -1,26 +1,38 @@
 // What a driver package implements: only the storage-specific part of a layer's life.
-// Ids, parents, states, references, locking, crash recovery and the naive diff are core's
-// (store/layer-driver.ts; the lifecycle they follow is documented in driver.ts), so every
-// driver behaves the same at those edges. The rules below are the backend author's:
-// - `create`, `remove`, `mount` and `unmount` of one id never overlap (core serialises them
-//   per id); calls on different ids may run concurrently. `open` and `recover` run once, at
-//   init, before anything else; `cleanup` last.
-// - `create` and `remove` must leave nothing half made under `id` that `recover` could
-//   mistake for a layer; `recover` is given every id the index knows and deletes the rest.
-// - `mount`/`unmount` are called at the first and last reference only; both idempotent.
-// - A backend never throws for an id it does not know in `remove`/`unmount`.
+// The rules a backend author follows are on LayerBackend below (they are part of the API
+// reference).
 import type { Readable } from 'node:stream';
 import type { Change, LayerStream } from '../driver.js';
 import type { ApplyOptions } from '../diff/apply.js';
 
+/** What {@link LayerBackend.create} is told about the new layer. */
 export interface BackendCreateOpts {
+  /** A read-write (container) layer, from `createReadWrite`; false for an image layer. */
   rw: boolean;
   /** Storage options, keys lower-cased and checked against `storageOptions`. */
   storageOpt: Record<string, string>;
+  /** SELinux label asked for the layer's mounts; a backend may ignore it. */
   mountLabel?: string;
 }
 
+/**
+ * What a driver package implements: only the storage-specific part of a layer's life, turned
+ * into a full {@link Driver} by {@link createLayerDriver}. Ids, parents, states, references,
+ * locking, crash recovery and the naive diff are core's, so every driver behaves the same at
+ * those edges. The rules a backend follows:
+ *
+ * - `create`, `remove`, `mount` and `unmount` of one id never overlap (core serialises them
+ *   per id); calls on different ids may run concurrently. `open` and `recover` run once, at
+ *   init, before anything else; `cleanup` last.
+ * - `create` and `remove` must leave nothing half made under `id` that `recover` could
+ *   mistake for a layer; `recover` is given every id the index knows and deletes the rest.
+ * - `mount`/`unmount` are called at the first and last reference only; both idempotent.
+ * - A backend never throws for an id it does not know in `remove`/`unmount`.
+ * - Errors are {@link GraphDriverError}s: ENOSPC/EDQUOT wrapped by {@link asStorageError},
+ *   external programs run through {@link tool}.
+ */
 export interface LayerBackend {
+  /** The driver's name, as registered and shown by `status` ("vfs", "btrfs"). */
   readonly name: string;
   /** Storage option keys `create` accepts (e.g. ['size']). */
   readonly storageOptions: readonly string[];
@@ -40,7 +52,9 @@ export interface LayerBackend {
   mount(id: string, mountLabel?: string): Promise<string>;
   /** Releases what `mount` made available; called at the last reference. Idempotent. */
   unmount(id: string): Promise<void>;
+  /** Key/value lines describing the backing store (Docker's `docker info` "Storage Driver" block). */
   status(): Promise<Array<[string, string]>>;
+  /** Driver-specific facts about layer `id` (Docker's GetMetadata), e.g. its device or dataset. */
   metadata(id: string): Promise<Record<string, string>>;
   /**
    * After a crash: deletes what is not one of `keep` (temporary names, orphans, stale mounts).

@@ -43,13 +43,24 @@ import { faultPoint } from './fault-points.js';
 import { Leases } from './leases.js';
 import { inspectStore, repairStore, type StoreProblem } from './check.js';
 
+/** How {@link createLayerDriver} opens a store. */
 export interface LayerDriverOptions {
   /** Tolerate failing chown while applying layers (rootless use). */
   ignoreChownErrors?: boolean;
+  /** User-namespace remapping: applied layers' owners are shifted to host ids. */
   idMappings?: IdMappings;
 }
 
-/** Opens the store at `home` over `backend` (lock, foreign-home check, recovery) as a full Driver. */
+/**
+ * Opens the store at `home` over `backend` as a full Driver: makes `home` (0700) if needed,
+ * takes its lock, refuses a home it did not write, runs `backend.open`, then recovers what a
+ * crash left (operations cut short are swept). Call `cleanup()` (unmount everything) or
+ * `close()` (leave mounts for a later process) to release the lock.
+ *
+ * @throws GraphDriverError ERR_STORE_BUSY when another process holds `home`; ERR_FOREIGN_HOME
+ * when `home` holds data this library did not write; whatever `backend.open` throws. On any
+ * failure the lock is released again.
+ */
 export function createLayerDriver(home: string, backend: LayerBackend, options: LayerDriverOptions = {}): Promise<LayerDriver> {
   return LayerDriver.open(home, backend, options);
 }

@@ -8,6 +8,7 @@ import { parsePaxRecords, parsePaxTime } from './pax.js';
 import { ByteSource } from './source.js';
 import type { EntryType, TarEntry, TarHeader } from './types.js';
 
+/** Limits of {@link readTar}. */
 export interface ReadTarOptions {
   /** Largest PAX / GNU long-name body accepted (default 1 MiB); bigger ones are refused as a "PAX bomb". */
   maxPaxBytes?: number;

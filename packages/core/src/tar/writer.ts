@@ -82,6 +82,7 @@ function checkText(h: TarHeader, what: string, v: string): string {
   return v;
 }
 
+/** How {@link encodeHeader} and {@link packEntries} write a header. */
 export interface EncodeOptions {
   /**
    * Keep the file-type bits of `mode` (S_IFMT, 0o170000: 0o100000 for a regular file,
@@ -197,7 +198,9 @@ export function encodeHeader(h: TarHeader, opts?: EncodeOptions): Buffer {
   return Buffer.concat([paxBlock, data, padding(data.length), main]);
 }
 
+/** One entry for {@link packEntries}: its header and, for a regular file, its bytes. */
 export interface PackEntry {
+  /** Written as ustar, with PAX records where a field does not fit (long names, big sizes, xattrs). */
   header: TarHeader;
   /** Exactly header.size bytes for files; nothing (or empty) for other types. Chunks are passed on uncopied. */
   body?: AsyncIterable<Uint8Array> | Uint8Array;

@@ -55,6 +55,12 @@ function gatedTar(name: string, gate: Promise<void>, onStart: () => void, ms = 6
   ]);
 }
 
+/**
+ * Declares the concurrency suite for one driver (vitest): distinct ids run in parallel, the
+ * same id is serialised, get/put counts stay exact under contention, busy layers are refused
+ * with ERR_LAYER_BUSY, and a second process on the same home gets ERR_STORE_BUSY. Needs the
+ * driver built (the second process runs its dist, as {@link CrashTarget.driverModule}).
+ */
 export function describeConcurrency(target: CrashTarget): void {
   describe(`concurrency: ${target.name}`, () => {
     it('distinct ids proceed in parallel: two applyDiffs that each wait for the other both finish', () =>

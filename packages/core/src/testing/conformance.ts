@@ -38,12 +38,18 @@ import {
 } from './layer-helpers.js';
 import { assertNothingMountedUnder } from './mounts.js';
 
+/** A driver set up for {@link describeConformance}: how to get a home and open the driver on it. */
 export interface ConformanceTarget {
+  /** Names the vitest suite ("vfs on ext4"); also used to derive a layer id. */
   name: string;
   /** A fresh, empty home on the backing filesystem for one test group. */
   makeHome(): Promise<string>;
   /** Initialise the driver over `home` (calling it again on the same home = re-init). */
   init(home: string, options?: string[]): Promise<Driver>;
+  /**
+   * What a `size` storage option must do: 'required' be enforced, 'unsupported' fail with
+   * ERR_QUOTA_NOT_SUPPORTED and leave nothing, 'optional' either (the log says which).
+   */
   quota: 'required' | 'optional' | 'unsupported';
   /** Running as non-root: ownership/device checks are relaxed as a rootless driver must. */
   rootless?: boolean;
@@ -585,6 +591,25 @@ const CASES: readonly ConformanceCase[] = [
   },
 ];
 
+/**
+ * Declares the conformance suite for one driver (vitest `describe`/`it`; call it at the top
+ * level of a test file): Docker's graphtest cases plus the edges core promises for every
+ * driver (ids, parents, references, locking, recovery, diffs round-tripped byte for byte). Each
+ * case gets a home from `target.makeHome`, and cleans up, checks nothing is left mounted and
+ * removes the home afterwards, whether it passed or not.
+ *
+ * @example
+ * ```ts
+ * import { describeConformance } from '@graphdriver/core/testing';
+ * import { init } from './index.js';
+ * describeConformance({
+ *   name: 'mydriver on ext4',
+ *   makeHome: () => mkdtemp('/var/tmp/mydriver-'),
+ *   init: (home, options = []) => init(home, options),
+ *   quota: 'unsupported',
+ * });
+ * ```
+ */
 export function describeConformance(target: ConformanceTarget): void {
   const ident: Identity = {
     rootless: target.rootless ?? false,

@@ -38,7 +38,13 @@ import {
 import { removeTree } from './fixtures.js';
 import { assertNothingMountedUnder } from './mounts.js';
 
+/**
+ * A driver set up for crash campaigns ({@link describeCrashSafety}, {@link runCrashCampaign}):
+ * children open it from its built module and are killed at random moments and fault points;
+ * this process re-opens it after each kill and checks the store.
+ */
 export interface CrashTarget {
+  /** Names the suite and the saved report ("vfs on ext4"). */
   name: string;
   /** A fresh, empty home for one campaign. */
   makeHome(): Promise<string>;
@@ -57,13 +63,17 @@ export interface CrashTarget {
   assertNoLeaks?(home: string, layers: readonly string[]): Promise<void>;
   /** After cleanup: nothing mounted or active (default: no mount under home). */
   assertNothingMounted?(home: string): Promise<void>;
+  /** Deletes a home after its campaign (default: rm -rf, opening read-only directories first). */
   removeHome?(home: string): Promise<void>;
   /** Size factor of the generated layer tars (default 1: up to a few MiB each). */
   tarScale?: number;
 }
 
+/** How long and how {@link runCrashCampaign} runs. */
 export interface CampaignOptions {
+  /** Seeds the plans and kill times: the same seed replays the same campaign. */
   seed: number;
+  /** How many children are run and killed. */
   runs: number;
   /** Most operations in one child's plan (default 6). */
   maxOps?: number;
@@ -78,22 +88,38 @@ export interface CampaignOptions {
   checkTimeoutMs?: number;
 }
 
+/** What one crash campaign did and found; `failures` empty means every invariant held. */
 export interface CampaignReport {
+  /** The target's name. */
   driver: string;
+  /** The seed that replays it. */
   seed: number;
+  /** Runs done (fewer than asked only if the backing store hung). */
   runs: number;
   /** Children killed while running (by a timer or at a fault point). */
   faultsInjected: number;
-  faultsByKind: { timer: number; point: number; recovery: number };
+  /** The kills, by how they were made. */
+  faultsByKind: {
+    /** Killed by a timer at a random moment. */
+    timer: number;
+    /** Killed on reaching a named fault point. */
+    point: number;
+    /** Killed again while recovering from the previous kill. */
+    recovery: number;
+  };
   /** Fault points that fired, by name. */
   pointsHit: Record<string, number>;
   /** Children that ran their whole plan before any kill. */
   completedPlans: number;
   /** Children run again because they could not load their modules (never reached the store). */
   childRestarts: number;
+  /** Operations the children journalled as finished (each then checked to have survived). */
   operationsFinished: number;
+  /** Checks made on the re-opened stores. */
   invariantsChecked: number;
+  /** One line per broken invariant, naming seed and run to replay it. */
   failures: string[];
+  /** Wall time of the campaign. */
   durationMs: number;
 }
 
@@ -318,7 +344,11 @@ function notStarted(res: ChildResult): boolean {
   );
 }
 
-/** Runs one seeded campaign on a fresh home and reports; it does not throw on failures. */
+/**
+ * Runs one seeded campaign on a fresh home and reports; it does not throw on failures (they
+ * are in the report). Needs the driver and core built (the child runs their dist). The home is
+ * removed at the end.
+ */
 export async function runCrashCampaign(target: CrashTarget, opts: CampaignOptions): Promise<CampaignReport> {
   const started = Date.now();
   const maxOps = opts.maxOps ?? 6;
@@ -630,7 +660,15 @@ function removalOrder(model: Model): string[] {
 }
 
 /** Runs from the environment: GRAPHDRIVER_CRASH_RUNS / GRAPHDRIVER_CRASH_SEED (soak), else the CI defaults. */
-export function campaignSettings(defaultRuns: number, defaultSeed = 1): { runs: number; seed: number } {
+export function campaignSettings(
+  defaultRuns: number,
+  defaultSeed = 1,
+): {
+  /** Runs to do. */
+  runs: number;
+  /** Seed to start from. */
+  seed: number;
+} {
   const runs = Number(process.env.GRAPHDRIVER_CRASH_RUNS) || defaultRuns;
   const seed = Number(process.env.GRAPHDRIVER_CRASH_SEED) || defaultSeed;
   return { runs, seed };

@@ -13,9 +13,21 @@ import { applyModel, layerTar, readTreeModel, sameModel, seededBytes, diffModels
 import { removeTree } from './fixtures.js';
 import { withLayer } from './layer-helpers.js';
 
+/** A driver set up for {@link describeExhaustion}: homes on stores small enough to fill. */
 export interface ExhaustionTarget extends Pick<CrashTarget, 'name' | 'init' | 'options' | 'removeHome'> {
+  /** Names the suite ("btrfs on a 256 MiB loop device"). */
+  name: string;
+  /** Init options for `home`. */
+  options?(home: string): string[];
+  /** Deletes a home after its test (default: rm -rf). */
+  removeHome?(home: string): Promise<void>;
   /** A fresh home on a small store; `capacity` is roughly how many bytes layers can take. */
-  makeSmallHome(): Promise<{ home: string; capacity: number }>;
+  makeSmallHome(): Promise<{
+    /** The new, empty driver home. */
+    home: string;
+    /** About how many bytes of layer data fit, so a tar 1.3 times that fills the store. */
+    capacity: number;
+  }>;
   /** After space was freed: whatever makes it usable again (btrfs subvolume sync...). */
   afterFree?(home: string): Promise<void>;
   /** Creating a child copies the parent (vfs): a create can run out of space too. */
@@ -51,6 +63,11 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
   );
 }
 
+/**
+ * Declares the full-store suite for one driver (vitest): every operation on a store that runs
+ * out of space either succeeds or fails with ERR_NO_SPACE, leaves nothing half made, and works
+ * again once space is freed.
+ */
 export function describeExhaustion(target: ExhaustionTarget): void {
   const title = (t: string) => {
     const known = Object.entries(target.knownIssues ?? {}).find(([k]) => t.startsWith(k));

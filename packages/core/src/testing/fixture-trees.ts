@@ -5,9 +5,11 @@
 import type { EntrySpec, Owner } from './fixtures.js';
 import { randomContent } from './fixtures.js';
 
+/** Who builds the fixture trees, which decides their owners and some modes. */
 export interface Identity {
   /** Whose files the test makes: root, or the caller when rootless. */
   rootless: boolean;
+  /** The calling process's uid and gid (the owner of everything when rootless). */
   me: Owner;
 }
 

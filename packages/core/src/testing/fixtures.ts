@@ -11,30 +11,66 @@ import { mknod } from '../fs/mknod.js';
 import { llistxattrSync, lgetxattrSync, lsetxattrSync, xattrBinding } from '../fs/xattr.js';
 import { deleteTree } from '../fs/delete-tree.js';
 
+/** A numeric owner, as lchown takes it. */
 export interface Owner {
+  /** User id. */
   uid: number;
+  /** Group id. */
   gid: number;
 }
 
+/** What every {@link EntrySpec} but a hardlink may set. */
 export interface EntryCommon {
   /** Relative to the tree's root, "/"-separated, no leading "/". */
   path: string;
+  /** Set with lchown (needs root for ids other than your own); default: left as created. */
   owner?: Owner;
   /** Set after creation (and after chown, which clears setuid). Default: 0755 dirs, 0644 files. */
   mode?: number;
+  /** Extended attributes to set (with lsetxattr; `trusted.*` needs root). */
   xattrs?: Record<string, string | Buffer>;
   /** Nanoseconds since the epoch; set last (directories' after their content). */
   mtimeNs?: bigint;
 }
 
+/** One entry for {@link buildTree}: a directory, file, link or special file with its metadata. */
 export type EntrySpec =
-  | (EntryCommon & { type: 'dir' })
-  | (EntryCommon & { type: 'file'; content: string | Buffer })
-  | (EntryCommon & { type: 'symlink'; target: string })
-  /** A second name for the file at `target` (a path in the same tree). */
-  | { type: 'hardlink'; path: string; target: string }
-  | (EntryCommon & { type: 'fifo' })
-  | (EntryCommon & { type: 'char' | 'block'; major: number; minor: number });
+  | (EntryCommon & {
+      /** A directory. */
+      type: 'dir';
+    })
+  | (EntryCommon & {
+      /** A regular file. */
+      type: 'file';
+      /** Its bytes. */
+      content: string | Buffer;
+    })
+  | (EntryCommon & {
+      /** A symbolic link. */
+      type: 'symlink';
+      /** What the link says, written as is (it may dangle). */
+      target: string;
+    })
+  | {
+      /** A second name for the file at `target`. */
+      type: 'hardlink';
+      /** The new name, relative to the root. */
+      path: string;
+      /** An existing file of the same tree, relative to the root. */
+      target: string;
+    }
+  | (EntryCommon & {
+      /** A named pipe. */
+      type: 'fifo';
+    })
+  | (EntryCommon & {
+      /** A device node (needs root). */
+      type: 'char' | 'block';
+      /** Device major number. */
+      major: number;
+      /** Device minor number. */
+      minor: number;
+    });
 
 export { setTimesNs };
 
@@ -94,17 +130,22 @@ export async function buildTree(root: string, entries: readonly EntrySpec[]): Pr
   for (const t of timed) await setTimesNs(t.path, t.ns);
 }
 
+/** What a path in a {@link TreeSnapshot} is. */
 export type NodeType = 'dir' | 'file' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
 
 /** What a tree holds at one path, as far as a layer must reproduce it. */
 export interface NodeInfo {
+  /** The entry's kind. */
   type: NodeType;
   /** Permission bits with setuid/setgid/sticky. Not meaningful for symlinks. */
   mode: number;
+  /** Owner uid. */
   uid: number;
+  /** Owner gid. */
   gid: number;
-  /** Regular files: size and SHA-256 of the content. */
+  /** Regular files: size in bytes. */
   size?: number;
+  /** Regular files: SHA-256 of the content, hex. */
   sha256?: string;
   /** Symlinks: the target. */
   target?: string;
@@ -112,6 +153,7 @@ export interface NodeInfo {
   rdev?: string;
   /** Extended attributes (not on symlinks), values hex. */
   xattrs: Record<string, string>;
+  /** Modification time, nanoseconds since the epoch. */
   mtimeNs: bigint;
   /** For a file with several names in the tree: the first of them (sorted); else undefined. */
   linkGroup?: string;
@@ -121,6 +163,7 @@ export interface NodeInfo {
   nlink?: number;
 }
 
+/** A tree as {@link snapshotTree} saw it: path ("/", "/a", "/a/b") to what is there. */
 export type TreeSnapshot = Map<string, NodeInfo>;
 
 function nodeType(st: BigIntStats): NodeType {
@@ -191,6 +234,7 @@ export async function snapshotTree(root: string): Promise<TreeSnapshot> {
   return out;
 }
 
+/** What {@link compareTrees} compares. */
 export interface CompareOptions {
   /**
    * How modification times must agree: 'ns' exactly (every entry); 'seconds' whole seconds,

@@ -24,9 +24,12 @@ import { layerTar, pick, randInt, readTreeModel, rng, sameModel, diffModels, typ
 import { everyKindTar, fixChecksum, hostileTars, paxRecord } from './hostile-tars.js';
 import { linksLeadingOut } from './link-audit.js';
 
+/** The only error codes a fuzzed input may fail with; anything else (or an untyped error) is a failure. */
 export const FUZZ_ALLOWED_CODES: readonly string[] = [ErrorCode.InvalidArchive, ErrorCode.UnsafeEntry, ErrorCode.Unsupported];
 
+/** How long and where {@link runFuzz} runs. */
 export interface FuzzOptions {
+  /** Seeds the mutations: the same seed and iteration replay the same input. */
   seed: number;
   /** Stop after this many inputs... */
   iterations?: number;
@@ -38,24 +41,37 @@ export interface FuzzOptions {
   memoryBound?: number;
   /** Where failing inputs are saved (<seed>-<iteration>.tar and .txt); none when unset. */
   crashersDir?: string;
+  /** Progress lines (failures as found, and a summary); silent when unset. */
   log?: (line: string) => void;
 }
 
+/** One input that broke a rule. */
 export interface FuzzFailure {
+  /** Which input of the run (with the report's seed, replays it). */
   iteration: number;
+  /** The seed tar's name and the mutations made to it, in order. */
   mutations: string[];
+  /** The rule broken: untyped error, wrong code, escape, leftover, hang, memory. */
   why: string;
+  /** Path of the saved input, when `crashersDir` was given. */
   saved?: string;
 }
 
+/** What a {@link runFuzz} run did; `failures` empty means every input kept every rule. */
 export interface FuzzReport {
+  /** The seed of the run. */
   seed: number;
+  /** Inputs tried. */
   iterations: number;
   /** Inputs applied without error / refused with each code. */
   outcomes: Record<string, number>;
+  /** How many seed tars the mutations started from. */
   seeds: number;
+  /** Peak RSS growth over the run, in bytes. */
   peakRssGrowth: number;
+  /** Every input that broke a rule. */
   failures: FuzzFailure[];
+  /** Wall time of the run. */
   durationMs: number;
 }
 
@@ -283,6 +299,13 @@ async function readAll(input: Buffer, r: () => number): Promise<string> {
   }
 }
 
+/**
+ * Fuzzes the tar reader and the layer applier: seed tars (every entry kind, generated layers,
+ * the hostile corpus) are mutated and each is read and applied into a fresh directory. Every
+ * input must succeed or fail with ERR_INVALID_ARCHIVE, ERR_UNSAFE_ENTRY or ERR_UNSUPPORTED_ENTRY, change nothing outside its
+ * destination, leave no link leading out, be rolled back when refused, and end within the time
+ * and memory bounds. Failures are reported, not thrown. Plain Node (no vitest).
+ */
 export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   if (opts.iterations === undefined && opts.seconds === undefined) throw new Error('runFuzz: give iterations or seconds');
   const started = Date.now();

@@ -10,6 +10,7 @@ import { encodeHeader, END_OF_ARCHIVE, padding } from '../tar/writer.js';
 import type { TarHeader } from '../tar/types.js';
 import { rng } from './crash-model.js';
 
+/** What applying a {@link HostileTar} must do. */
 export type HostileOutcome =
   /** Must fail with one of `codes`. */
   | 'refused'
@@ -18,9 +19,13 @@ export type HostileOutcome =
   /** Either: a typed refusal, or a harmless success. */
   | 'either';
 
+/** One malicious or broken layer tar, with what applying it must do. */
 export interface HostileTar {
+  /** Short unique name, used in test titles and `knownIssues`. */
   name: string;
+  /** The attack or breakage it represents, in one line. */
   why: string;
+  /** Whether it must be refused, applied, or either. */
   expect: HostileOutcome;
   /** Error codes accepted when it fails (default: archive, unsafe, unsupported, no space, tool). */
   codes?: string[];
@@ -32,6 +37,7 @@ export interface HostileTar {
   heavy?: boolean;
 }
 
+/** The error codes a refused {@link HostileTar} may fail with unless it names its own `codes`. */
 export const DEFAULT_HOSTILE_CODES = [
   'ERR_INVALID_ARCHIVE',
   'ERR_UNSAFE_ENTRY',

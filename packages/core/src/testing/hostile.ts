@@ -15,6 +15,7 @@ import { removeTree } from './fixtures.js';
 import { DEFAULT_HOSTILE_CODES, hostileTars, type HostileTar } from './hostile-tars.js';
 import { withLayer } from './layer-helpers.js';
 
+/** A driver set up for {@link describeHostileInput} and {@link describeMalformedArguments}. */
 export type HostileTarget = Pick<CrashTarget, 'name' | 'makeHome' | 'init' | 'options' | 'removeHome'> & {
   /** Init option lists this driver must refuse, beyond the generic ones. */
   badInitOptions?: string[][];
@@ -30,7 +31,12 @@ export type HostileTarget = Pick<CrashTarget, 'name' | 'makeHome' | 'init' | 'op
 type Outcome = { ok: true } | { ok: false; code: string; message: string };
 
 /** Peak growth of this process's RSS while `fn` runs (sampled every 10 ms). */
-export async function peakRssGrowth<T>(fn: () => Promise<T>): Promise<{ value: T; growth: number }> {
+export async function peakRssGrowth<T>(fn: () => Promise<T>): Promise<{
+  /** What `fn` resolved to. */
+  value: T;
+  /** Peak RSS minus RSS before, in bytes. */
+  growth: number;
+}> {
   const base = process.memoryUsage.rss();
   let peak = base;
   const timer = setInterval(() => {
@@ -72,6 +78,11 @@ async function makeSentinel(home: string): Promise<string> {
 
 const isRoot = process.getuid?.() === 0;
 
+/**
+ * Declares the hostile-tar suite for one driver (vitest): every tar of {@link hostileTars} is
+ * applied to a fresh layer and must be refused with a typed code or applied harmlessly, within
+ * its memory bound, touching nothing outside the home and leaving the parent layer intact.
+ */
 export function describeHostileInput(target: HostileTarget): void {
   const heavy = target.heavy ?? process.env.GRAPHDRIVER_SOAK === '1';
   describe(`hostile input: ${target.name}`, () => {

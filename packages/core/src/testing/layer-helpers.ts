@@ -17,6 +17,7 @@ export async function withLayer<T>(driver: Driver, id: string, fn: (root: string
   }
 }
 
+/** Writes `content` to `name` (relative, parents made) in layer `id`, mode `mode`, with the layer got and put back. */
 export async function addFile(driver: Driver, id: string, name: string, content: string | Buffer, mode = 0o755): Promise<void> {
   await withLayer(driver, id, async (root) => {
     const p = join(root, name);
@@ -26,10 +27,12 @@ export async function addFile(driver: Driver, id: string, name: string, content:
   });
 }
 
+/** The bytes of `name` (relative) in layer `id`, read with the layer got and put back. */
 export async function readLayerFile(driver: Driver, id: string, name: string): Promise<Buffer> {
   return withLayer(driver, id, (root) => readFile(join(root, name)));
 }
 
+/** Deletes each of `names` (relative; trees too, missing ones ignored) from layer `id`. */
 export async function removeAll(driver: Driver, id: string, ...names: string[]): Promise<void> {
   await withLayer(driver, id, async (root) => {
     for (const n of names) await rm(join(root, n), { recursive: true, force: true });

@@ -7,16 +7,27 @@ import { tool } from '../exec.js';
 import { attachLoop, detachLoop } from '../linux/loop.js';
 import { mount, unmount } from '../linux/mount.js';
 
+/** Filesystems {@link makeLoopbackFs} can make. */
 export type LoopbackKind = 'btrfs' | 'xfs' | 'ext4';
 
+/** A scratch filesystem mounted for a test; call `teardown` when done (in `afterAll`). */
 export interface LoopbackFs {
+  /** The filesystem it was formatted with. */
   kind: LoopbackKind;
+  /** Where it is mounted (a fresh directory under the OS temp dir). */
   mountpoint: string;
+  /** The loop device behind it, e.g. /dev/loop3. */
   device: string;
+  /** The sparse image file behind the loop device. */
   image: string;
+  /**
+   * Unmounts (lazily if busy), detaches the loop device and deletes the image. Safe to call
+   * twice; unmount anything you mounted under `mountpoint` first.
+   */
   teardown(): Promise<void>;
 }
 
+/** How {@link makeLoopbackFs} sizes and mounts the filesystem. */
 export interface LoopbackOptions {
   /** Image size in bytes (sparse). Defaults: btrfs 512 MiB, xfs 512 MiB, ext4 256 MiB. */
   size?: number;
@@ -30,6 +41,11 @@ const mkfs: Record<LoopbackKind, { cmd: ReturnType<typeof tool>; args: string[];
   ext4: { cmd: tool('mkfs.ext4'), args: ['-q', '-F'], size: 256 << 20 },
 };
 
+/**
+ * Makes a real `kind` filesystem for a test: a sparse image on a loop device, formatted and
+ * mounted under a fresh temp dir. Needs root and the mkfs tool (see {@link canMakeLoopback});
+ * fails with a ToolError (ERR_TOOL_FAILED) otherwise, leaving nothing behind.
+ */
 export async function makeLoopbackFs(kind: LoopbackKind, opts: LoopbackOptions = {}): Promise<LoopbackFs> {
   const work = await mkdtemp(join(tmpdir(), `gd-${kind}-`));
   const image = join(work, 'image');

@@ -26,24 +26,35 @@ const setfattr = tool('setfattr');
 const mknodTool = tool('mknod');
 const mkfifo = tool('mkfifo');
 
+/**
+ * A seeded pseudo-random source for {@link buildRandomTree} and {@link randomEdits}: the same
+ * seed gives the same tree and edits, so a failing seed can be replayed.
+ */
 export class Rand {
+  /** The next number in [0, 1). */
   readonly next: () => number;
   private counter = 0;
+  /** @param seed - any integer; equal seeds give equal sequences. */
   constructor(seed: number) {
     this.next = rng(seed);
   }
+  /** An integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.next() * n);
   }
+  /** One of `items`, or undefined when it is empty. */
   pick<T>(items: readonly T[]): T | undefined {
     return items.length ? items[this.int(items.length)] : undefined;
   }
+  /** True with probability `p`. */
   chance(p: number): boolean {
     return this.next() < p;
   }
+  /** A file name `<prefix><0..999>-<counter>`, never repeated by this source. */
   name(prefix = 'n'): string {
     return `${prefix}${this.int(1000)}-${this.counter++}`;
   }
+  /** `n` random bytes. */
   bytes(n: number): Buffer {
     const b = Buffer.alloc(n);
     for (let i = 0; i < n; i++) b[i] = this.int(256);

@@ -6,10 +6,12 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireBackingSystem } from './backing-system.js';
 
-/** Where tools/setup/install.sh links the peer, and where it builds the corpus. */
+/** Where tools/setup/install.sh links the moby reference peer (moby-archive-bench). */
 export const PEER_INSTALL_PATH = '/usr/local/bin/moby-archive-bench';
+/** Where tools/setup/install.sh builds the Debian corpus (base/, upper/, base.tar). */
 export const CORPUS_INSTALL_PATH = '/var/cache/graphdriver-corpus';
 
+/** The reference a test can need: the moby archive peer (a Go program), or the Debian tree corpus. */
 export type ReferenceTool = 'peer' | 'corpus';
 
 const HOW: Record<ReferenceTool, string> = {

@@ -3,10 +3,9 @@
 // fixed (mode 0644, owner 0, the given time), so the same files give the same archive.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { dirname, join, basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { packEntries, type PackEntry } from '@graphdriver/core';
+import { tempPathFor } from '@graphdriver/core/linux';
 
 export type ArchiveMember = { name: string; dir: true } | { name: string; bytes: Buffer } | { name: string; path: string };
 
@@ -27,7 +26,7 @@ export async function writeArchive(
       }
     }
   }
-  const tmp = join(dirname(file), `.${basename(file)}.tmp-${randomBytes(6).toString('hex')}`);
+  const tmp = tempPathFor(file);
   try {
     await pipeline(packEntries(entries()), createWriteStream(tmp, { mode: 0o644 }), { signal: opts.signal });
     await rename(tmp, file);

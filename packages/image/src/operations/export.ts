@@ -14,7 +14,7 @@ import { DigestCounter, sha256 } from '../model/digest.js';
 import { MediaType, layerMediaType, type LayerCompression } from '../model/media-types.js';
 import { hostPlatform } from '../model/platform.js';
 import type { ImageConfig, ImageManifest } from '../model/types.js';
-import type { Descriptor, ImageDestination } from '../transports/types.js';
+import type { Descriptor, ImageDestination, Platform } from '../transports/types.js';
 import { readLayerRecord, type LayerBlobRecord } from './layer-meta.js';
 import type { TransferOptions } from './progress.js';
 
@@ -23,6 +23,12 @@ export interface ExportOptions extends TransferOptions {
   compression?: OutputCompression;
   /** Seconds since the epoch for the config's times; default $SOURCE_DATE_EPOCH, else the top layer's creation. */
   sourceDateEpoch?: number;
+  /**
+   * The platform the image's config declares (os, architecture, variant), which is what a
+   * puller's platform choice and a runtime go by; default this host. The layers are sent as
+   * they are: a store holds no record of what platform its files were built for.
+   */
+  platform?: Platform;
 }
 
 /** One layer of an exported image, base first in {@link ExportResult.layers}. */
@@ -172,7 +178,7 @@ export async function exportImage(driver: Driver, id: string, dest: ImageDestina
   const epoch = opts.sourceDateEpoch ?? sourceDateEpoch();
   const created =
     epoch !== undefined ? new Date(epoch * 1000).toISOString() : (layerRecord(driver, id)?.created ?? new Date(0).toISOString());
-  const platform = hostPlatform();
+  const platform = opts.platform ?? hostPlatform();
   const config: ImageConfig = {
     created,
     architecture: platform.architecture,

@@ -1,14 +1,14 @@
 // importImage (and pull, its registry form): an image from any ImageSource becomes a chain of
 // layers in a Driver, named by chain ID. Layers are fetched `jobs` at a time while they are
-// applied in chain order (layer N+1 downloads while N applies), streamed all the way:
-// source blob -> digest check -> decompress -> diff-ID digest -> driver.applyDiff. Every byte
+// applied in chain order (layer N+1 downloads while N applies, and N applies right behind its
+// own download), streamed all the way: source blob -> digest check -> decompress -> diff-ID
+// digest -> driver.applyDiff. Every byte
 // is verified, blob digest and diff ID; a layer that fails any check is removed again, so no
 // half layer is ever left. Layers already in the store are skipped.
 import { rm } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import type { Driver } from '@graphdriver/core';
+import { isGraphDriverError, type Driver } from '@graphdriver/core';
 import { ImageErrorCode, digestMismatch, imageError, invalidImage } from '../errors.js';
 import { decompressAuto, type Compression } from '../compression/decompress.js';
 import { DigestCounter, chainIds, digestHex } from '../model/digest.js';
@@ -18,8 +18,8 @@ import { hostPlatform } from '../model/platform.js';
 import type { ImageConfig, ImageManifest } from '../model/types.js';
 import type { Descriptor, ImageSource, Platform } from '../transports/types.js';
 import { collect, digestStream } from '../util/streams.js';
-import { cachedBlobPath, fetchBlob } from './blob-cache.js';
-import { writeLayerRecord } from './layer-meta.js';
+import { BlobProgress, cachedBlobPath, fetchBlob, followBlob } from './blob-cache.js';
+import { sweepLayerRecordTemps, writeLayerRecord } from './layer-meta.js';
 import type { TransferOptions } from './progress.js';
 
 export interface ImportOptions extends TransferOptions {
@@ -144,6 +144,7 @@ export async function importImage(driver: Driver, source: ImageSource, opts: Imp
   signal?.throwIfAborted();
   const { manifestDigest, manifest, diffIds } = await readImage(source, opts.platform ?? hostPlatform(), signal);
   const chain = chainIds(diffIds).map(digestHex);
+  if (stateDir !== undefined) await sweepLayerRecordTemps(stateDir);
 
   const missing: number[] = [];
   for (let i = 0; i < chain.length; i++) if (!(await driver.exists(chain[i]))) missing.push(i);
@@ -157,16 +158,19 @@ export async function importImage(driver: Driver, source: ImageSource, opts: Imp
   const fetchAbort = new AbortController();
   const fetchSignal = signal ? AbortSignal.any([signal, fetchAbort.signal]) : fetchAbort.signal;
   const limit = limiter(Math.max(1, opts.jobs ?? 3));
-  const fetches = new Map<string, Promise<string>>();
-  const fetched = (desc: Descriptor): Promise<string> | undefined => {
+  const fetches = new Map<string, { done: Promise<string>; progress: BlobProgress }>();
+  const fetched = (desc: Descriptor) => {
     if (cache === undefined) return undefined;
-    let p = fetches.get(desc.digest);
-    if (!p) {
-      p = limit(() => fetchBlob(source, desc, cache, { signal: fetchSignal, onBytes: (n) => emit({ type: 'bytes', bytes: n }) }));
-      p.catch(() => {}); // awaited in order below; an early failure must not be unhandled
-      fetches.set(desc.digest, p);
+    let f = fetches.get(desc.digest);
+    if (!f) {
+      const progress = new BlobProgress();
+      const onBytes = (n: number) => emit({ type: 'bytes', bytes: n });
+      const done = limit(() => fetchBlob(source, desc, cache, { signal: fetchSignal, onBytes, progress }));
+      done.catch(() => {}); // awaited in order below; an early failure must not be unhandled
+      f = { done, progress };
+      fetches.set(desc.digest, f);
     }
-    return p;
+    return f;
   };
   for (const i of missing) fetched(manifest.layers[i]);
 
@@ -192,14 +196,16 @@ export async function importImage(driver: Driver, source: ImageSource, opts: Imp
         continue;
       }
       emit({ type: 'layer', index: i, count: chain.length, digest: desc.digest });
-      const file = await fetched(desc);
-      const open =
-        file !== undefined ? async () => createReadStream(file, { highWaterMark: 1 << 20 }) : () => source.blob(desc, { signal });
-      const counted = file === undefined; // cached blobs counted their bytes as they downloaded
-      const { applied, compression } = await applyVerified(driver, id, parent, open, desc, diffIds[i], {
+      // a cached blob is read right behind its download, which checks it (`checked`)
+      const fetch = fetched(desc);
+      const input: LayerInput = fetch
+        ? { open: async () => followBlob(fetch.progress), checked: fetch.done }
+        : { open: () => source.blob(desc, { signal }) };
+      const { applied, compression } = await applyVerified(driver, id, parent, input, desc, diffIds[i], {
         what: source.name,
         signal,
-        onBytes: counted ? (n) => emit({ type: 'bytes', bytes: n }) : undefined,
+        // cached blobs count their bytes as they download
+        onBytes: fetch ? undefined : (n) => emit({ type: 'bytes', bytes: n }),
         onEntries: (entries) => emit({ type: 'entries', entries }),
       });
       if (stateDir !== undefined) await writeLayerRecord(stateDir, id, record);
@@ -208,12 +214,22 @@ export async function importImage(driver: Driver, source: ImageSource, opts: Imp
     }
   } catch (err) {
     fetchAbort.abort();
-    await Promise.allSettled(fetches.values());
+    await Promise.allSettled([...fetches.values()].map((f) => f.done));
     throw err;
   }
   // the layers hold the content now; the cached blobs were only the way in
   if (cache !== undefined) await Promise.all([...fetches.keys()].map((d) => rm(cachedBlobPath(cache, d), { force: true })));
   return { manifest: manifestDigest, config: manifest.config.digest, top: chain.at(-1) ?? null, layers };
+}
+
+/** Where a layer's blob comes from. */
+interface LayerInput {
+  open(): Promise<Readable>;
+  /**
+   * Settles once the bytes `open` gives have been checked elsewhere (a cache download hashes
+   * them as they arrive): rejects when they are not the blob. Without it they are checked here.
+   */
+  checked?: Promise<unknown>;
 }
 
 /**
@@ -225,36 +241,41 @@ async function applyVerified(
   driver: Driver,
   id: string,
   parent: string | null,
-  open: () => Promise<Readable>,
+  input: LayerInput,
   desc: Descriptor,
   diffId: string,
   o: { what: string; signal?: AbortSignal; onBytes?: (n: number) => void; onEntries: (n: number) => void },
 ): Promise<{ applied: number; compression: Compression }> {
-  const blob = new DigestCounter({ onBytes: o.onBytes, limit: desc.size, what: `${o.what}: layer blob ${desc.digest}` });
-  const source = await open();
-  source.on('error', (err) => blob.destroy(err));
-  const { compression, stream } = await decompressAuto(source.pipe(blob));
+  const source = await input.open();
+  // bytes checked elsewhere are not hashed twice
+  const blob = input.checked
+    ? undefined
+    : new DigestCounter({ onBytes: o.onBytes, limit: desc.size, what: `${o.what}: layer blob ${desc.digest}` });
+  if (blob) source.on('error', (err) => blob.destroy(err));
+  const { compression, stream } = await decompressAuto(blob ? source.pipe(blob) : source);
   const tar = new DigestCounter();
   stream.on('error', (err) => tar.destroy(err));
   stream.pipe(tar);
   // an iterable that does not destroy the stream when the reader stops early
-  const input = { [Symbol.asyncIterator]: () => tar.iterator({ destroyOnReturn: false }) };
+  const iterable = { [Symbol.asyncIterator]: () => tar.iterator({ destroyOnReturn: false }) };
 
   await driver.create(id, parent);
   try {
-    const applied = await driver.applyDiff(id, parent, input, { onProgress: (p) => o.onEntries(p.entries), signal: o.signal });
+    const applied = await driver.applyDiff(id, parent, iterable, { onProgress: (p) => o.onEntries(p.entries), signal: o.signal });
     for await (const _ of tar.iterator({ destroyOnReturn: true })) {
       // drain: the digests cover every byte
     }
-    // bytes after the end of the compressed data (which the inflater leaves) count too
-    if (!blob.readableEnded) await finished(blob.resume());
-    if (blob.bytes !== desc.size) {
-      throw imageError(
-        ImageErrorCode.DigestMismatch,
-        `${o.what}: layer blob ${desc.digest}: read ${blob.bytes} bytes, descriptor says ${desc.size}`,
-      );
-    }
-    if (blob.digest !== desc.digest) throw digestMismatch(`${o.what}: layer blob`, desc.digest, blob.digest);
+    if (blob) {
+      // bytes after the end of the compressed data (which the inflater leaves) count too
+      if (!blob.readableEnded) await finished(blob.resume());
+      if (blob.bytes !== desc.size) {
+        throw imageError(
+          ImageErrorCode.DigestMismatch,
+          `${o.what}: layer blob ${desc.digest}: read ${blob.bytes} bytes, descriptor says ${desc.size}`,
+        );
+      }
+      if (blob.digest !== desc.digest) throw digestMismatch(`${o.what}: layer blob`, desc.digest, blob.digest);
+    } else await input.checked;
     if (tar.digest !== diffId) throw digestMismatch(`${o.what}: layer ${desc.digest}: uncompressed content (diff ID)`, diffId, tar.digest);
     return { applied, compression };
   } catch (err) {
@@ -262,12 +283,28 @@ async function applyVerified(
     source.destroy();
     await driver.remove(id).catch(() => {});
     // a corrupt blob usually fails to decompress before its digest is known: name the cause
-    const actual = await digestOfStream(open).catch(() => undefined);
-    if (actual && actual !== desc.digest) throw digestMismatch(`${o.what}: layer blob`, desc.digest, actual);
+    if ((err as Error).name !== 'AbortError') {
+      const mismatch = await blobMismatch(input, desc, o.what);
+      if (mismatch) throw mismatch;
+    }
     throw err;
   } finally {
     source.destroy();
   }
+}
+
+/** ERR_DIGEST_MISMATCH when the blob is not what its descriptor says, else undefined. */
+async function blobMismatch(input: LayerInput, desc: Descriptor, what: string): Promise<Error | undefined> {
+  if (input.checked) {
+    // the download goes on to its end and checks it
+    const err = await input.checked.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    return isGraphDriverError(err) && err.code === ImageErrorCode.DigestMismatch ? err : undefined;
+  }
+  const actual = await digestOfStream(input.open).catch(() => undefined);
+  return actual && actual !== desc.digest ? digestMismatch(`${what}: layer blob`, desc.digest, actual) : undefined;
 }
 
 async function digestOfStream(open: () => Promise<Readable>): Promise<string> {

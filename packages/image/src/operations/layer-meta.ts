@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeDirs, writeFileAtomic } from '@graphdriver/core';
+import { sweepTemps } from '@graphdriver/core/linux';
 import { isDigest } from '../model/digest.js';
 import type { BlobOrigin } from '../transports/types.js';
 
@@ -24,6 +25,16 @@ export async function writeLayerRecord(stateDir: string, id: string, record: Lay
   if (!HEX64.test(id)) return;
   await makeDirs(join(stateDir, 'layers'));
   await writeFileAtomic(recordPath(stateDir, id), JSON.stringify(record), 0o644);
+}
+
+/**
+ * Deletes what interrupted record writes left (core's atomic-temp names). Only safe while this
+ * process owns the store the records belong to (a layer store's lock: one driver per home).
+ */
+export async function sweepLayerRecordTemps(stateDir: string): Promise<void> {
+  await sweepTemps(join(stateDir, 'layers')).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }
 
 /** The record of layer `id`, or undefined (none, or not one this package wrote). */

@@ -56,7 +56,8 @@ export interface TransferOptions {
   /**
    * The image state directory of the store (`<root>/image`): the blob cache of partial
    * downloads and what each pulled layer was pulled as. Without it, nothing is cached or
-   * recorded (no resume, no blob reuse on push).
+   * recorded (no resume, no blob reuse on push). It belongs to the store: one process at a
+   * time (the store's lock), since an import sweeps the temporaries left in it.
    */
   stateDir?: string;
   /** Parallel blob transfers (default 3). */

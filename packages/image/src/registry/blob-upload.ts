@@ -1,7 +1,10 @@
 // Blob uploads (OCI distribution): POST opens an upload session, then either one PUT
-// ?digest= carries all the bytes (monolithic), or PATCHes with Content-Range carry them chunk
-// by chunk and a final empty PUT ?digest= closes it (chunked: used when the digest is not
-// known up front, or when asked for). Only whole uploads are retried, from a fresh `open()`.
+// ?digest= carries all the bytes (monolithic, when the digest is known up front), or one
+// streamed PATCH carries them as they come and a final empty PUT ?digest= closes it (streamed:
+// when the digest is only known at the end, as for a layer compressed on the way), or PATCHes
+// with Content-Range carry them chunk by chunk (chunked: only when asked for; each chunk waits
+// for the registry's answer to the one before). Only whole uploads are retried, from a fresh
+// `open()`.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
@@ -19,7 +22,7 @@ export interface UploadOptions {
   digest?: string;
   /** The blob's size, when known (sent as Content-Length; checked). */
   size?: number;
-  /** Upload in PATCH chunks of this many bytes (default: monolithic when the digest is known, else 8 MiB). */
+  /** Upload in PATCH chunks of this many bytes (default: monolithic when the digest is known, else one streamed PATCH). */
   chunkSize?: number;
   /** Cancels the upload: it rejects with an AbortError. */
   signal?: AbortSignal;
@@ -40,10 +43,10 @@ export async function uploadBlob(
 ): Promise<{ digest: string; size: number }> {
   if (opts.digest !== undefined && !isDigest(opts.digest))
     throw imageError(ImageErrorCode.UnsupportedImage, `blob digest ${JSON.stringify(opts.digest)} is not sha256:<64 hex>`);
-  const chunked = opts.chunkSize !== undefined || opts.digest === undefined;
+  const once = opts.chunkSize !== undefined ? chunkedOnce : opts.digest === undefined ? streamedOnce : monolithicOnce;
   for (let attempt = 1; ; attempt++) {
     try {
-      return chunked ? await chunkedOnce(client, repository, open(), opts) : await monolithicOnce(client, repository, open(), opts);
+      return await once(client, repository, open(), opts);
     } catch (err) {
       const transient = err instanceof Transient || err instanceof NetworkError;
       if (!transient) throw err;
@@ -93,15 +96,21 @@ function nextLocation(client: Client, res: IncomingMessage): URL {
   return new URL(location, client.baseUrl);
 }
 
-/** Counts the bytes passing through (the registry checks the digest of a monolithic PUT). */
-function meter(): Transform & { bytes: number } {
+/**
+ * Counts the bytes passing through, and hashes them when asked (the registry checks the digest
+ * of a monolithic PUT itself; a streamed upload learns its digest here).
+ */
+function meter(opts: { hash?: boolean } = {}): Transform & { bytes: number; hash?: ReturnType<typeof createHash> } {
+  const hash = opts.hash ? createHash('sha256') : undefined;
   const t = new Transform({
     transform(chunk: Buffer, _enc, done) {
+      hash?.update(chunk);
       t.bytes += chunk.length;
       done(null, chunk);
     },
-  }) as Transform & { bytes: number };
+  }) as Transform & { bytes: number; hash?: ReturnType<typeof createHash> };
   t.bytes = 0;
+  t.hash = hash;
   return t;
 }
 
@@ -133,6 +142,75 @@ async function monolithicOnce(
     throw imageError(ImageErrorCode.DigestMismatch, `blob ${digest}: sent ${m.bytes} bytes, expected ${opts.size}`);
   }
   return { digest, size: m.bytes };
+}
+
+/** Sends the whole stream in one PATCH (chunked transfer encoding), then closes with PUT ?digest=. */
+async function streamedOnce(
+  client: Client,
+  repository: string,
+  source: Readable,
+  opts: UploadOptions,
+): Promise<{ digest: string; size: number }> {
+  const scopes = [pushScope(repository)];
+  let location = await startUpload(client, repository, source, opts.signal);
+  const m = meter({ hash: true });
+  source.on('error', (err) => m.destroy(err));
+  source.pipe(m);
+  try {
+    const res = await client.call({
+      method: 'PATCH',
+      target: location.href,
+      scopes,
+      headers: { 'content-type': 'application/octet-stream' },
+      body: () => m,
+      retry: false,
+      signal: opts.signal,
+    });
+    await expect(client, res, [202], `PATCH blob upload (${m.bytes} bytes)`, repository);
+    location = nextLocation(client, res);
+    return await closeUpload(client, repository, location, `sha256:${m.hash!.digest('hex')}`, m.bytes, opts);
+  } catch (err) {
+    source.destroy();
+    await cancelUpload(client, repository, location, err, opts.signal);
+    throw err;
+  }
+}
+
+/** Checks what was sent against what was expected, then PUT ?digest= (no body) ends the upload. */
+async function closeUpload(
+  client: Client,
+  repository: string,
+  location: URL,
+  digest: string,
+  size: number,
+  opts: UploadOptions,
+): Promise<{ digest: string; size: number }> {
+  if ((opts.digest !== undefined && digest !== opts.digest) || (opts.size !== undefined && size !== opts.size)) {
+    throw imageError(
+      ImageErrorCode.DigestMismatch,
+      `blob upload to ${repository}: the source gave ${size} bytes with digest ${digest}, expected ${opts.digest ?? '?'} (${opts.size ?? '?'} bytes)`,
+    );
+  }
+  location.searchParams.set('digest', digest);
+  const res = await client.call({
+    method: 'PUT',
+    target: location.href,
+    scopes: [pushScope(repository)],
+    headers: { 'content-length': 0 },
+    retry: false,
+    signal: opts.signal,
+  });
+  await expect(client, res, [201], `PUT blob ${digest}`, repository);
+  return { digest, size };
+}
+
+/** A refused upload session is left to the registry's purge unless we can say so now. */
+async function cancelUpload(client: Client, repository: string, location: URL, err: unknown, signal?: AbortSignal): Promise<void> {
+  if (!(err instanceof GraphDriverError)) return;
+  const cancel = await client
+    .call({ method: 'DELETE', target: location.href, scopes: [pushScope(repository)], signal })
+    .catch(() => undefined);
+  if (cancel) await drain(cancel);
 }
 
 /** Regroups a stream into buffers of exactly `size` bytes (the last one shorter). */
@@ -187,31 +265,10 @@ async function chunkedOnce(
       location = nextLocation(client, res);
       offset += chunk.length;
     }
-    const digest = `sha256:${hash.digest('hex')}`;
-    if ((opts.digest !== undefined && digest !== opts.digest) || (opts.size !== undefined && offset !== opts.size)) {
-      throw imageError(
-        ImageErrorCode.DigestMismatch,
-        `blob upload to ${repository}: the source gave ${offset} bytes with digest ${digest}, expected ${opts.digest ?? '?'} (${opts.size ?? '?'} bytes)`,
-      );
-    }
-    location.searchParams.set('digest', digest);
-    const res = await client.call({
-      method: 'PUT',
-      target: location.href,
-      scopes,
-      headers: { 'content-length': 0 },
-      retry: false,
-      signal: opts.signal,
-    });
-    await expect(client, res, [201], `PUT blob ${digest}`, repository);
-    return { digest, size: offset };
+    return await closeUpload(client, repository, location, `sha256:${hash.digest('hex')}`, offset, opts);
   } catch (err) {
     source.destroy();
-    // a refused upload session is left to the registry's purge unless we can say so now
-    if (err instanceof GraphDriverError) {
-      const cancel = await client.call({ method: 'DELETE', target: location.href, scopes, signal: opts.signal }).catch(() => undefined);
-      if (cancel) await drain(cancel);
-    }
+    await cancelUpload(client, repository, location, err, opts.signal);
     throw err;
   }
 }

@@ -1,6 +1,6 @@
 // The registry client on real registry content pushed by skopeo: manifests by tag and digest
 // (OCI and Docker schema 2), digest checks against tampered storage, schema 1 and oversized
-// manifests refused, blobs read whole and from an offset, uploads monolithic and chunked,
+// manifests refused, blobs read whole and from an offset, uploads monolithic, streamed and chunked,
 // cross-repository mounts, manifest PUT read back by skopeo.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -209,7 +209,21 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
       expect(await readAll(await client.getBlob('test/up-chunked', digest, { verify: true }))).toEqual(data);
     });
 
-    it('a source that fails is that failure (not retried as a dropped connection), monolithic and chunked', async () => {
+    it('streamed (digest unknown): POST, one PATCH carrying every byte without Content-Range, then PUT ?digest=', async () => {
+      proxy.clearLog();
+      const source = () => Readable.from([data.subarray(0, 1000), data.subarray(1000, 200_000), data.subarray(200_000)]);
+      expect(await client.uploadBlob('test/up-streamed', source)).toEqual({ digest, size: data.length });
+      const calls = proxy.log.filter((r) => r.path.includes('/blobs/uploads/'));
+      expect(calls.map((r) => [r.method, r.status, r.requestBytes, r.headers['content-range']])).toEqual([
+        ['POST', 202, 0, undefined],
+        ['PATCH', 202, data.length, undefined],
+        ['PUT', 201, 0, undefined],
+      ]);
+      expect(calls[2].path).toContain(`digest=${encodeURIComponent(digest)}`);
+      expect(await readAll(await client.getBlob('test/up-streamed', digest, { verify: true }))).toEqual(data);
+    });
+
+    it('a source that fails is that failure (not retried as a dropped connection), monolithic, streamed and chunked', async () => {
       let opened = 0;
       const failing = () => {
         opened++;
@@ -221,12 +235,13 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
         );
       };
       await expect(client.uploadBlob('test/up-fail', failing, { digest, size: data.length })).rejects.toThrow('does not match its diff ID');
+      await expect(client.uploadBlob('test/up-fail', failing)).rejects.toThrow('does not match its diff ID');
       await expect(client.uploadBlob('test/up-fail', failing, { chunkSize: 512 })).rejects.toThrow('does not match its diff ID');
-      expect(opened).toBe(2);
+      expect(opened).toBe(3);
       expect(await client.blobSize('test/up-fail', digest)).toBeUndefined();
     });
 
-    it('bytes that do not match the digest given: ERR_DIGEST_MISMATCH, monolithic (registry-checked) and chunked', async () => {
+    it('bytes that do not match the digest given: ERR_DIGEST_MISMATCH, monolithic (registry-checked), streamed and chunked', async () => {
       const wrong = sha256(Buffer.from('something else'));
       await expect(client.uploadBlob('test/up-bad', () => Readable.from([data]), { digest: wrong })).rejects.toMatchObject({
         code: 'ERR_DIGEST_MISMATCH',
@@ -234,6 +249,10 @@ describe.skipIf(skip)('registry client on docker-registry content', () => {
       await expect(
         client.uploadBlob('test/up-bad', () => Readable.from([data]), { digest: wrong, chunkSize: 1 << 20 }),
       ).rejects.toMatchObject({ code: 'ERR_DIGEST_MISMATCH' });
+      // a size without a digest is checked on the streamed path
+      await expect(client.uploadBlob('test/up-bad', () => Readable.from([data]), { size: data.length + 1 })).rejects.toMatchObject({
+        code: 'ERR_DIGEST_MISMATCH',
+      });
       expect(await client.blobSize('test/up-bad', wrong)).toBeUndefined();
     });
   });

@@ -423,8 +423,9 @@ export class RegistryClient {
 
   /**
    * Uploads a blob: monolithic (POST, then PUT ?digest= with the bytes) when the digest is
-   * known and no chunk size is asked for, else chunked (PATCH with Content-Range per chunk,
-   * then PUT ?digest=). `open` is called again to retry from the start.
+   * known and no chunk size is asked for; streamed (one PATCH carrying every byte, then PUT
+   * ?digest=) when the digest is not known; chunked (PATCH with Content-Range per chunk, then
+   * PUT ?digest=) when a chunk size is given. `open` is called again to retry from the start.
    */
   uploadBlob(
     repository: string,

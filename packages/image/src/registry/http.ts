@@ -46,11 +46,18 @@ const CERT_CODES = new Set([
   'INVALID_CA',
 ]);
 
+// Alerts a server sends when it wants a client certificate it did not get (TLS 1.3 and 1.2).
+const CLIENT_CERT_ALERTS = /alert certificate required|alert bad certificate|alert unknown ca|alert handshake failure/i;
+
 const isAbort = (err: unknown) => (err as Error)?.name === 'AbortError';
 
 /** How to trust `host`, for ERR_REGISTRY_TLS messages. */
 export const trustHint = (host: string) =>
   `put its CA certificate in --cert-dir DIR/ca.crt or /etc/containers/certs.d/${host}/ca.crt (or use --tls-verify=false)`;
+
+/** Where a client certificate for `host` goes, for ERR_REGISTRY_TLS messages. */
+export const clientCertHint = (host: string) =>
+  `put client.cert and client.key (signed by a CA the registry accepts) in --cert-dir DIR or /etc/containers/certs.d/${host}/`;
 
 /** Maps a socket/TLS error of a request to `host` to a typed error or a retryable NetworkError. */
 export function classifyNetworkError(err: unknown, host: string): Error {
@@ -59,6 +66,15 @@ export function classifyNetworkError(err: unknown, host: string): Error {
   const code = e.code;
   if (code && CERT_CODES.has(code)) {
     return imageError(ImageErrorCode.RegistryTls, `registry ${host}: TLS certificate not trusted (${e.message}); ${trustHint(host)}`, err);
+  }
+  const alert = CLIENT_CERT_ALERTS.exec(e.message ?? '');
+  if (alert) {
+    // OpenSSL's own text spans lines and names source files: only the alert is kept
+    return imageError(
+      ImageErrorCode.RegistryTls,
+      `registry ${host}: the server refused the TLS client certificate or wants one (TLS ${alert[0].toLowerCase()}); ${clientCertHint(host)}`,
+      err,
+    );
   }
   if (code === 'EPROTO' || /wrong version number|SSL routines/i.test(e.message ?? '')) {
     return imageError(

@@ -16,53 +16,103 @@ export interface TestCa {
   serverKey: string;
 }
 
-/** A CA and a server certificate for 127.0.0.1 and localhost, under `dir`. */
-export async function makeTestCa(dir: string): Promise<TestCa> {
-  const caDir = join(dir, 'trust');
-  await mkdir(caDir, { recursive: true });
-  const caCert = join(caDir, 'ca.crt');
-  const caKey = join(dir, 'ca.key');
+/** A self-signed CA certificate and its key. */
+async function makeCa(cert: string, key: string, cn: string): Promise<void> {
   await openssl.run([
     'req',
     '-x509',
     ...EC,
     '-keyout',
-    caKey,
+    key,
     '-out',
-    caCert,
+    cert,
     '-days',
     '2',
     '-subj',
-    '/CN=graphdriver test CA',
+    `/CN=${cn}`,
     '-addext',
     'basicConstraints=critical,CA:TRUE',
     '-addext',
     'keyUsage=critical,keyCertSign,cRLSign',
   ]);
-  const serverKey = join(dir, 'server.key');
-  const csr = join(dir, 'server.csr');
-  const serverCert = join(dir, 'server.crt');
-  const ext = join(dir, 'server.ext');
-  await writeFile(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-  await openssl.run(['req', ...EC, '-keyout', serverKey, '-out', csr, '-subj', '/CN=localhost']);
+}
+
+/** A key and a certificate for `cn` signed by the CA, with the extensions in `extensions`. */
+async function signCert(
+  ca: { cert: string; key: string },
+  out: { cert: string; key: string },
+  cn: string,
+  extensions: string,
+  scratch: string,
+) {
+  const csr = `${scratch}.csr`;
+  const ext = `${scratch}.ext`;
+  await writeFile(ext, extensions);
+  await openssl.run(['req', ...EC, '-keyout', out.key, '-out', csr, '-subj', `/CN=${cn}`]);
   await openssl.run([
     'x509',
     '-req',
     '-in',
     csr,
     '-CA',
-    caCert,
+    ca.cert,
     '-CAkey',
-    caKey,
+    ca.key,
     '-CAcreateserial',
     '-out',
-    serverCert,
+    out.cert,
     '-days',
     '2',
     '-extfile',
     ext,
   ]);
+}
+
+/** A CA and a server certificate for 127.0.0.1 and localhost, under `dir`. */
+export async function makeTestCa(dir: string): Promise<TestCa> {
+  const caDir = join(dir, 'trust');
+  await mkdir(caDir, { recursive: true });
+  const caCert = join(caDir, 'ca.crt');
+  const caKey = join(dir, 'ca.key');
+  await makeCa(caCert, caKey, 'graphdriver test CA');
+  const serverKey = join(dir, 'server.key');
+  const serverCert = join(dir, 'server.crt');
+  await signCert(
+    { cert: caCert, key: caKey },
+    { cert: serverCert, key: serverKey },
+    'localhost',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n',
+    join(dir, 'server'),
+  );
   return { caDir, caCert, serverCert, serverKey };
+}
+
+export interface TestClientCerts {
+  /** The CA the registry checks client certificates against (its `http.tls.clientcas`). */
+  clientCaCert: string;
+  /** A --cert-dir holding `ca.crt` (the server's CA), `client.cert` and `client.key`. */
+  certDir: string;
+}
+
+/**
+ * A client CA of its own and a client certificate it signs, for a registry that requires
+ * one; `serverCaCert` is copied in as `ca.crt` so the directory is a complete --cert-dir.
+ */
+export async function makeTestClientCerts(dir: string, serverCaCert: string): Promise<TestClientCerts> {
+  const certDir = join(dir, 'client-certs');
+  await mkdir(certDir, { recursive: true });
+  const clientCaCert = join(dir, 'client-ca.crt');
+  const clientCaKey = join(dir, 'client-ca.key');
+  await makeCa(clientCaCert, clientCaKey, 'graphdriver test client CA');
+  await signCert(
+    { cert: clientCaCert, key: clientCaKey },
+    { cert: join(certDir, 'client.cert'), key: join(certDir, 'client.key') },
+    'graphdriver test client',
+    'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n',
+    join(dir, 'client'),
+  );
+  await writeFile(join(certDir, 'ca.crt'), await readFile(serverCaCert));
+  return { clientCaCert, certDir };
 }
 
 export interface TokenSigner {

@@ -11,7 +11,7 @@ import { request as httpRequest } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeTestCa, makeTokenSigner } from './certs.js';
+import { makeTestCa, makeTestClientCerts, makeTokenSigner } from './certs.js';
 import { startTokenServer, type TokenServer } from './token-server.js';
 import { htpasswd } from './tools.js';
 
@@ -19,6 +19,8 @@ import { htpasswd } from './tools.js';
 export interface StartRegistryOptions {
   /** Serve https with a certificate from a CA made now (see `caDir`). Default false. */
   tls?: boolean;
+  /** With tls: require a client certificate signed by a client CA made now (see `clientCertDir`). */
+  clientCerts?: boolean;
   /** 'basic': htpasswd; 'token': bearer tokens from a test token server. Default none. */
   auth?: 'none' | 'basic' | 'token';
   /** Token auth: repositories under these prefixes may be pulled anonymously (default ['public/']). */
@@ -45,6 +47,8 @@ export interface RunningRegistry {
   storage: string;
   /** With tls: a directory holding only `ca.crt` (a --cert-dir for this registry). */
   caDir?: string;
+  /** With clientCerts: a --cert-dir holding `ca.crt`, `client.cert` and `client.key`. */
+  clientCertDir?: string;
   /** With auth: a user the registry accepts. */
   creds?: TestCredentials;
   /** With token auth: the token server, whose `requests` log every token asked for. */
@@ -62,13 +66,17 @@ async function freePort(): Promise<number> {
 }
 
 /** Resolves once GET /v2/ answers at all (any status), or rejects after `timeoutMs`. */
-async function waitForApi(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitForApi(url: string, child: ChildProcess, timeoutMs: number, clientCertDir?: string): Promise<void> {
+  // a registry that requires a client certificate answers only to one
+  const identity = clientCertDir
+    ? { cert: await readFile(join(clientCertDir, 'client.cert')), key: await readFile(join(clientCertDir, 'client.key')) }
+    : {};
   const deadline = Date.now() + timeoutMs;
   const probe = () =>
     new Promise<boolean>((resolve) => {
       const req = (url.startsWith('https') ? httpsRequest : httpRequest)(
         `${url}/v2/`,
-        { rejectUnauthorized: false, timeout: 1000 },
+        { rejectUnauthorized: false, timeout: 1000, ...identity },
         (res) => {
           res.resume();
           resolve(true);
@@ -117,9 +125,18 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
     };
     const http: Record<string, unknown> = { secret: randomBytes(16).toString('hex') };
     let caDir: string | undefined;
+    let clientCertDir: string | undefined;
+    if (opts.clientCerts && !opts.tls) throw new TypeError('startRegistry: clientCerts needs tls');
     if (opts.tls) {
       const ca = await makeTestCa(join(work, 'tls'));
-      http.tls = { certificate: ca.serverCert, key: ca.serverKey };
+      const tls: Record<string, unknown> = { certificate: ca.serverCert, key: ca.serverKey };
+      if (opts.clientCerts) {
+        // distribution requires and verifies a client certificate once clientcas is set
+        const client = await makeTestClientCerts(join(work, 'tls'), ca.caCert);
+        tls.clientcas = [client.clientCaCert];
+        clientCertDir = client.certDir;
+      }
+      http.tls = tls;
       caDir = ca.caDir;
     }
     let creds: TestCredentials | undefined;
@@ -160,7 +177,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
       const started = child;
       child.on('error', () => {});
       try {
-        await waitForApi(url, started, 15_000);
+        await waitForApi(url, started, 15_000, clientCertDir);
       } catch (err) {
         started.stdin?.end();
         started.kill('SIGKILL');
@@ -168,7 +185,7 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Ru
         if (attempt < 3 && /address already in use/.test(log)) continue;
         throw new Error(`${(err as Error).message}\n${log.slice(-2000)}`);
       }
-      return { host: `127.0.0.1:${port}`, port, url, storage, caDir, creds, tokenServer, stop };
+      return { host: `127.0.0.1:${port}`, port, url, storage, caDir, clientCertDir, creds, tokenServer, stop };
     }
   } catch (err) {
     await stop();

@@ -4,10 +4,10 @@
 // next to FILE and archived at commit.
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rename, rm, stat, unlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { tempPathIn } from '@graphdriver/core/linux';
 import { ImageErrorCode, imageError, invalidImage, pathError } from '../errors.js';
 import { writeArchive, type ArchiveMember } from '../archive/write-archive.js';
 import { detectCompression } from '../compression/decompress.js';
@@ -175,7 +175,7 @@ export class DockerArchiveDestination implements ImageDestination {
   }
 
   async putBlob(open: () => Readable, info: { mediaType: string; digest?: string }, signal?: AbortSignal): Promise<Descriptor> {
-    const tmp = join(this.staging, `.tmp-${randomBytes(6).toString('hex')}`);
+    const tmp = tempPathIn(this.staging);
     const counter = new DigestCounter();
     try {
       await pipeline(open(), counter, createWriteStream(tmp), { signal });

@@ -3,10 +3,10 @@
 // into a directory (blobs first, index.json last, each file renamed into place).
 import { createWriteStream } from 'node:fs';
 import { readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { tempPathIn } from '@graphdriver/core/linux';
 import { makeDirs, writeFileAtomic } from '@graphdriver/core';
 import { ImageErrorCode, imageError, invalidImage, pathError } from '../errors.js';
 import { DigestCounter, digestHex, sha256 } from '../model/digest.js';
@@ -166,7 +166,7 @@ export class OciLayoutDestination implements ImageDestination {
     signal?: AbortSignal,
   ): Promise<Descriptor> {
     await this.prepare();
-    const tmp = join(this.dir, 'blobs', 'sha256', `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const tmp = tempPathIn(join(this.dir, 'blobs', 'sha256'));
     this.temps.add(tmp);
     const counter = new DigestCounter();
     try {

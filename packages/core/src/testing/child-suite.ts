@@ -1,0 +1,174 @@
+// Runs a driver's out-of-process suites (src/*.suite.ts) in a child vitest, behind a
+// prefix that changes where it runs: another uid (`unprivilegedPrefix`) or the test VM
+// (`tools/vm/run --`). The child's JSON report says what passed; its output is kept for
+// when something did not. Shared by the drivers that run suites rootless or in the VM.
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { tool } from '../exec.js';
+
+export interface ChildRun {
+  exitCode: number | null;
+  output: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  /** Titles of failed tests with their first failure message. */
+  failures: string[];
+}
+
+interface JsonReport {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  testResults: Array<{ assertionResults: Array<{ fullName: string; status: string; failureMessages: string[] }> }>;
+}
+
+export interface ChildSuiteOptions {
+  /** The repository root as this process sees it. */
+  repoDir: string;
+  /** The vitest config, relative to the repo (a .mjs config: it is loaded with `--configLoader runner`). */
+  config: string;
+  /** The suite file, relative to the repo. */
+  suite: string;
+  /** Wrapper argv before `node vitest.mjs ...` (setpriv, tools/vm/run --). */
+  prefix: string[];
+  /** Where the child writes its JSON report: writable by it, readable here. */
+  reportPath: string;
+  env?: Record<string, string>;
+  /** Where the child sees the repo (a bind mount of it), if not at repoDir. */
+  repo?: string;
+  /** More vitest options, e.g. ['--pool=threads']. */
+  vitestArgs?: string[];
+}
+
+/** `prefix... node vitest.mjs run --config <config> <suite>`, from the repo root. */
+export async function runChildSuite(opts: ChildSuiteOptions): Promise<ChildRun> {
+  const repo = opts.repo ?? opts.repoDir;
+  // relative to the repo, so that it can be reached through a bind mount too
+  const vitestBin = relative(
+    opts.repoDir,
+    join(dirname(createRequire(join(opts.repoDir, 'package.json')).resolve('vitest/package.json')), 'vitest.mjs'),
+  );
+  await mkdir(dirname(opts.reportPath), { recursive: true });
+  await rm(opts.reportPath, { force: true });
+  const argv = [
+    ...opts.prefix,
+    process.execPath,
+    join(repo, vitestBin),
+    'run',
+    '--config',
+    join(repo, opts.config),
+    '--configLoader',
+    'runner',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${opts.reportPath}`,
+    ...(opts.vitestArgs ?? []),
+    opts.suite,
+  ];
+  const child = spawn(argv[0], argv.slice(1), {
+    cwd: opts.repoDir,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exitCode = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  });
+  let report: JsonReport | undefined;
+  try {
+    report = JSON.parse(await readFile(opts.reportPath, 'utf8')) as JsonReport;
+  } catch {
+    // no report: the run died early; the output says why
+  }
+  await rm(opts.reportPath, { force: true });
+  const failures =
+    report?.testResults.flatMap((f) =>
+      f.assertionResults.filter((a) => a.status === 'failed').map((a) => `${a.fullName}: ${(a.failureMessages[0] ?? '').split('\n')[0]}`),
+    ) ?? [];
+  return {
+    exitCode,
+    output,
+    passed: report?.numPassedTests ?? 0,
+    failed: report?.numFailedTests ?? 0,
+    skipped: (report?.numPendingTests ?? 0) + (report?.numTodoTests ?? 0),
+    failures,
+  };
+}
+
+/** True when the child vitest gave up before a test ran because its worker was slow to start. */
+export function workerStartTimedOut(run: ChildRun): boolean {
+  return (
+    run.passed + run.failed === 0 &&
+    /Failed to start \w+ worker|Timeout waiting for worker to respond|Timeout starting \w+ runner/.test(run.output)
+  );
+}
+
+/** The tail of a child's output, for assertion messages. */
+export const tailOf = (s: string, lines = 60) => s.split('\n').slice(-lines).join('\n');
+
+/**
+ * The prefix that runs a child suite as `uid` (setpriv: no capabilities, no groups, a reset
+ * environment holding `env`, PATH and CI). When that uid cannot read `probe` (a file in the
+ * repo; the checkout may sit below a directory it cannot enter, e.g. /root), the child sees
+ * the repo through a bind mount at `<work>/repo` in a private mount namespace; `repo` says
+ * where, for runChildSuite. `work` must exist and be the uid's.
+ */
+export async function unprivilegedPrefix(opts: {
+  uid: number;
+  repoDir: string;
+  /** A file in the repo, relative to it, that the child must read. */
+  probe: string;
+  work: string;
+  env: Record<string, string>;
+  /** Bind-mount the repo even when it is reachable. */
+  forceBind?: boolean;
+}): Promise<{ prefix: string[]; repo?: string }> {
+  const asUser = [
+    'setpriv',
+    `--reuid=${opts.uid}`,
+    `--regid=${opts.uid}`,
+    '--clear-groups',
+    '--inh-caps=-all',
+    '--reset-env',
+    'env',
+    ...Object.entries({ ...opts.env, PATH: process.env.PATH ?? '/usr/bin:/bin', CI: process.env.CI ?? '' }).map(([k, v]) => `${k}=${v}`),
+  ];
+  if (!opts.forceBind && (await reachableBy(asUser, join(opts.repoDir, opts.probe)))) return { prefix: asUser };
+  const repo = join(opts.work, 'repo');
+  await mkdir(repo, { recursive: true });
+  console.info(`[child suite] the repo is seen through a bind mount at ${repo}`);
+  return {
+    repo,
+    prefix: [
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      'sh',
+      '-c',
+      'mount --bind -- "$1" "$2" && cd -- "$2" && shift 2 && exec "$@"',
+      'sh',
+      opts.repoDir,
+      repo,
+      ...asUser,
+    ],
+  };
+}
+
+/** True when the user `asUser` runs as can read `file`. */
+async function reachableBy(asUser: string[], file: string): Promise<boolean> {
+  try {
+    await tool(asUser[0]).run([...asUser.slice(1), 'test', '-r', file]);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,15 @@
+// Where this package's out-of-process suites (src/*.suite.ts) run
+// from: core's runChildSuite with overlay's vitest config (vitest.suites.config.mjs).
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runChildSuite, type ChildRun, type ChildSuiteOptions } from '@graphdriver/core/testing';
+
+export const packageDir = fileURLToPath(new URL('../..', import.meta.url));
+export const repoDir = join(packageDir, '..', '..');
+export const suitesConfig = 'packages/driver-overlay/vitest.suites.config.mjs';
+
+export function runSuite(opts: Omit<ChildSuiteOptions, 'repoDir' | 'config'>): Promise<ChildRun> {
+  return runChildSuite({ ...opts, repoDir, config: suitesConfig });
+}
+
+export { tailOf as tail, workerStartTimedOut } from '@graphdriver/core/testing';
