@@ -20,7 +20,7 @@ export const FAULT_POINTS = [
   'cleanup:unmounted', // mounts released, backend cleanup not yet run
 ] as const;
 
-/** One of the store's own fault points (`FAULT_POINTS` in `@graphdriver/core/testing`). */
+/** One of the store's own fault points ({@link FAULT_POINTS}). */
 export type FaultPointName = (typeof FAULT_POINTS)[number];
 
 const spec = process.env.GRAPHDRIVER_FAULT_POINT;
