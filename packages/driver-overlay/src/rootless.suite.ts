@@ -33,7 +33,7 @@ import { assertNoOverlayLeaks } from './test-support/robustness.js';
 const uid = process.getuid?.() ?? 0;
 if (uid === 0) throw new Error('rootless.suite.ts must run as an unprivileged user');
 
-const driverModule = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+const driverModule = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
 let base = '';
 beforeAll(async () => {
