@@ -2,10 +2,10 @@ import { defineConfig } from 'vitest/config';
 import { vmForksPool } from '../../tools/vm/vitest-pool.js';
 
 // The suites that need a kernel with device-mapper. They run inside the test VM
-// (tools/vm/run), started by src/vm.test.ts on the host.
+// (tools/vm/run), started by src/devmapper.vm.test.ts on the host.
 export default defineConfig({
   test: {
-    include: ['src/**/*.vmtest.ts'],
+    include: ['src/**/*.vm.suite.ts'],
     // vitest's forks pool without its fixed 60 s worker-start timeout (tools/vm/vitest-pool.ts)
     pool: vmForksPool(),
     teardownTimeout: 120_000,

@@ -33,7 +33,7 @@ const suites = [
   {
     driver: 'devicemapper',
     vm: 'packages/driver-devmapper',
-    file: 'src/robustness.vmtest.ts',
+    file: 'src/robustness.vm.suite.ts',
     config: 'vitest.vm.config.ts',
     runs: dmRuns,
   },

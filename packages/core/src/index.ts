@@ -28,6 +28,7 @@ export type { TarHeader, TarEntry, EntryType } from './tar/types.js';
 export { createLayerDriver, LayerDriver, type LayerDriverOptions } from './store/layer-driver.js';
 export type { LayerBackend, BackendCreateOpts, BackendDiffOptions } from './store/backend.js';
 export { writeFileAtomic } from './store/atomic-file.js';
+export { faultPoint, FAULT_POINTS, type FaultPointName, type BackendFaultPointName } from './store/fault-points.js';
 export { naiveDiffDriver, naiveDiffDriverWithApply, type ApplyDiffProtoDriver, type Lease, type LeasingProtoDriver } from './diff/naive.js';
 export { abortError, abortableSource, destroyOnAbort, throwIfAborted } from './abort.js';
 export { changesDirs, entryModified } from './diff/changes.js';

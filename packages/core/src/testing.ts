@@ -8,6 +8,7 @@
  * @module @graphdriver/core/testing
  */
 export * from './testing/loopback.js';
+export { requireBackingSystem, underCi } from './testing/backing-system.js';
 export { describeConformance, type ConformanceTarget } from './testing/conformance.js';
 export {
   buildTree,
@@ -43,7 +44,7 @@ export { describeHostileInput, describeMalformedArguments, peakRssGrowth, type H
 export { hostileTars, DEFAULT_HOSTILE_CODES, type HostileTar, type HostileOutcome } from './testing/hostile-tars.js';
 export { describeExhaustion, bigTar, type ExhaustionTarget } from './testing/exhaustion.js';
 export { Rand, buildRandomTree, randomEdits } from './testing/random-tree.js';
-export { blankWhiteoutTimes } from './tar/test-helpers.js';
+export { blankWhiteoutTimes } from './testing/whiteout-times.js';
 export {
   referencePeer,
   referenceCorpus,

@@ -19,6 +19,7 @@ import {
   changesSize,
   errInvalidOption,
   exportChanges,
+  faultPoint,
   parseSize,
   writeFileAtomic,
   type BackendCreateOpts,
@@ -169,7 +170,10 @@ export class BtrfsBackend implements LayerBackend {
       // `btrfs send` does not report (the naive walk does): remember that this layer has
       // them, so that the native diff steps aside. Children inherit the stubs.
       if (parent && (await this.leavesStubs(parent))) await writeFileAtomic(this.stubFile(id), '');
-      await this.publish(tmp, id);
+      // the one rename(2) that makes the finished layer appear under its id
+      faultPoint('btrfs:create:unpublished');
+      await rename(tmp, this.path(id));
+      faultPoint('btrfs:create:published');
     } catch (err) {
       await deleteSubvolumeTree(this.btrfs, tmp).catch(() => {});
       await rm(this.quotaFile(id), { force: true }).catch(() => {});
@@ -182,11 +186,6 @@ export class BtrfsBackend implements LayerBackend {
   private async leavesStubs(id: string): Promise<boolean> {
     if (existsSync(this.stubFile(id))) return true;
     return (await this.btrfs.subvolumeList(this.path(id), { onlyBelow: true })).length > 0;
-  }
-
-  /** The step that makes a finished layer appear under its id: one rename(2). */
-  protected async publish(tmp: string, id: string): Promise<void> {
-    await rename(tmp, this.path(id));
   }
 
   async remove(id: string): Promise<void> {

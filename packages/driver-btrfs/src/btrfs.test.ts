@@ -11,7 +11,7 @@ import {
   parseSubvolumeList,
   parseSubvolumeShow,
 } from './btrfs.js';
-import { btrfsAvailable, useLoopbackBtrfs } from './test-support.js';
+import { btrfsAvailable, useLoopbackBtrfs } from './test-support/loopback-btrfs.js';
 
 describe('btrfs-progs output parsers', () => {
   it('subvolume show', () => {

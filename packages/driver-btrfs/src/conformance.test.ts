@@ -5,7 +5,7 @@ import { afterAll, describe, expect } from 'vitest';
 import { describeConformance } from '@graphdriver/core/testing';
 import type { BtrfsBackend } from './backend.js';
 import { openBtrfs } from './init.js';
-import { btrfsAvailable, useLoopbackBtrfs } from './test-support.js';
+import { btrfsAvailable, useLoopbackBtrfs } from './test-support/loopback-btrfs.js';
 
 describe.runIf(btrfsAvailable)('btrfs', () => {
   const lb = useLoopbackBtrfs();

@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, errnoCode, getDriver, registeredDrivers, type Driver } from '@graphdriver/core';
+import { ErrorCode, errnoCode, getDriver, registeredDrivers, type BackendFaultPointName, type Driver } from '@graphdriver/core';
 import { assertNothingMountedUnder, mountsUnder } from '@graphdriver/core/testing';
 import type { BtrfsBackend } from './backend.js';
 import { createBtrfs } from './btrfs.js';
 import { name } from './index.js';
 import { openBtrfs } from './init.js';
-import { btrfsAvailable, useLoopbackBtrfs } from './test-support.js';
+import { btrfsAvailable, useLoopbackBtrfs } from './test-support/loopback-btrfs.js';
 
 const btrfs = createBtrfs();
 const MiB = 1 << 20;
@@ -221,13 +221,19 @@ describe.runIf(btrfsAvailable)('btrfs driver', () => {
   });
 
   describe('crash-atomic create (SIGKILL of a process mid-create)', () => {
-    const child = fileURLToPath(new URL('./testdata/crash-child.mjs', import.meta.url));
+    const child = fileURLToPath(new URL('./test-support/crash-child.mjs', import.meta.url));
     const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
     /** Runs the child until it prints `until` (or `afterLines` lines), then SIGKILLs it. */
-    function runAndKill(home: string, mode: string, until: (line: string, n: number) => boolean): Promise<string[]> {
+    function runAndKill(
+      home: string,
+      mode: 'once' | 'loop',
+      until: (line: string, n: number) => boolean,
+      faultPoint?: BackendFaultPointName,
+    ): Promise<string[]> {
       return new Promise((resolve, reject) => {
-        const p = spawn(process.execPath, [child, home, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const env = { ...process.env, GRAPHDRIVER_FAULT_POINT: faultPoint ?? '' };
+        const p = spawn(process.execPath, [child, home, mode], { stdio: ['ignore', 'pipe', 'pipe'], env });
         const lines: string[] = [];
         let err = '';
         let buf = '';
@@ -261,9 +267,9 @@ describe.runIf(btrfsAvailable)('btrfs driver', () => {
       expect(await mountsUnder(home)).toEqual([]);
     }
 
-    it.each(['before-publish', 'after-publish'])(
-      'killed %s: re-init lists nothing half-made and leaves no temporary subvolume',
-      async (mode) => {
+    it.each(['btrfs:create:unpublished', 'btrfs:create:published'] as const)(
+      'killed at %s: re-init lists nothing half-made and leaves no temporary subvolume',
+      async (point) => {
         await access(dist).catch(() => {
           throw new Error(`${dist} is missing: build the package first (pnpm turbo run build --filter @graphdriver/driver-btrfs)`);
         });
@@ -271,11 +277,11 @@ describe.runIf(btrfsAvailable)('btrfs driver', () => {
         await d.create('base', null);
         await d.cleanup();
         opened.splice(0);
-        const lines = await runAndKill(home, mode, (line) => line === 'paused');
-        expect(lines).toEqual(['ready', 'paused']);
+        const lines = await runAndKill(home, 'once', () => false, point);
+        expect(lines).toEqual(['ready']);
         // the child died holding a temporary subvolume (or a renamed but unrecorded layer),
         // its quota record, the store lock and the bind mount of home
-        if (mode === 'before-publish') expect(await readdir(join(home, 'tmp'))).toHaveLength(1);
+        if (point === 'btrfs:create:unpublished') expect(await readdir(join(home, 'tmp'))).toHaveLength(1);
         else expect((await readdir(join(home, 'subvolumes'))).sort()).toEqual(['base', 'victim']);
         expect(await mountsUnder(home)).toEqual([home]);
         await expectClean(home, ['base']);

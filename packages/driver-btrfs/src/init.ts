@@ -14,7 +14,7 @@ import {
 import { nearestExisting } from '@graphdriver/core/linux';
 import { BtrfsBackend } from './backend.js';
 import { createBtrfs, type Btrfs } from './btrfs.js';
-import { parseDriverOptions } from './options.js';
+import { parseBtrfsOptions } from './options.js';
 
 /** The name this package registers the driver under (`newDriver('btrfs', …)`). */
 export const name = 'btrfs';
@@ -43,7 +43,7 @@ export async function openBtrfs(
   if (!(await btrfs.available())) {
     throw errPrerequisites(name, `the ${btrfs.tool.command} command (btrfs-progs) is not installed`);
   }
-  const opts = parseDriverOptions(options);
+  const opts = parseBtrfsOptions(options);
   await makeDirs(home, 0o710);
   const backend = new BtrfsBackend({ home, btrfs, options: opts, idMappings });
   try {

@@ -12,7 +12,7 @@ import type { BtrfsBackend } from './backend.js';
 import { createBtrfs } from './btrfs.js';
 import { openBtrfs } from './init.js';
 import { buildRandomTree, Rand, randomEdits } from '@graphdriver/core/testing';
-import { btrfsAvailable, useLoopbackBtrfs } from './test-support.js';
+import { btrfsAvailable, useLoopbackBtrfs } from './test-support/loopback-btrfs.js';
 
 const btrfs = createBtrfs();
 const mknod = tool('mknod');

@@ -7,7 +7,7 @@ export interface BtrfsOptions {
   minSpace: number;
 }
 
-export function parseDriverOptions(options: readonly string[]): BtrfsOptions {
+export function parseBtrfsOptions(options: readonly string[]): BtrfsOptions {
   const out: BtrfsOptions = { minSpace: 0 };
   applyOptions('btrfs', options, {
     'btrfs.min_space': (v) => {

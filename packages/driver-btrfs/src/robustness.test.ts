@@ -16,7 +16,7 @@ import {
   type LoopbackFs,
 } from '@graphdriver/core/testing';
 import { init } from './init.js';
-import { btrfsAvailable, useLoopbackBtrfs } from './test-support.js';
+import { btrfsAvailable, useLoopbackBtrfs } from './test-support/loopback-btrfs.js';
 
 const driverModule = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const btrfs = tool('btrfs', { timeout: 120_000 });

@@ -7,7 +7,7 @@ import { ToolError } from '@graphdriver/core';
 import { createBtrfs } from './btrfs.js';
 import { parseReceiveDump } from './receive-dump.js';
 import { parseSendStream, SendCommand, SendStreamError, SendStreamReader, type SendOp } from './send-stream.js';
-import { btrfsAvailable, useLoopbackBtrfs } from './test-support.js';
+import { btrfsAvailable, useLoopbackBtrfs } from './test-support/loopback-btrfs.js';
 import { touchedPaths } from './touched-paths.js';
 
 const btrfs = createBtrfs();

@@ -1,11 +1,11 @@
-// Backend checks that need no device-mapper (the rest is in the VM suites, *.vmtest.ts).
+// Backend checks that need no device-mapper (the rest is in the VM suites, *.vm.suite.ts).
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@graphdriver/core';
 import { DevmapperBackend } from './backend.js';
 import { parseDevmapperOptions } from './options.js';
 
 describe('devicemapper backend', () => {
-  // Found by the malformed-arguments campaign (robustness.vmtest.ts): an empty or null size
+  // Found by the malformed-arguments campaign (robustness.vm.suite.ts): an empty or null size
   // was taken as "no size" and made a layer of the default size instead of being refused.
   it('refuses an empty, null or malformed size storage option before it touches any device', async () => {
     // never opened: a create that got as far as the device set would fail differently

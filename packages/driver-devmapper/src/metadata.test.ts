@@ -11,7 +11,7 @@ afterEach(async () => {
 });
 
 describe('device metadata', () => {
-  // Found by the crash campaign (robustness.vmtest.ts, seed 1 run 1): a kill between an atomic
+  // Found by the crash campaign (robustness.vm.suite.ts, seed 1 run 1): a kill between an atomic
   // write's temporary file and its rename left home/metadata/.tmp-* for good.
   it('sweeps the temporary files of interrupted atomic writes at open, in both directories', async () => {
     const dir = join(await mkdtemp(join(tmpdir(), 'gd-dmmeta-')), 'metadata');

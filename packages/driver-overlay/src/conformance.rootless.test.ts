@@ -1,6 +1,6 @@
 // overlay2 as an unprivileged user (uid 65534), mounting through fuse-overlayfs: the
 // conformance suite with rootless relaxations, core's robustness suites and the rootless
-// specifics (src/suites/rootless.suite.ts). As root, it runs that suite in a child vitest
+// specifics (src/rootless.suite.ts). As root, it runs that suite in a child vitest
 // under setpriv; when the test run is itself unprivileged, the suite runs right here.
 import { constants, statSync } from 'node:fs';
 import { access, chmod, chown, mkdtemp } from 'node:fs/promises';
@@ -27,7 +27,7 @@ if (
 if (missing.length) {
   missingBackingSystem(`overlay2 rootless through fuse-overlayfs: missing ${missing.join(', ')}`);
 } else if (process.getuid?.() !== 0) {
-  await import('./suites/rootless.suite.js');
+  await import('./rootless.suite.js');
 } else {
   let work = '';
   beforeAll(async () => {
@@ -60,7 +60,7 @@ if (missing.length) {
     const run = await runSuite({
       prefix,
       repo,
-      suite: 'packages/driver-overlay/src/suites/rootless.suite.ts',
+      suite: 'packages/driver-overlay/src/rootless.suite.ts',
       reportPath: join(work, 'report.json'),
     });
     console.info(`[rootless] uid ${NOBODY}: ${run.passed} passed, ${run.failed} failed, ${run.skipped} skipped`);

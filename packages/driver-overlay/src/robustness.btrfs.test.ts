@@ -1,4 +1,4 @@
 // Crash safety, concurrency, hostile input and a full disk on overlay2 over btrfs.
-import { describeOverlayRobustness } from './suites/robustness.suite.js';
+import { describeOverlayRobustness } from './test-support/robustness.js';
 
 describeOverlayRobustness('btrfs');

@@ -1,7 +1,7 @@
 // The conformance suite on a loopback btrfs: copies are reflinks there.
 import { afterAll, beforeAll } from 'vitest';
-import { canMakeLoopback, describeConformance, makeLoopbackFs, type LoopbackFs } from '@graphdriver/core/testing';
-import { missingBackingSystem, vfsTarget } from './test-support/targets.js';
+import { canMakeLoopback, describeConformance, makeLoopbackFs, type LoopbackFs, requireBackingSystem } from '@graphdriver/core/testing';
+import { vfsTarget } from './test-support/targets.js';
 
 let fs: LoopbackFs | undefined;
 if (canMakeLoopback()) {
@@ -13,5 +13,5 @@ if (canMakeLoopback()) {
   });
   describeConformance(vfsTarget('vfs on a loopback btrfs', () => fs!.mountpoint, { quota: 'unsupported' }));
 } else {
-  missingBackingSystem('vfs conformance on btrfs: loop devices need root');
+  requireBackingSystem('vfs conformance on btrfs', 'loop devices need root');
 }

@@ -1,5 +1,5 @@
 // The conformance suite as an unprivileged user (uid 65534), with rootless relaxations.
-// As root, it runs src/suites/rootless.suite.ts in a child vitest under setpriv; when the
+// As root, it runs src/rootless.suite.ts in a child vitest under setpriv; when the
 // test run is itself unprivileged, the suite runs right here.
 import { chmod, chown, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { repoDir, runSuite, tail } from './test-support/child-vitest.js';
 const NOBODY = 65534;
 
 if (process.getuid?.() !== 0) {
-  await import('./suites/rootless.suite.js');
+  await import('./rootless.suite.js');
 } else {
   let work = '';
   beforeAll(async () => {
@@ -36,7 +36,7 @@ if (process.getuid?.() !== 0) {
     const run = await runSuite({
       prefix,
       repo,
-      suite: 'packages/driver-vfs/src/suites/rootless.suite.ts',
+      suite: 'packages/driver-vfs/src/rootless.suite.ts',
       reportPath: join(work, 'report.json'),
     });
     console.info(`[rootless] uid ${NOBODY}: ${run.passed} passed, ${run.failed} failed, ${run.skipped} skipped`);

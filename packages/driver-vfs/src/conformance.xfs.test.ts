@@ -1,8 +1,8 @@
 // The conformance suite on a loopback XFS: reflinks (mkfs.xfs makes reflink=1 filesystems),
-// and no `size` without prjquota. The prjquota run is conformance.xfs-quota-vm.test.ts.
+// and no `size` without prjquota. The prjquota run is conformance.xfs-quota.vm.test.ts.
 import { afterAll, beforeAll } from 'vitest';
-import { canMakeLoopback, describeConformance, makeLoopbackFs, type LoopbackFs } from '@graphdriver/core/testing';
-import { missingBackingSystem, vfsTarget } from './test-support/targets.js';
+import { canMakeLoopback, describeConformance, makeLoopbackFs, type LoopbackFs, requireBackingSystem } from '@graphdriver/core/testing';
+import { vfsTarget } from './test-support/targets.js';
 
 let fs: LoopbackFs | undefined;
 if (canMakeLoopback()) {
@@ -14,5 +14,5 @@ if (canMakeLoopback()) {
   });
   describeConformance(vfsTarget('vfs on a loopback xfs (no prjquota)', () => fs!.mountpoint, { quota: 'unsupported' }));
 } else {
-  missingBackingSystem('vfs conformance on xfs: loop devices need root');
+  requireBackingSystem('vfs conformance on xfs', 'loop devices need root');
 }

@@ -16,8 +16,8 @@ import {
   makeLoopbackFs,
   type CrashTarget,
   type LoopbackFs,
+  requireBackingSystem,
 } from '@graphdriver/core/testing';
-import { missingBackingSystem } from './test-support/targets.js';
 import { init } from './index.js';
 
 const driverModule = fileURLToPath(new URL('../dist/index.js', import.meta.url));
@@ -64,7 +64,7 @@ describe('vfs robustness', () => {
 
 // ENOSPC on a small loopback ext4 (one per test, torn down with it)
 const loopbacks = new Map<string, LoopbackFs>();
-if (!canMakeLoopback()) missingBackingSystem('the full-disk tests: not root, cannot make a loopback ext4');
+if (!canMakeLoopback()) requireBackingSystem('the full-disk tests', 'not root, cannot make a loopback ext4');
 describe.runIf(canMakeLoopback())('vfs on a full disk', () => {
   describeExhaustion({
     name: 'vfs (96 MiB loopback ext4)',

@@ -17,12 +17,12 @@ import {
   snapshotTree,
   withLayer,
   type LoopbackFs,
+  requireBackingSystem,
 } from '@graphdriver/core/testing';
 import { tool } from '@graphdriver/core';
 import { init, name } from './index.js';
 import { parseVfsOptions } from './options.js';
 import { packageDir } from './test-support/child-vitest.js';
-import { missingBackingSystem } from './test-support/targets.js';
 
 let work = '';
 beforeAll(async () => {
@@ -289,7 +289,7 @@ describe('reflinks on btrfs', () => {
   let fs: LoopbackFs | undefined;
   const btrfs = tool('btrfs', { env: { LC_ALL: 'C' } });
   if (!canMakeLoopback()) {
-    missingBackingSystem('vfs reflink test on btrfs: loop devices need root');
+    requireBackingSystem('vfs reflink test on btrfs', 'loop devices need root');
     return;
   }
   beforeAll(async () => {

@@ -4,8 +4,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { describeConformance, removeTree } from '@graphdriver/core/testing';
-import { initZfs } from './driver.js';
-import { makeZfsFusePool, zfsFuseGate, type TestPool } from './testing/zfs-fuse.js';
+import { initZfs } from './init.js';
+import { makeZfsFusePool, zfsFuseGate, type TestPool } from './test-support/zfs-fuse.js';
 
 const gate = await zfsFuseGate('driver-zfs conformance');
 

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, getDriver, tool, type Driver } from '@graphdriver/core';
 import { HOME_PROPERTY } from './backend.js';
-import { initZfs } from './driver.js';
+import { initZfs } from './init.js';
 import { name } from './index.js';
 import { mountAt, readMountInfo } from '@graphdriver/core/linux';
-import { makeZfsFusePool, zfsFuseGate, type TestPool } from './testing/zfs-fuse.js';
+import { makeZfsFusePool, zfsFuseGate, type TestPool } from './test-support/zfs-fuse.js';
 
 const gate = await zfsFuseGate('driver-zfs driver');
 const zfs = tool('zfs', { timeout: 60_000 });

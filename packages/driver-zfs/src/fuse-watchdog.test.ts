@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, type Driver } from '@graphdriver/core';
 import { mountAt, readMountInfo } from '@graphdriver/core/linux';
-import { initZfs } from './driver.js';
+import { initZfs } from './init.js';
 import { fuseConnectionId, FUSE_CONNECTIONS } from './fuse-watchdog.js';
 import { parseZfsOptions } from './options.js';
-import { makeZfsFusePool, withDaemonToMyself, zfsFuseGate, type TestPool } from './testing/zfs-fuse.js';
+import { makeZfsFusePool, withDaemonToMyself, zfsFuseGate, type TestPool } from './test-support/zfs-fuse.js';
 
 const gate = await zfsFuseGate('driver-zfs fuse watchdog');
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, ToolError } from '@graphdriver/core';
-import { initZfs, mappedRoot } from './driver.js';
+import { initZfs, mappedRoot } from './init.js';
 
 const FAKE = String.raw`#!/bin/bash
 cmd=$(basename "$0")

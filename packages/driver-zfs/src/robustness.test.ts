@@ -15,8 +15,8 @@ import {
   removeTree,
   type CrashTarget,
 } from '@graphdriver/core/testing';
-import { initZfs } from './driver.js';
-import { makeZfsFusePool, zfsFuseGate, type TestPool } from './testing/zfs-fuse.js';
+import { initZfs } from './init.js';
+import { makeZfsFusePool, zfsFuseGate, type TestPool } from './test-support/zfs-fuse.js';
 
 const gate = await zfsFuseGate('driver-zfs robustness');
 const driverModule = fileURLToPath(new URL('../dist/index.js', import.meta.url));

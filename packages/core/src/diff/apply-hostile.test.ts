@@ -14,7 +14,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { applyLayer } from './apply.js';
-import { pyTar, snapshot, tmpDir, toObject, type PyEntry } from './apply-fixtures.js';
+import { pyTar, snapshot, tmpDir, toObject, type PyEntry } from '../test-support/apply-fixtures.js';
 
 const isRoot = process.geteuid?.() === 0;
 const TAG = `gdpwn${process.pid}`;

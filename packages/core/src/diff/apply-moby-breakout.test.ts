@@ -18,9 +18,9 @@ import type { TarHeader } from '../tar/types.js';
 import { entry } from '../testing/hostile-tars.js';
 import { linksLeadingOut } from '../testing/link-audit.js';
 import { requireReference } from '../testing/reference-tools.js';
-import { snapshot, tmpDir, toObject } from './apply-fixtures.js';
+import { snapshot, tmpDir, toObject } from '../test-support/apply-fixtures.js';
 import { applyLayer } from './apply.js';
-import { run } from './test-trees.js';
+import { run } from '../test-support/trees.js';
 
 // Without the peer (tools/peer) or the corpus this fails under CI and warns elsewhere.
 const peer = requireReference('peer', "moby breakout tables (Docker's outcomes NOT confirmed)");

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { applyLayer, type ApplyOptions } from './apply.js';
-import { gnuTar, linkGroups, pyTar, snapshot, tmpDir, toObject, type PyEntry } from './apply-fixtures.js';
+import { gnuTar, linkGroups, pyTar, snapshot, tmpDir, toObject, type PyEntry } from '../test-support/apply-fixtures.js';
 import { requireReference } from '../testing/reference-tools.js';
 
 const sh = promisify(execFile);

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChangeKind } from '../driver.js';
 import { changesDirs, entryModified } from './changes.js';
 import { compareBytewise, sameFsTimeNs } from './walk-util.js';
-import { T0, capV2, copyTree, dir, file, isRoot, mknod, rmrf, settle, show, symlink, tmp, xattr } from './test-trees.js';
+import { T0, capV2, copyTree, dir, file, isRoot, mknod, rmrf, settle, show, symlink, tmp, xattr } from '../test-support/trees.js';
 
 let work: string;
 beforeEach(() => {

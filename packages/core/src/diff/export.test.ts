@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChangeKind, type Change } from '../driver.js';
 import { readTar } from '../tar/reader.js';
-import { readAll } from '../tar/test-helpers.js';
+import { readAll } from '../test-support/tar.js';
 import type { TarHeader } from '../tar/types.js';
 import { encodeHeader } from '../tar/writer.js';
 import { changesDirs } from './changes.js';
@@ -28,7 +28,7 @@ import {
   symlink,
   tmp,
   xattr,
-} from './test-trees.js';
+} from '../test-support/trees.js';
 
 let work: string;
 beforeEach(() => {

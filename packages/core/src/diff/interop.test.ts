@@ -30,10 +30,26 @@ import { formatChange } from '../driver.js';
 import { applyLayer } from './apply.js';
 import { changesDirs } from './changes.js';
 import { exportChanges, exportChangesToFile, tarDirectory, tarDirectoryToFile } from './export.js';
-import { blankWhiteoutTimes } from '../tar/test-helpers.js';
+import { blankWhiteoutTimes } from '../testing/whiteout-times.js';
 import { changesSize } from './size.js';
 import { requireReference } from '../testing/reference-tools.js';
-import { T0, capV2, copyTree, dir, file, have, isRoot, mknod, mustRun, rmrf, run, settle, symlink, tmp, xattr } from './test-trees.js';
+import {
+  T0,
+  capV2,
+  copyTree,
+  dir,
+  file,
+  have,
+  isRoot,
+  mknod,
+  mustRun,
+  rmrf,
+  run,
+  settle,
+  symlink,
+  tmp,
+  xattr,
+} from '../test-support/trees.js';
 
 const peer = requireReference('peer', 'diff/interop.test.ts (interop with Docker)');
 const CORPUS = requireReference('corpus', "diff/interop.test.ts's Debian corpus cases");

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChangeKind, type Change } from '../driver.js';
 import { changesDirs } from './changes.js';
 import { changesSize } from './size.js';
-import { copyTree, dir, file, rmrf, symlink, tmp } from './test-trees.js';
+import { copyTree, dir, file, rmrf, symlink, tmp } from '../test-support/trees.js';
 
 let work: string;
 beforeEach(() => {

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChangeKind } from '../driver.js';
-import { blankWhiteoutTimes } from '../tar/test-helpers.js';
+import { blankWhiteoutTimes } from '../testing/whiteout-times.js';
 import { changesDirs } from './changes.js';
 import { exportChanges, exportChangesToFile, tarDirectory, tarDirectoryToFile } from './export.js';
 import { CHUNK_SIZE } from './tar-assembler.js';
 import { FILE_WRITER_CHUNKS } from './tar-output.js';
-import { dir, file, isRoot, mustRun, rmrf, settle, symlink, tmp } from './test-trees.js';
+import { dir, file, isRoot, mustRun, rmrf, settle, symlink, tmp } from '../test-support/trees.js';
 
 let work: string;
 beforeEach(() => {

@@ -20,6 +20,7 @@ export const FAULT_POINTS = [
   'cleanup:unmounted', // mounts released, backend cleanup not yet run
 ] as const;
 
+/** One of the store's own fault points ({@link FAULT_POINTS}). */
 export type FaultPointName = (typeof FAULT_POINTS)[number];
 
 const spec = process.env.GRAPHDRIVER_FAULT_POINT;
@@ -27,7 +28,17 @@ const armed: { name: string; remaining: number } | undefined = spec
   ? { name: spec.split('#')[0], remaining: Math.max(1, Number(spec.split('#')[1] ?? 1) || 1) }
   : undefined;
 
-export function faultPoint(name: FaultPointName): void {
+/**
+ * A backend's own fault point: `<driver>:<step>` (e.g. `btrfs:create:unpublished`), passed by
+ * that driver's crash tests alone; random crash campaigns pick from `FAULT_POINTS`.
+ */
+export type BackendFaultPointName = `${string}:${string}`;
+
+/**
+ * Kills the process with SIGKILL when GRAPHDRIVER_FAULT_POINT names this point (its n-th
+ * pass with `<name>#<n>`); otherwise one comparison. The one crash mechanism of the tests.
+ */
+export function faultPoint(name: FaultPointName | BackendFaultPointName): void {
   if (armed === undefined || armed.name !== name) return;
   if (--armed.remaining > 0) return;
   process.kill(process.pid, 'SIGKILL');

@@ -44,7 +44,7 @@ describe('a home this library did not make', () => {
     expect(await readdir(home)).toEqual(['precious']);
   });
 
-  // Found by devicemapper's crash campaign (robustness.vmtest.ts): its first open formats the
+  // Found by devicemapper's crash campaign (robustness.vm.suite.ts): its first open formats the
   // base device for seconds; a kill (or any failure) then left home/devicemapper, metadata and
   // mnt without home/layers, and every later init refused the home as foreign.
   it('is not what a first init that failed inside the backend open leaves: the next init takes the home', async () => {

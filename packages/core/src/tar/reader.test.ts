@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { BLOCK_SIZE, F } from './constants.js';
 import { forEachTarEntry, readTar } from './reader.js';
-import { block, chunked, END, fixChecksum, have, isRoot, oddChunks, pad, paxEntry, readAll, run, sha256 } from './test-helpers.js';
+import { block, chunked, END, fixChecksum, have, isRoot, oddChunks, pad, paxEntry, readAll, run, sha256 } from '../test-support/tar.js';
 import type { EntryType, TarHeader } from './types.js';
 
 let tmp: string;

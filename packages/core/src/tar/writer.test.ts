@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { BLOCK_SIZE, F } from './constants.js';
 import { END_OF_ARCHIVE, encodeHeader, packEntries, padding, readTar, type PackEntry } from './index.js';
-import { chunked, have, isRoot, oddChunks, readAll, run, sha256 } from './test-helpers.js';
+import { chunked, have, isRoot, oddChunks, readAll, run, sha256 } from '../test-support/tar.js';
 import type { TarHeader } from './types.js';
 
 let tmp: string;

@@ -1,4 +1,4 @@
-// Runs a driver's out-of-process suites (src/suites/*.suite.ts) in a child vitest, behind a
+// Runs a driver's out-of-process suites (src/*.suite.ts) in a child vitest, behind a
 // prefix that changes where it runs: another uid (`unprivilegedPrefix`) or the test VM
 // (`tools/vm/run --`). The child's JSON report says what passed; its output is kept for
 // when something did not. Shared by the drivers that run suites rootless or in the VM.

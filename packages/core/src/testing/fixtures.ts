@@ -3,12 +3,13 @@
 // path by path. The comparison is what "this layer reproduces that one" means in the
 // conformance suite.
 import { createHash } from 'node:crypto';
-import { chmod, lchown, link, lstat, mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimesNs } from '../fs/times.js';
 import { mknod } from '../fs/mknod.js';
 import { llistxattrSync, lgetxattrSync, lsetxattrSync, xattrBinding } from '../fs/xattr.js';
+import { deleteTree } from '../fs/delete-tree.js';
 
 /** A numeric owner, as lchown takes it. */
 export interface Owner {
@@ -288,26 +289,10 @@ export function compareTrees(expected: TreeSnapshot, actual: TreeSnapshot, opts:
 }
 
 /**
- * rm -rf that also works for an unprivileged user on trees with read-only directories
- * (a layer may hold a 0555 directory, whose entries its owner cannot unlink as is).
+ * rm -rf that also works for an unprivileged user on trees with read-only directories (a
+ * layer may hold a 0555 directory): core's own `deleteTree` (GNU rm, any depth, one filesystem), under its testing name.
  */
-export async function removeTree(path: string): Promise<void> {
-  try {
-    await rm(path, { recursive: true, force: true });
-    return;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EACCES' && code !== 'EPERM') throw err;
-  }
-  const open = async (dir: string): Promise<void> => {
-    await chmod(dir, 0o700).catch(() => {});
-    for (const ent of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      if (ent.isDirectory()) await open(join(dir, ent.name));
-    }
-  };
-  await open(path);
-  await rm(path, { recursive: true, force: true });
-}
+export const removeTree: (path: string) => Promise<void> = deleteTree;
 
 /** Relative paths and types of everything under `dir` (for "left as it was" checks). */
 export async function listTree(dir: string): Promise<string[]> {

@@ -4,6 +4,7 @@
 // elsewhere. Plain Node (no vitest): benchmarks use it too.
 import { accessSync, constants, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { requireBackingSystem } from './backing-system.js';
 
 /** Where tools/setup/install.sh links the moby reference peer (moby-archive-bench). */
 export const PEER_INSTALL_PATH = '/usr/local/bin/moby-archive-bench';
@@ -43,9 +44,7 @@ export function referenceCorpus(): string | null {
 export function requireReference(tool: ReferenceTool, what: string): string | null {
   const path = tool === 'peer' ? referencePeer() : referenceCorpus();
   if (path) return path;
-  const why = `${what}: needs ${HOW[tool]}`;
-  if (process.env.CI === 'true') throw new Error(why);
-  console.warn(`\n!!! SKIPPING ${why}\n`);
+  requireBackingSystem(what, `needs ${HOW[tool]}`);
   return null;
 }
 

@@ -1,4 +1,4 @@
-// Where this package's out-of-process suites (src/suites/{rootless,xfs-quota}.suite.ts) run
+// Where this package's out-of-process suites (src/*.suite.ts) run
 // from: core's runChildSuite with overlay's vitest config (vitest.suites.config.mjs).
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

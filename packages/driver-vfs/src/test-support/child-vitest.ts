@@ -1,4 +1,4 @@
-// Where this package's out-of-process suites (src/suites/*.suite.ts) run from: core's
+// Where this package's out-of-process suites (src/*.suite.ts) run from: core's
 // runChildSuite with vfs's vitest config (vitest.suites.config.mjs).
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -18,10 +18,3 @@ export function vfsTarget(
     ...extra,
   };
 }
-
-/** Says loudly why a backing system is missing; in CI (CI=true) that is a failure. */
-export function missingBackingSystem(what: string): never | void {
-  const msg = `[driver-vfs tests] SKIPPING ${what}`;
-  if (process.env.CI === 'true') throw new Error(`${msg}: not allowed in CI`);
-  console.warn(`\n${'!'.repeat(msg.length)}\n${msg}\n${'!'.repeat(msg.length)}\n`);
-}

@@ -52,7 +52,7 @@ describe.skipIf(inVm)('devicemapper on this host', () => {
     const scratch = join(repo, 'packages/driver-devmapper/.vm-scratch');
     await mkdir(scratch, { recursive: true });
     const home = await mkdtemp(join(scratch, 'crash-'));
-    const script = 'packages/driver-devmapper/test-support/guest-crash.mjs';
+    const script = 'packages/driver-devmapper/src/test-support/guest-crash.mjs';
     try {
       for (const seed of [37, 181]) {
         await rm(home, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-// Real OpenZFS for the suites in *.vmtest.ts. This host's kernel cannot load modules, so they
+// Real OpenZFS for the suites in *.vm.suite.ts. This host's kernel cannot load modules, so they
 // run inside the test VM (tools/vm/run), with the modules and userland that
 // tools/vm/openzfs/build left in its cache (the directory is passed in GRAPHDRIVER_OPENZFS);
 // on a machine whose kernel already has OpenZFS loaded they use the system's. The pool lives
@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { tool } from '@graphdriver/core';
+import { requireBackingSystem } from '@graphdriver/core/testing';
 import type { TestPool } from './zfs-fuse.js';
 
 export type { TestPool } from './zfs-fuse.js';
@@ -36,17 +37,10 @@ export function openZfsUnavailable(): string | undefined {
   return undefined;
 }
 
-/** The loud part of "skip only when the backing system is truly missing; fail in CI". */
+/** Skip-vs-fail for a suite needing OpenZFS: core's requireBackingSystem (a failure under CI=true). */
 export function openZfsGate(suite: string): { skip: boolean; reason?: string } {
   const reason = openZfsUnavailable();
-  if (!reason) return { skip: false };
-  const ci = process.env.CI === 'true';
-  console.warn(
-    `\n[${suite}] OpenZFS is unavailable: ${reason}. ` +
-      (ci ? 'CI=true: the suite runs anyway and FAILS.' : 'SKIPPING every OpenZFS test in this file.') +
-      '\n',
-  );
-  return { skip: !ci, reason };
+  return { skip: !requireBackingSystem(`[${suite}] OpenZFS`, reason), reason };
 }
 
 /** The build's `info` file (versions), when running on its kit. */

@@ -1,7 +1,7 @@
 // Init of the zfs driver: find the implementation and the parent dataset, then hand a
 // ZfsBackend to core's createLayerDriver.
 import { resolve } from 'node:path';
-import { createLayerDriver, errInvalidOption, errPrerequisites, type Driver, type IdMappings } from '@graphdriver/core';
+import { createLayerDriver, errInvalidOption, errPrerequisites, type Driver, type IdMappings, type InitFunc } from '@graphdriver/core';
 import { rootPair } from '@graphdriver/core/linux';
 import { ZfsBackend } from './backend.js';
 import { FuseWatchdog, guardDriver } from './fuse-watchdog.js';
@@ -20,7 +20,8 @@ export interface ZfsInitDeps {
   watchdog?: { intervalMs: number; timeoutMs: number };
 }
 
-const DRIVER = 'zfs';
+/** The name this package registers the driver under (`newDriver('zfs', …)`). */
+export const name = 'zfs';
 
 /** Host uid/gid of the container's root, when user namespaces remap it away from 0:0. */
 export function mappedRoot(idMappings: IdMappings | undefined): { uid: number; gid: number } | undefined {
@@ -35,22 +36,22 @@ export async function initZfs(homeArg: string, options: string[], idMappings?: I
   let flavour = deps.flavour;
   if (!flavour) {
     const found = await detectFlavour();
-    if ('unavailable' in found) throw errPrerequisites(DRIVER, found.unavailable);
+    if ('unavailable' in found) throw errPrerequisites(name, found.unavailable);
     flavour = found;
   }
   const zfs = new ZfsCli(flavour, deps.tools ?? systemTools());
   try {
     await zfs.answer();
   } catch (err) {
-    throw errPrerequisites(DRIVER, 'the zfs command does not answer', err);
+    throw errPrerequisites(name, 'the zfs command does not answer', err);
   }
 
   let fsname = opts.fsname;
   if (!fsname) {
     const held = await zfsDatasetHolding(home);
-    if (!held) throw errPrerequisites(DRIVER, `no zfs dataset holds ${home}; set zfs.fsname`);
+    if (!held) throw errPrerequisites(name, `no zfs dataset holds ${home}; set zfs.fsname`);
     const why = datasetNameProblem(held.dataset);
-    if (why) throw errPrerequisites(DRIVER, `dataset ${JSON.stringify(held.dataset)} holding ${home} is unusable: ${why}`);
+    if (why) throw errPrerequisites(name, `dataset ${JSON.stringify(held.dataset)} holding ${home} is unusable: ${why}`);
     fsname = held.dataset;
   }
 
@@ -82,3 +83,18 @@ export async function initZfs(homeArg: string, options: string[], idMappings?: I
   });
   return guardDriver(driver, dog);
 }
+
+/**
+ * Opens the zfs store at `home`: every layer is a dataset under the parent dataset
+ * (`zfs.fsname`, else the dataset holding `home`), a child a clone of its parent. Works on
+ * OpenZFS and zfs-fuse, detected here. Importing the package already registers this under
+ * {@link name}; call it directly only to bypass the registry.
+ *
+ * Throws ERR_PREREQUISITES when no zfs answers or no dataset holds `home` and no
+ * `zfs.fsname` is given (the registry then tries the next driver); ERR_INVALID_OPTION for a
+ * bad option (see {@link ZfsOptions}) or a `zfs.fsname` that is missing or not a filesystem.
+ * On zfs-fuse a daemon that stops answering makes the driver's calls fail with ERR_HUNG
+ * after `zfs.hangtimeout` instead of hanging. The driver owns `home`'s layer datasets and
+ * mounts until its `cleanup()`; datasets not marked with this home are never touched.
+ */
+export const init: InitFunc = (home, options, idMappings) => initZfs(home, options, idMappings);

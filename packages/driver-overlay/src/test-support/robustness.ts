@@ -19,7 +19,7 @@ import {
 } from '@graphdriver/core/testing';
 import { init } from '../index.js';
 import { LINK_DIR, TMP_DIR } from '../layout.js';
-import { missingBackingSystem } from '../test-support/targets.js';
+import { missingBackingSystem } from './targets.js';
 import { mkdtemp } from 'node:fs/promises';
 
 const driverModule = fileURLToPath(new URL('../../dist/index.js', import.meta.url));

@@ -23,17 +23,17 @@ import {
   removeTree,
   type CrashTarget,
 } from '@graphdriver/core/testing';
-import type { OverlayBackend } from '../backend.js';
-import { init, openOverlay } from '../init.js';
-import { mountsBelow } from '../overlay-mount.js';
-import { collect, dockerWhiteoutLayers } from '../test-support/layer-tars.js';
-import { overlayTarget } from '../test-support/targets.js';
-import { assertNoOverlayLeaks } from './robustness.suite.js';
+import type { OverlayBackend } from './backend.js';
+import { init, openOverlay } from './init.js';
+import { mountsBelow } from './overlay-mount.js';
+import { collect, dockerWhiteoutLayers } from './test-support/layer-tars.js';
+import { overlayTarget } from './test-support/targets.js';
+import { assertNoOverlayLeaks } from './test-support/robustness.js';
 
 const uid = process.getuid?.() ?? 0;
 if (uid === 0) throw new Error('rootless.suite.ts must run as an unprivileged user');
 
-const driverModule = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+const driverModule = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
 let base = '';
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 // The zfs driver on real OpenZFS: the kernel module inside the test VM (started by
-// openzfs-vm.test.ts on the host; see src/testing/openzfs.ts). What only OpenZFS exercises:
+// openzfs.vm.test.ts on the host; see src/test-support/openzfs.ts). What only OpenZFS exercises:
 // `zfs version` detection, `mountpoint=legacy` + `mount -t zfs`, `zfs list -Hp`, dataset
 // detection through an fstype "zfs" mount; then core's full conformance suite, quota required,
 // with the same target as conformance.test.ts (one parent dataset per home, as zfs.fsname).
@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tool } from '@graphdriver/core';
 import { describeConformance, removeTree } from '@graphdriver/core/testing';
 import { HOME_PROPERTY } from './backend.js';
-import { initZfs } from './driver.js';
+import { initZfs } from './init.js';
 import { classifyFlavour, detectFlavour, probeZfsVersion } from './flavour.js';
 import { mountAt, readMountInfo } from '@graphdriver/core/linux';
-import { makeOpenZfsPool, openZfsGate, openZfsKitInfo, useOpenZfs, type TestPool } from './testing/openzfs.js';
+import { makeOpenZfsPool, openZfsGate, openZfsKitInfo, useOpenZfs, type TestPool } from './test-support/openzfs.js';
 
 const gate = openZfsGate('driver-zfs OpenZFS');
 const zfs = tool('zfs', { timeout: 120_000 });

@@ -7,8 +7,8 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTree, describeConformance, removeTree, withLayer } from '@graphdriver/core/testing';
 import { tool } from '@graphdriver/core';
-import { init } from '../index.js';
-import { vfsTarget } from '../test-support/targets.js';
+import { init } from './index.js';
+import { vfsTarget } from './test-support/targets.js';
 
 const uid = process.getuid?.() ?? 0;
 if (uid === 0) throw new Error('rootless.suite.ts must run as an unprivileged user');

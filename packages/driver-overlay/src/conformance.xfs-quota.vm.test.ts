@@ -1,5 +1,5 @@
 // The conformance suite on XFS mounted with prjquota (quota 'required'), plus overlay2's
-// project-quota specifics: src/suites/xfs-quota.suite.ts. This machine's kernel is built
+// project-quota specifics: src/xfs-quota.vm.suite.ts. This machine's kernel is built
 // without CONFIG_XFS_QUOTA, so when a prjquota mount fails here the suite runs inside the
 // test VM (tools/vm/run: Debian's kernel, this machine's userland), which has it.
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ const inVm = process.env.GRAPHDRIVER_IN_VM === '1';
 if (!canMakeLoopback()) {
   missingBackingSystem('overlay2 conformance on xfs with prjquota: loop devices need root');
 } else if (inVm || (await hostHasXfsQuota())) {
-  await import('./suites/xfs-quota.suite.js');
+  await import('./xfs-quota.vm.suite.js');
 } else {
   console.warn('[driver-overlay tests] this kernel has no XFS quota support: the prjquota suite runs in the test VM');
   it('conformance on xfs with prjquota, inside the test VM', async () => {
@@ -33,7 +33,7 @@ if (!canMakeLoopback()) {
         // 3600 s: the first run here (130-layer chains, under TCG on a host at load ~21) was
         // killed at vfs's 1800 s
         prefix: [join(repoDir, 'tools/vm/run'), '--timeout', '3600', '--mem', '3072', '--'],
-        suite: 'packages/driver-overlay/src/suites/xfs-quota.suite.ts',
+        suite: 'packages/driver-overlay/src/xfs-quota.vm.suite.ts',
         // threads: a forked worker, a whole new node under TCG, can miss vitest's fixed
         // 60 s start-up limit when the host is busy
         vitestArgs: ['--pool=threads'],

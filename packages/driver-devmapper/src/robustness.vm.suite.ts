@@ -31,7 +31,7 @@ import {
   saveReport,
   type CrashTarget,
 } from '@graphdriver/core/testing';
-import { thinDeviceIdsOf } from '../test-support/thin-dump-cli.mjs';
+import { thinDeviceIdsOf } from './test-support/thin-dump-cli.mjs';
 import { devicePrefix } from './backend.js';
 import { init } from './index.js';
 import { deviceHash, type DeviceRecord, type DeviceSetRecord } from './metadata.js';

@@ -9,7 +9,7 @@ import { tool, type Driver } from '@graphdriver/core';
 import { devicePrefix } from './backend.js';
 import { dmsetup } from './dmsetup.js';
 import { init } from './index.js';
-import { thinDeviceIdsOf } from '../test-support/thin-dump-cli.mjs';
+import { thinDeviceIdsOf } from './test-support/thin-dump-cli.mjs';
 const thinDeviceIds = async (f: string): Promise<number[]> => thinDeviceIdsOf(f);
 
 const small = ['dm.loopmetadatasize=64M', 'dm.basesize=40M', 'dm.min_free_space=1%'];

@@ -1,6 +1,6 @@
 // Host side of the OpenZFS suite: this kernel cannot load modules, so OpenZFS runs in the qemu
 // VM with Debian's kernel (tools/vm). tools/vm/openzfs/build builds (or finds in its cache) the
-// modules for the VM's kernel and the userland; the VM runs src/*.vmtest.ts with them.
+// modules for the VM's kernel and the userland; the VM runs src/*.vm.suite.ts with them.
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';

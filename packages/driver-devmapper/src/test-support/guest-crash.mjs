@@ -1,10 +1,10 @@
-// Run inside the test VM by src/vm.test.ts, in two boots over one home on the shared repo:
+// Run inside the test VM by src/devmapper.vm.test.ts, in two boots over one home on the shared repo:
 //   make HOME SEED   builds a chain of layers, then powers the guest off abruptly (sysrq) in the
 //                    middle of one more create, after a delay chosen by SEED
 //   check HOME       re-inits after that "power loss" and checks what survived
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { init } from '../dist/index.js';
+import { init } from '../../dist/index.js';
 import { thinDeviceIdsOf } from './thin-dump-cli.mjs';
 
 const [mode, home, seedText] = process.argv.slice(2);

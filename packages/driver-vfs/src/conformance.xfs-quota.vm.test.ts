@@ -1,12 +1,11 @@
 // The conformance suite on XFS mounted with prjquota (quota 'required'), plus vfs's
-// project-quota specifics: src/suites/xfs-quota.suite.ts. This machine's kernel is built
+// project-quota specifics: src/xfs-quota.vm.suite.ts. This machine's kernel is built
 // without CONFIG_XFS_QUOTA, so when a prjquota mount fails here the suite runs inside the
 // test VM (tools/vm/run: Debian's kernel, this machine's userland), which has it.
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { canMakeLoopback, makeLoopbackFs } from '@graphdriver/core/testing';
+import { canMakeLoopback, makeLoopbackFs, requireBackingSystem } from '@graphdriver/core/testing';
 import { packageDir, repoDir, runSuite, tail, workerStartTimedOut } from './test-support/child-vitest.js';
-import { missingBackingSystem } from './test-support/targets.js';
 
 /** True when this kernel mounts XFS with prjquota (it refuses without CONFIG_XFS_QUOTA). */
 async function hostHasXfsQuota(): Promise<boolean> {
@@ -22,16 +21,16 @@ async function hostHasXfsQuota(): Promise<boolean> {
 const inVm = process.env.GRAPHDRIVER_IN_VM === '1';
 
 if (!canMakeLoopback()) {
-  missingBackingSystem('vfs conformance on xfs with prjquota: loop devices need root');
+  requireBackingSystem('vfs conformance on xfs with prjquota', 'loop devices need root');
 } else if (inVm || (await hostHasXfsQuota())) {
-  await import('./suites/xfs-quota.suite.js');
+  await import('./xfs-quota.vm.suite.js');
 } else {
   console.warn('[driver-vfs tests] this kernel has no XFS quota support: the prjquota suite runs in the test VM');
   it('conformance on xfs with prjquota, inside the test VM', async () => {
     const attempt = () =>
       runSuite({
         prefix: [join(repoDir, 'tools/vm/run'), '--timeout', '1800', '--mem', '3072', '--'],
-        suite: 'packages/driver-vfs/src/suites/xfs-quota.suite.ts',
+        suite: 'packages/driver-vfs/src/xfs-quota.vm.suite.ts',
         // threads: a forked worker, a whole new node under TCG, can miss vitest's fixed
         // 60 s start-up limit when the host is busy
         vitestArgs: ['--pool=threads'],

@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, open, readdir, readFile, rm, truncate, unlink, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tool } from '@graphdriver/core';
+import { requireBackingSystem } from '@graphdriver/core/testing';
 
 const STATE_DIR = join(tmpdir(), 'graphdriver-zfs-fuse');
 const LOCK = join(STATE_DIR, 'lock');
@@ -353,15 +354,8 @@ export async function makeZfsFusePool(opts: TestPoolOptions = {}): Promise<TestP
   };
 }
 
-/** The loud part of "skip only when the backing system is truly missing; fail in CI". */
+/** Skip-vs-fail for a suite needing zfs-fuse: core's requireBackingSystem (a failure under CI=true). */
 export async function zfsFuseGate(suite: string): Promise<{ skip: boolean; reason?: string }> {
   const reason = await zfsFuseUnavailable();
-  if (!reason) return { skip: false };
-  const ci = process.env.CI === 'true';
-  console.warn(
-    `\n[${suite}] zfs-fuse is unavailable: ${reason}. ` +
-      (ci ? 'CI=true: the suite runs anyway and FAILS.' : 'SKIPPING every zfs test in this file.') +
-      '\n',
-  );
-  return { skip: !ci, reason };
+  return { skip: !requireBackingSystem(`[${suite}] zfs-fuse`, reason), reason };
 }

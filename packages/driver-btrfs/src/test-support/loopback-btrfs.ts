@@ -5,7 +5,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { tool } from '@graphdriver/core';
-import { canMakeLoopback, makeLoopbackFs, type LoopbackFs } from '@graphdriver/core/testing';
+import { canMakeLoopback, makeLoopbackFs, requireBackingSystem, type LoopbackFs } from '@graphdriver/core/testing';
 
 async function has(cmd: string): Promise<boolean> {
   return tool(cmd).available(['--version']);
@@ -20,14 +20,8 @@ export async function missingBackingSystem(): Promise<string | null> {
   return null;
 }
 
-const missing = await missingBackingSystem();
-if (missing !== null) {
-  if (process.env.CI === 'true') throw new Error(`btrfs tests cannot run in CI: ${missing}`);
-  console.warn(`\n*** SKIPPING btrfs driver tests: ${missing} ***\n`);
-}
-
-/** True when the btrfs tests run (use with describe.runIf). */
-export const btrfsAvailable = missing === null;
+/** True when the btrfs tests run (use with describe.runIf); false after a loud skip; throws under CI. */
+export const btrfsAvailable = requireBackingSystem('btrfs driver tests', await missingBackingSystem());
 
 /** A loopback btrfs for the current test file; `fs()` is valid inside tests. */
 export function useLoopbackBtrfs(size = 1 << 30): { fs(): LoopbackFs; makeHome(prefix?: string): Promise<string> } {
