@@ -61,4 +61,5 @@ export {
   tailOf,
   type ChildRun,
   type ChildSuiteOptions,
+  type UnprivilegedPrefix,
 } from './testing/child-suite.js';

@@ -8,11 +8,17 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { tool } from '../exec.js';
 
+/** What a child suite did, from its JSON report (counts are 0 when it wrote none). */
 export interface ChildRun {
+  /** The child's exit status; null when a signal ended it. */
   exitCode: number | null;
+  /** Its stdout and stderr, interleaved as they came. */
   output: string;
+  /** Tests that passed. */
   passed: number;
+  /** Tests that failed. */
   failed: number;
+  /** Tests skipped or left to do. */
   skipped: number;
   /** Titles of failed tests with their first failure message. */
   failures: string[];
@@ -26,6 +32,7 @@ interface JsonReport {
   testResults: Array<{ assertionResults: Array<{ fullName: string; status: string; failureMessages: string[] }> }>;
 }
 
+/** How {@link runChildSuite} runs a suite: which, where, and under what wrapper. */
 export interface ChildSuiteOptions {
   /** The repository root as this process sees it. */
   repoDir: string;
@@ -37,6 +44,7 @@ export interface ChildSuiteOptions {
   prefix: string[];
   /** Where the child writes its JSON report: writable by it, readable here. */
   reportPath: string;
+  /** Variables added to this process's environment for the child. */
   env?: Record<string, string>;
   /** Where the child sees the repo (a bind mount of it), if not at repoDir. */
   repo?: string;
@@ -113,6 +121,14 @@ export function workerStartTimedOut(run: ChildRun): boolean {
 /** The tail of a child's output, for assertion messages. */
 export const tailOf = (s: string, lines = 60) => s.split('\n').slice(-lines).join('\n');
 
+/** What {@link unprivilegedPrefix} gives {@link runChildSuite}. */
+export interface UnprivilegedPrefix {
+  /** The argv to put before `node vitest.mjs`. */
+  prefix: string[];
+  /** Where the child sees the repo, when through a bind mount. */
+  repo?: string;
+}
+
 /**
  * The prefix that runs a child suite as `uid` (setpriv: no capabilities, no groups, a reset
  * environment holding `env`, PATH and CI). When that uid cannot read `probe` (a file in the
@@ -121,15 +137,19 @@ export const tailOf = (s: string, lines = 60) => s.split('\n').slice(-lines).joi
  * where, for runChildSuite. `work` must exist and be the uid's.
  */
 export async function unprivilegedPrefix(opts: {
+  /** The uid (and gid) to run as. */
   uid: number;
+  /** The repository root as this process sees it. */
   repoDir: string;
   /** A file in the repo, relative to it, that the child must read. */
   probe: string;
+  /** A directory of the uid's, for the bind mount when one is needed. */
   work: string;
+  /** The child's whole environment (PATH and CI are added). */
   env: Record<string, string>;
   /** Bind-mount the repo even when it is reachable. */
   forceBind?: boolean;
-}): Promise<{ prefix: string[]; repo?: string }> {
+}): Promise<UnprivilegedPrefix> {
   const asUser = [
     'setpriv',
     `--reuid=${opts.uid}`,
