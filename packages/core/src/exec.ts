@@ -1,10 +1,11 @@
 // One small typed wrapper per shelled-out tool: drivers build theirs on `tool()`, so every
 // failure carries the command line, exit code and stderr.
+// Straight on node:child_process, no process library: loading execa's ~150 ESM modules cost
+// every fresh process ~200 ms of CPU before any work (issue 18, tools/bench/RESULTS.md), and
+// a long-running process must not resolve a module when it first shells out, hours in
+// (node_modules may have been re-linked under it since; issue 16 item 8). exec.test.ts
+// holds both lines.
 import { spawn } from 'node:child_process';
-// Loaded with the library, never on first use: a long-running process must not resolve a
-// module when it first shells out, hours in (node_modules may have been re-linked under
-// it since; issue 16 item 8). exec.test.ts holds that line.
-import { execa } from 'execa';
 import { ErrorCode, GraphDriverError } from './errors.js';
 
 /**
@@ -90,25 +91,10 @@ export interface Tool {
 export function tool(command: string, defaults: RunOptions = {}): Tool {
   return {
     command,
-    async run(args, opts = {}) {
-      const o = { ...defaults, ...opts };
-      try {
-        const r = await execa(command, [...args], {
-          input: o.input,
-          env: o.env,
-          timeout: o.timeout,
-          cwd: o.cwd,
-          stripFinalNewline: false,
-          reject: true,
-        });
-        return { stdout: String(r.stdout), stderr: String(r.stderr) };
-      } catch (err) {
-        const e = err as { exitCode?: number; stderr?: unknown; timedOut?: boolean; shortMessage?: string };
-        const stderr = typeof e.stderr === 'string' && e.stderr ? e.stderr : (e.shortMessage ?? String(err));
-        throw new ToolError(command, args, e.timedOut ? undefined : e.exitCode, stderr, err);
-      }
+    run(args, opts = {}) {
+      return runToEnd(command, args, { ...defaults, ...opts });
     },
-    // Straight on child_process: execa would collect or transform the binary stream.
+    // stdout handed on as it comes, never collected.
     stream(args, onData, opts = {}) {
       return new Promise<void>((resolve, reject) => {
         let failure: unknown;
@@ -138,12 +124,73 @@ export function tool(command: string, defaults: RunOptions = {}): Tool {
     },
     async available(probeArgs = ['--version']) {
       try {
-        await execa(command, [...probeArgs], { timeout: 15_000 });
+        await runToEnd(command, probeArgs, { timeout: 15_000 });
         return true;
       } catch (err) {
         // It ran but did not like the probe: it exists.
-        return typeof (err as { exitCode?: number }).exitCode === 'number';
+        return typeof (err as ToolError).exitCode === 'number';
       }
     },
   };
+}
+
+// After a timeout's SIGTERM, a program that ignores it gets SIGKILL this much later.
+const KILL_AFTER_MS = 5_000;
+
+/** Runs `command` to completion, output collected; every failure is a {@link ToolError}. */
+function runToEnd(command: string, args: readonly string[], o: RunOptions): Promise<RunResult> {
+  return new Promise<RunResult>((resolve, reject) => {
+    const child = spawn(command, [...args], {
+      cwd: o.cwd,
+      env: o.env ? { ...process.env, ...o.env } : process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    let spawnError: Error | undefined;
+    let killer: NodeJS.Timeout | undefined;
+    const timer =
+      o.timeout === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGTERM');
+            killer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+            killer.unref();
+          }, o.timeout);
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    // A program that exits without reading its input closes the pipe under us: not an error of ours.
+    child.stdin.on('error', () => {});
+    child.stdin.end(o.input);
+    child.on('error', (e) => {
+      spawnError = e;
+      // never started: there is no 'close' to wait for
+      if (child.pid === undefined) settle(null, null);
+    });
+    child.on('close', settle);
+    let settled = false;
+    function settle(code: number | null, signal: NodeJS.Signals | null): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(killer);
+      const stdout = Buffer.concat(out).toString();
+      const stderr = Buffer.concat(err).toString();
+      if (code === 0 && !timedOut && spawnError === undefined) {
+        resolve({ stdout, stderr });
+        return;
+      }
+      const why = spawnError
+        ? spawnError.message
+        : timedOut
+          ? `timed out after ${o.timeout} ms`
+          : signal
+            ? `killed by ${signal}`
+            : `exit code ${code}`;
+      const exitCode = timedOut || spawnError || code === null ? undefined : code;
+      reject(new ToolError(command, args, exitCode, stderr || why, spawnError));
+    }
+  });
 }
