@@ -1,6 +1,6 @@
 // One small typed wrapper per shelled-out tool: drivers build theirs on `tool()`, so every
 // failure carries the command line, exit code and stderr.
-// Straight on node:child_process, no process library: loading execa's ~150 ESM modules cost
+// Straight on node:child_process, no process library: loading execa's 138 ES modules cost
 // every fresh process ~200 ms of CPU before any work (issue 18, tools/bench/RESULTS.md), and
 // a long-running process must not resolve a module when it first shells out, hours in
 // (node_modules may have been re-linked under it since; issue 16 item 8). exec.test.ts
