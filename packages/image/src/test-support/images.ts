@@ -46,6 +46,8 @@ export interface TestLayoutOptions {
   /** Varies every byte, so two layouts share no blob (default 'a'). */
   seed?: string;
   tag?: string;
+  /** The layers' uncompressed tars as they are (a hostile layer, say), instead of generated ones; overrides `layers`. */
+  layerTars?: Buffer[];
 }
 
 /** `sha256:<hex>` of some bytes (the model's, offered here to the tests). */
@@ -94,8 +96,8 @@ export async function buildTestLayout(dir: string, opts: TestLayoutOptions = {})
     const layers: Descriptor[] = [];
     const diffIds: string[] = [];
     const plat = [platform.os, platform.architecture, platform.variant].filter(Boolean).join('-');
-    for (let i = 0; i < (opts.layers ?? 2); i++) {
-      const tar = await tarOf(`layer${i}.bin`, noise(opts.layerBytes ?? 64 << 10, `${seed}/${plat}/${i}`));
+    for (let i = 0; i < (opts.layerTars?.length ?? opts.layers ?? 2); i++) {
+      const tar = opts.layerTars?.[i] ?? (await tarOf(`layer${i}.bin`, noise(opts.layerBytes ?? 64 << 10, `${seed}/${plat}/${i}`)));
       diffIds.push(sha256(tar));
       layers.push(await put(OCI_LAYER_GZIP, gzipSync(tar)));
     }
