@@ -252,6 +252,12 @@ function linkOutTars(): HostileTar[] {
       'etc/zz',
       () => [dir('etc'), file('etc/.wh.zz', ''), file('etc/.wh.gone', ''), symlink('etc/zz', '../../victim'), end],
     ),
+    out(
+      'link-out-through-links',
+      'two links each inside on paper that lead out together (top -> d1/d2/up/.., then up -> ../..)',
+      'top',
+      () => [dir('d1'), dir('d1/d2'), symlink('top', 'd1/d2/up/..'), symlink('d1/d2/up', '../..'), end],
+    ),
     out('link-out-pax-linkpath', 'a symlink whose PAX linkpath leads out (the ustar field is harmless)', 'p', () => [
       paxEntry([['linkpath', '../../../etc/passwd']]),
       symlink('p', 'harmless'),
@@ -306,6 +312,7 @@ function linkOutTars(): HostileTar[] {
         symlink('usr/bin/dot', '.'),
         symlink('usr/bin/abs', '/etc/passwd'),
         symlink('usr/bin/up-and-down', '../bin/./../lib//libc.so.6'),
+        symlink('usr/bin/via-root', 'root/usr/lib/libc.so'),
         hardlink('usr/bin/ld2', 'usr/bin/ld'),
         hardlink('usr/lib/ld3', 'usr/bin/ld'),
         end,
