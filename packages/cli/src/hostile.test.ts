@@ -2,13 +2,16 @@
 // (testing/hostile-tars.ts) fed to `graphdriver apply` from files and from stdin, and
 // malformed arguments (ids, options, sizes, roots). Every failure is one line on stderr with
 // a typed code (never ERR_INTERNAL, never a stack trace), status 1 or 2; nothing outside
-// the store changes; a failed layer is not listed and can be removed.
+// the store changes; a failed layer is not listed and can be removed. And `import` of an
+// image whose layer would leave a link leading out of it (issue 17).
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_HOSTILE_CODES, hostileTars, readTreeModel } from '@graphdriver/core/testing';
+import { chainIds } from '@graphdriver/image';
+import { buildTestLayout } from '@graphdriver/image/testing';
 import { BIN, runCli, runJson } from './test-support/run-cli.js';
 
 let work: string;
@@ -72,6 +75,12 @@ describe('graphdriver apply with hostile tarballs', () => {
     'hardlink-to-directory',
     'devices-and-fifos',
     'whiteout-flood',
+    // issue 17: links that lead out of the layer (every driver runs all of them)
+    'link-out-lone-dotdot',
+    'link-out-pax-linkpath',
+    'link-out-gnu-longlink',
+    'link-out-whiteout-through',
+    'link-out-after-content',
   ];
   const cases = hostileTars().filter((c) => picked.includes(c.name));
   const knownIssues: Record<string, string> = {};
@@ -91,6 +100,7 @@ describe('graphdriver apply with hostile tarballs', () => {
       if (!ok) {
         const code = expectTypedFailure(r, c.name);
         expect(c.codes ?? DEFAULT_HOSTILE_CODES, `${c.name}: ${r.stderr}`).toContain(code);
+        if (c.entry !== undefined) expect(r.stderr, 'the refusal names the entry to blame').toContain(JSON.stringify(c.entry));
       }
       if (c.expect === 'refused') expect(ok, `${c.name} was applied`).toBe(false);
       if (c.expect === 'applied') expect(ok, `${c.name}: ${r.stderr}`).toBe(true);
@@ -105,6 +115,34 @@ describe('graphdriver apply with hostile tarballs', () => {
       ok = false;
     });
   }
+});
+
+describe('graphdriver import of an image whose layer leads out (issue 17)', () => {
+  it('oci: ERR_UNSAFE_ENTRY naming the entry; the refused layer is not listed, the base below it is', async () => {
+    const base = await collect(
+      hostileTars()
+        .find((c) => c.name === 'links-relative-inside')!
+        .chunks(),
+    );
+    const evil = await collect(
+      hostileTars()
+        .find((c) => c.name === 'link-out-after-content')!
+        .chunks(),
+    );
+    const layout = await buildTestLayout(join(work, 'evil-layout'), { layerTars: [base, evil], tag: 'evil' });
+    const [baseId, evilId] = chainIds(layout.images[0].diffIds).map((c) => c.slice(7));
+    const store = join(work, 'import-root');
+    const gi = ['--root', store, '--driver', 'vfs'];
+    const r = await runCli([...gi, 'import', `oci:${layout.dir}:evil`]);
+    expect(expectTypedFailure(r, 'import')).toBe('ERR_UNSAFE_ENTRY');
+    expect(r.stderr).toContain('"etc/zz"');
+    const listed = (await runJson<Array<{ id: string }>>([...gi, 'ls'])).map((l) => l.id);
+    expect(listed).toEqual([baseId]);
+    expect(listed).not.toContain(evilId);
+    expect(await readdir(join(store, 'vfs', 'dir'))).toEqual([baseId]);
+    const now = await readTreeModel(sentinel);
+    expect([...now]).toEqual([...sentinelTree]);
+  });
 });
 
 describe('graphdriver with malformed arguments', () => {

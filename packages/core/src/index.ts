@@ -39,5 +39,5 @@ export { exportChanges, exportChangesToFile, tarDirectory, tarDirectoryToFile, t
 export { applyLayer, OVERLAY_OPAQUE_XATTR, type ApplyOptions, type ApplyProgress, type WhiteoutFormat } from './diff/apply.js';
 export { makeDirs } from './fs/make-dirs.js';
 export { deleteTree } from './fs/delete-tree.js';
-export { linkLeavesRoot, assertLinkInside, cleanEntryName } from './fs/safe-path.js';
+export { linkLeavesRoot, linkLeadsOutThroughLinks, assertLinkInside, cleanEntryName } from './fs/safe-path.js';
 export { ProjectQuota, XfsQuota, type QuotaProbe } from './linux/project-quota.js';

@@ -42,6 +42,7 @@ export { layerTar, readTreeModel, type TreeModel } from './testing/crash-model.j
 export { describeConcurrency } from './testing/concurrency.js';
 export { describeHostileInput, describeMalformedArguments, peakRssGrowth, type HostileTarget } from './testing/hostile.js';
 export { hostileTars, DEFAULT_HOSTILE_CODES, type HostileTar, type HostileOutcome } from './testing/hostile-tars.js';
+export { linksLeadingOut } from './testing/link-audit.js';
 export { describeExhaustion, bigTar, type ExhaustionTarget } from './testing/exhaustion.js';
 export { Rand, buildRandomTree, randomEdits } from './testing/random-tree.js';
 export { blankWhiteoutTimes } from './testing/whiteout-times.js';

@@ -3,6 +3,8 @@
 // compare an unpacked image with one of our layers.
 export { buildImageFixture, type ImageFixture } from './test-support/fixture.js';
 export { skopeo, umoci, type SkopeoInspect } from './test-support/tools.js';
+// an image layout written byte for byte (any layer tars, a hostile one say)
+export { buildTestLayout, type TestImage, type TestLayout, type TestLayoutOptions } from './test-support/images.js';
 export { diffTrees, rootlessView, snapshotTree, type TreeEntry, type TreeOptions } from './test-support/tree.js';
 // a real registry for pull/push tests: docker-registry on loopback (plain, TLS, basic or token auth)
 export {

@@ -139,6 +139,23 @@ const hardlinkToSymlink: Case[] = [
   },
 ];
 
+// Not moby's: archives Docker applies (its check compares string prefixes, and lexically,
+// one link at a time) that leave a link leading out of the layer; refused here.
+const beyondDocker: Case[] = [
+  {
+    what: 'a symlink to ../dest-evil beside the root dest (passes strings.HasPrefix)',
+    headers: [sym('evil', '../dest-evil/hello')],
+    ours: { refused: 'evil' },
+    docker: 'applied',
+  },
+  {
+    what: 'two links each inside on paper that lead out together (top -> d1/d2/up/.., up -> ../..)',
+    headers: [sym('top', 'd1/d2/up/..'), sym('d1/d2/up', '../..')],
+    ours: { refused: 'top' },
+    docker: 'applied',
+  },
+];
+
 const tables: Array<[string, Case[]]> = [
   ['TestUntarInvalidFilenames', invalidFilenames],
   ['TestApplyLayerInvalidFilenames', invalidFilenames],
@@ -147,6 +164,7 @@ const tables: Array<[string, Case[]]> = [
   ['TestUntarInvalidSymlink', [...invalidSymlink, symlinkInPath]],
   ['TestApplyLayerInvalidSymlink', invalidSymlink],
   ['TestUntarHardlinkToSymlink', hardlinkToSymlink],
+  ['beyond Docker (not a moby test)', beyondDocker],
 ];
 
 function tarOf(headers: H[]): Buffer {

@@ -22,7 +22,9 @@
 //   above the root is refused (absolute targets are allowed: they resolve inside the root);
 //   hardlinks must name an existing non-directory inside the root, and a hardlink of a
 //   symlink (which links the symlink itself) is refused when that symlink would lead out
-//   from the hardlink's directory.
+//   from the hardlink's directory. Once every entry is in, each relative link made is
+//   followed again through the links now in the tree (linkLeadsOutThroughLinks): links
+//   each inside on paper can lead out together (`d1/d2/up -> ../..`, `top -> d1/d2/up/..`).
 // - A refused or failed archive is rolled back (apply-undo.ts): dest ends as it began.
 // - Every filesystem call is synchronous or awaited in entry order, so no other operation
 //   of this run can change the tree between a check and its use. Directory times and
@@ -47,7 +49,16 @@ import { ErrorCode, GraphDriverError, asStorageError, errInvalidOption, errnoCod
 import { directSource } from '../fs/file-chunks.js';
 import { makeDirs } from '../fs/make-dirs.js';
 import { mknod, mknodErrno } from '../fs/mknod.js';
-import { SafeRoot, assertLinkInside, cleanEntryName, joinRel, linkLeavesRoot, splitRel, unsafeEntry } from '../fs/safe-path.js';
+import {
+  SafeRoot,
+  assertLinkInside,
+  cleanEntryName,
+  joinRel,
+  linkLeadsOutThroughLinks,
+  linkLeavesRoot,
+  splitRel,
+  unsafeEntry,
+} from '../fs/safe-path.js';
 import { lsetxattrSync, xattrBinding, type Binding } from '../fs/xattr.js';
 import { forEachTarEntry } from '../tar/reader.js';
 import type { TarEntry, TarHeader } from '../tar/types.js';
@@ -286,6 +297,8 @@ class Applier {
   private readonly opaqued = new Set<string>();
   private readonly whiteoutNeeded: ((rel: string) => boolean) | undefined;
   private readonly plnk = new Map<string, TarHeader>();
+  /** Symlinks this run made (and hardlinks of symlinks), judged again at the end against the whole tree. */
+  private readonly links: Array<{ entry: string; real: string; target: string }> = [];
   /** Entry name being handled, for messages from callbacks. */
   private current = '';
 
@@ -377,11 +390,28 @@ class Applier {
 
   /** Directory times and deferred modes, after every entry (later entries change them). */
   finish(): void {
+    this.checkLinksThroughLinks();
     for (const d of this.dirs) {
       if (!this.safe.isRealDir(d.rel)) continue; // removed or replaced since
       const abs = this.safe.abs(d.rel);
       if (d.mode !== undefined) fs.chmodSync(abs, d.mode);
       fs.lutimesSync(abs, d.mtime, d.mtime);
+    }
+  }
+
+  /**
+   * Each link was lexically inside when made; links made later can still make it lead out
+   * physically (`up -> ../..` at depth 2, then `top -> d1/d2/up/..`). Judged once the tree
+   * is whole, each link still there as it was made.
+   */
+  private checkLinksThroughLinks(): void {
+    for (const l of this.links) {
+      if (!this.safe.isRealDir(splitRel(l.real)[0])) continue; // gone with its directory
+      const abs = this.safe.abs(l.real);
+      if (!fs.lstatSync(abs, { throwIfNoEntry: false })?.isSymbolicLink() || fs.readlinkSync(abs) !== l.target) continue;
+      if (linkLeadsOutThroughLinks(this.safe.root, l.real, l.target)) {
+        throw unsafeEntry(l.entry, `symlink target ${JSON.stringify(l.target)} leads outside the root through other symlinks`);
+      }
     }
   }
 
@@ -667,6 +697,7 @@ class Applier {
     if (real !== rel) assertLinkInside(h.name, real, target);
     const abs = this.safe.abs(real);
     this.replace(real, () => fs.symlinkSync(target, abs));
+    if (!target.startsWith('/')) this.links.push({ entry: h.name, real, target });
     this.lchown(abs, h);
     this.setXattrs(abs, h);
     const t = mtimeOf(h);
@@ -703,6 +734,7 @@ class Applier {
       const starget = fs.readlinkSync(tabs);
       assertLinkInside(h.name, rel, starget);
       if (real !== rel) assertLinkInside(h.name, real, starget);
+      if (!starget.startsWith('/')) this.links.push({ entry: h.name, real, target: starget });
     }
     // The owner, mode and times set below change the inode the link shares with its target.
     this.undo.beforeMeta(target, h.xattrs !== undefined && h.xattrs.size > 0);

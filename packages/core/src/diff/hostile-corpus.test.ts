@@ -15,6 +15,8 @@ import { readTar } from '../tar/reader.js';
 import { readTreeModel, sameModel, diffModels, type TreeModel } from '../testing/crash-model.js';
 import { peakRssGrowth } from '../testing/hostile.js';
 import { DEFAULT_HOSTILE_CODES, hostileTars } from '../testing/hostile-tars.js';
+import { linksLeadingOut } from '../testing/link-audit.js';
+import { snapshot, toObject } from '../test-support/apply-fixtures.js';
 import { applyLayer } from './apply.js';
 
 const run = promisify(execFile);
@@ -58,10 +60,20 @@ describe('hostile corpus through readTar and applyLayer', () => {
 
       const dest = join(work, `d${++n}`, 'dest');
       fs.mkdirSync(dest, { recursive: true });
-      const applied = await peakRssGrowth(() => applyLayer(dest, stream(c.chunks())).then(() => 'ok', outcome));
+      let message = '';
+      const applied = await peakRssGrowth(() =>
+        applyLayer(dest, stream(c.chunks())).then(
+          () => 'ok',
+          (err: unknown) => {
+            message = String((err as Error)?.message);
+            return outcome(err);
+          },
+        ),
+      );
       if (c.expect === 'applied') expect(applied.value).toBe('ok');
       if (c.expect === 'refused') expect(applied.value).not.toBe('ok');
       expect(['ok', ...codes], `applyLayer: ${applied.value}`).toContain(applied.value);
+      if (c.entry !== undefined) expect(message, 'the refusal names the entry to blame').toContain(JSON.stringify(c.entry));
       expect(applied.growth, `grew by ${applied.growth} bytes`).toBeLessThan(c.memoryBound ?? 256 << 20);
       expect(fs.readdirSync(join(work, `d${n}`))).toEqual(['dest']);
       // refused: rolled back, nothing of the archive left in the layer
@@ -70,6 +82,45 @@ describe('hostile corpus through readTar and applyLayer', () => {
       expect(sameModel(sentinelTree, now), diffModels(sentinelTree, now)).toBe(true);
       await run('rm', ['-rf', '--one-file-system', join(work, `d${n}`)]);
     }, 300_000);
+  }
+});
+
+// The link rule in every whiteout form (the overlay driver's native apply writes its upper
+// dir in the 'overlay' form: whiteouts become 0/0 devices, opaque markers an xattr), onto a
+// lower layer's content whose names the archives replace, whiteout and make opaque: each
+// link-out case is refused naming its entry, and dest is left exactly as it was.
+describe('link-out cases in every whiteout form, onto existing content: refused and rolled back exactly', () => {
+  const lower = (dest: string) => {
+    for (const d of ['etc', 'd', 'dir', 'a/b']) fs.mkdirSync(join(dest, d), { recursive: true });
+    fs.writeFileSync(join(dest, 'etc', 'zz'), 'lower zz\n');
+    fs.writeFileSync(join(dest, 'etc', 'gone'), 'lower gone\n');
+    fs.writeFileSync(join(dest, 'd', 'old'), 'old\n');
+    fs.writeFileSync(join(dest, 'loophole'), 'a lower file of that name\n');
+    fs.symlinkSync('../etc/zz', join(dest, 'dir', 'rel'));
+    fs.utimesSync(join(dest, 'etc'), 1_600_000_000, 1_600_000_000);
+  };
+  const cases = hostileTars().filter((c) => c.name.startsWith('link-out-'));
+  let n = 0;
+  for (const form of ['remove', 'overlay', 'overlay-files'] as const) {
+    for (const c of cases) {
+      it(`${form}: ${c.name}`, async () => {
+        const dest = join(work, `wf${++n}`, 'dest');
+        fs.mkdirSync(dest, { recursive: true });
+        lower(dest);
+        const before = toObject(await snapshot(dest, { exact: true }));
+        const err = await applyLayer(dest, stream(c.chunks()), { whiteoutFormat: form }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(outcome(err)).toBe('ERR_UNSAFE_ENTRY');
+        expect((err as Error).message).toContain(JSON.stringify(c.entry));
+        expect(toObject(await snapshot(dest, { exact: true }))).toEqual(before);
+        expect(linksLeadingOut(dest)).toEqual([]);
+        expect(fs.readdirSync(join(work, `wf${n}`))).toEqual(['dest']);
+        const now = await readTreeModel(sentinel);
+        expect(sameModel(sentinelTree, now), diffModels(sentinelTree, now)).toBe(true);
+      });
+    }
   }
 });
 

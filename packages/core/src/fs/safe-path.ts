@@ -72,6 +72,48 @@ export function assertLinkInside(entry: string, linkRel: string, target: string)
   }
 }
 
+/**
+ * The rule's physical form, for links that stay inside only on paper: true when following
+ * the symlink at `linkRel` (root-relative, its parents real directories) the way the host's
+ * kernel would, through the symlinks now under `root`, climbs above the root. Each link
+ * alone can be lexically inside and their sum lead out: `d1/d2/up -> ../..` (the root) and
+ * `top -> d1/d2/up/..` (the root's parent). Absolute targets are allowed, as in
+ * linkLeavesRoot; a missing component makes the rest lexical (it may be created later); a
+ * loop or a non-directory ends the walk (the kernel fails there: nothing is reached).
+ */
+export function linkLeadsOutThroughLinks(root: string, linkRel: string, target: string): boolean {
+  if (target.startsWith('/')) return false;
+  let pending = target.split('/');
+  let i = 0;
+  let cur = splitRel(linkRel)[0];
+  let real = true; // cur exists, a real directory
+  let links = 0;
+  while (i < pending.length) {
+    const c = pending[i++];
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (cur === '') return true;
+      cur = splitRel(cur)[0];
+      continue;
+    }
+    const next = joinRel(cur, c);
+    cur = next;
+    if (!real) continue;
+    const abs = `${root}/${next}`;
+    const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+    if (st === undefined) real = false;
+    else if (st.isSymbolicLink()) {
+      if (++links > MAX_SYMLINKS) return false;
+      const t = fs.readlinkSync(abs);
+      if (t.startsWith('/')) return false;
+      cur = splitRel(next)[0];
+      pending = [...t.split('/'), ...pending.slice(i)];
+      i = 0;
+    } else if (!st.isDirectory()) return false;
+  }
+  return false;
+}
+
 /** Splits a cleaned relative path into its parent ("" for top level) and last component. */
 export function splitRel(rel: string): [parent: string, base: string] {
   const i = rel.lastIndexOf('/');

@@ -29,6 +29,8 @@ export interface HostileTar {
   expect: HostileOutcome;
   /** Error codes accepted when it fails (default: archive, unsafe, unsupported, no space, tool). */
   codes?: string[];
+  /** The entry a refusal must name (its message holds the name in JSON quotes), where one is to blame. */
+  entry?: string;
   /** The tar, chunk by chunk. */
   chunks(): Iterable<Buffer> | AsyncIterable<Buffer>;
   /** Most the process may grow (RSS) while it is applied (default 256 MiB). */
@@ -207,59 +209,87 @@ function gnuLongLink(target: string): Buffer {
  * link). One benign archive of relative links that stay inside must apply.
  */
 function linkOutTars(): HostileTar[] {
-  const out = (name: string, why: string, chunks: () => Buffer[]): HostileTar => ({
+  const out = (name: string, why: string, entry: string, chunks: () => Buffer[]): HostileTar => ({
     name,
     why,
     expect: 'refused',
     codes: ['ERR_UNSAFE_ENTRY'],
+    entry,
     chunks,
   });
   return [
-    out('link-out-lone-dotdot', 'a lone symlink "dotdot -> ../victim/hello"', () => [symlink('dotdot', '../victim/hello'), end]),
-    out('link-out-far-above', 'a symlink 64 levels above the root', () => [symlink('up', `${'../'.repeat(64)}etc/shadow`), end]),
-    out('link-out-nested', 'dir/loophole -> ../../victim (one level too many)', () => [
+    out('link-out-lone-dotdot', 'a lone symlink "dotdot -> ../victim/hello"', 'dotdot', () => [symlink('dotdot', '../victim/hello'), end]),
+    out('link-out-far-above', 'a symlink 64 levels above the root', 'up', () => [symlink('up', `${'../'.repeat(64)}etc/shadow`), end]),
+    out('link-out-nested', 'dir/loophole -> ../../victim (one level too many)', 'dir/loophole', () => [
       dir('dir'),
       symlink('dir/loophole', '../../victim'),
       end,
     ]),
-    out('link-out-via-symlink', 'a symlink to a symlink that leads out (the first alone stays inside)', () => [
+    out('link-out-via-symlink', 'a symlink to a symlink that leads out (the first alone stays inside)', 's1', () => [
       symlink('s2', 's1'),
       symlink('s1', '../victim'),
       end,
     ]),
-    out('link-out-opaque-beside', 'an opaque whiteout beside a symlink that leads out', () => [
+    out('link-out-opaque-beside', 'an opaque whiteout beside a symlink that leads out', 'd/l', () => [
       dir('d'),
       file('d/.wh..wh..opq', ''),
       symlink('d/l', '../../victim'),
       end,
     ]),
-    out('link-out-pax-linkpath', 'a symlink whose PAX linkpath leads out (the ustar field is harmless)', () => [
+    out('link-out-opaque-through', 'a symlink that leads out, then an opaque whiteout through it', 'l', () => [
+      symlink('l', '../victim'),
+      file('l/.wh..wh..opq', ''),
+      end,
+    ]),
+    out('link-out-whiteout-through', 'a symlink that leads out, then a whiteout through it (deleting victim/hello)', 'loophole', () => [
+      symlink('loophole', '../victim'),
+      file('loophole/.wh.hello', ''),
+      end,
+    ]),
+    out(
+      'link-out-whiteout-beside',
+      'a whiteout of a name, then a symlink out at that name (revives it in an overlay upper dir)',
+      'etc/zz',
+      () => [dir('etc'), file('etc/.wh.zz', ''), file('etc/.wh.gone', ''), symlink('etc/zz', '../../victim'), end],
+    ),
+    out(
+      'link-out-through-links',
+      'two links each inside on paper that lead out together (top -> d1/d2/up/.., then up -> ../..)',
+      'top',
+      () => [dir('d1'), dir('d1/d2'), symlink('top', 'd1/d2/up/..'), symlink('d1/d2/up', '../..'), end],
+    ),
+    out('link-out-pax-linkpath', 'a symlink whose PAX linkpath leads out (the ustar field is harmless)', 'p', () => [
       paxEntry([['linkpath', '../../../etc/passwd']]),
       symlink('p', 'harmless'),
       end,
     ]),
-    out('link-out-gnu-longlink', 'a symlink whose GNU long link leads out', () => [
+    out('link-out-gnu-longlink', 'a symlink whose GNU long link leads out', 'g', () => [
       gnuLongLink(`${'x/../'.repeat(30)}../outside`),
       rawBlock({ name: 'g', typeflag: '2', linkname: 'harmless' }),
       end,
     ]),
-    out('link-out-pax-hardlink', 'a hardlink whose PAX linkpath climbs out', () => [
+    out('link-out-gnu-longlink-hardlink', 'a hardlink whose GNU long link climbs out', 'gh', () => [
+      gnuLongLink(`${'y/'.repeat(40)}${'../'.repeat(41)}victim/hello`),
+      rawBlock({ name: 'gh', typeflag: '1', linkname: 'harmless' }),
+      end,
+    ]),
+    out('link-out-pax-hardlink', 'a hardlink whose PAX linkpath climbs out', 'h', () => [
       paxEntry([['linkpath', 'a/../../victim/hello']]),
       hardlink('h', 'harmless'),
       end,
     ]),
-    out('link-out-hardlink-to-symlink', 'a hardlink, at the root, of a symlink that stays inside only from its own directory', () => [
+    out('link-out-hardlink-to-symlink', 'a hardlink, at the root, of a symlink that stays inside only from its own directory', 'h', () => [
       dir('a'),
       dir('a/b'),
       symlink('a/b/s', '../../x'),
       hardlink('h', 'a/b/s'),
       end,
     ]),
-    out('link-out-dest-evil', 'a symlink to ../dest-evil (passes a string-prefix check beside a root named dest)', () => [
+    out('link-out-dest-evil', 'a symlink to ../dest-evil (passes a string-prefix check beside a root named dest)', 'evil', () => [
       symlink('evil', '../dest-evil/x'),
       end,
     ]),
-    out('link-out-after-content', 'a valid tree, then one symlink out at the end (all of it must go)', () => [
+    out('link-out-after-content', 'a valid tree, then one symlink out at the end (all of it must go)', 'etc/zz', () => [
       dir('etc'),
       file('etc/hostname', 'box\n'),
       symlink('etc/localtime', '/usr/share/zoneinfo/UTC'),
@@ -282,6 +312,7 @@ function linkOutTars(): HostileTar[] {
         symlink('usr/bin/dot', '.'),
         symlink('usr/bin/abs', '/etc/passwd'),
         symlink('usr/bin/up-and-down', '../bin/./../lib//libc.so.6'),
+        symlink('usr/bin/via-root', 'root/usr/lib/libc.so'),
         hardlink('usr/bin/ld2', 'usr/bin/ld'),
         hardlink('usr/lib/ld3', 'usr/bin/ld'),
         end,

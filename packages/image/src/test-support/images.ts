@@ -17,18 +17,27 @@ export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 
+/** One platform's image in a {@link TestLayout}. */
 export interface TestImage {
+  /** The platform it is for. */
   platform: Platform;
+  /** Its manifest's descriptor (with the platform). */
   manifest: Descriptor;
+  /** Its config's descriptor. */
   config: Descriptor;
+  /** Its layers' descriptors (gzip), base first. */
   layers: Descriptor[];
   /** Per layer, the uncompressed tar's digest. */
   diffIds: string[];
 }
 
+/** An OCI image layout written by {@link buildTestLayout}. */
 export interface TestLayout {
+  /** The layout directory (for oci:DIR:TAG). */
   dir: string;
+  /** The tag that names the image (or index). */
   tag: string;
+  /** One image per platform. */
   images: TestImage[];
   /** Set when the tag names an index of several platforms. */
   index?: Descriptor;
@@ -36,6 +45,7 @@ export interface TestLayout {
   blobs: Map<string, Buffer>;
 }
 
+/** What {@link buildTestLayout} writes. */
 export interface TestLayoutOptions {
   /** One image per platform; more than one makes the tag an index. Default linux/amd64. */
   platforms?: Platform[];
@@ -45,7 +55,10 @@ export interface TestLayoutOptions {
   layerBytes?: number;
   /** Varies every byte, so two layouts share no blob (default 'a'). */
   seed?: string;
+  /** The tag (default 'latest'). */
   tag?: string;
+  /** The layers' uncompressed tars as they are (a hostile layer, say), instead of generated ones; overrides `layers`. */
+  layerTars?: Buffer[];
 }
 
 /** `sha256:<hex>` of some bytes (the model's, offered here to the tests). */
@@ -94,8 +107,8 @@ export async function buildTestLayout(dir: string, opts: TestLayoutOptions = {})
     const layers: Descriptor[] = [];
     const diffIds: string[] = [];
     const plat = [platform.os, platform.architecture, platform.variant].filter(Boolean).join('-');
-    for (let i = 0; i < (opts.layers ?? 2); i++) {
-      const tar = await tarOf(`layer${i}.bin`, noise(opts.layerBytes ?? 64 << 10, `${seed}/${plat}/${i}`));
+    for (let i = 0; i < (opts.layerTars?.length ?? opts.layers ?? 2); i++) {
+      const tar = opts.layerTars?.[i] ?? (await tarOf(`layer${i}.bin`, noise(opts.layerBytes ?? 64 << 10, `${seed}/${plat}/${i}`)));
       diffIds.push(sha256(tar));
       layers.push(await put(OCI_LAYER_GZIP, gzipSync(tar)));
     }
