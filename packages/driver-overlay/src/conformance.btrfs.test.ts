@@ -1,7 +1,7 @@
 // The conformance suite on overlay over a loopback btrfs.
 import { afterAll, beforeAll } from 'vitest';
-import { canMakeLoopback, describeConformance, makeLoopbackFs, type LoopbackFs } from '@graphdriver/core/testing';
-import { missingBackingSystem, overlayTarget } from './test-support/targets.js';
+import { canMakeLoopback, describeConformance, makeLoopbackFs, type LoopbackFs, requireBackingSystem } from '@graphdriver/core/testing';
+import { overlayTarget } from './test-support/targets.js';
 
 let fs: LoopbackFs | undefined;
 if (canMakeLoopback()) {
@@ -13,5 +13,5 @@ if (canMakeLoopback()) {
   });
   describeConformance(overlayTarget('overlay2 on a loopback btrfs', () => fs!.mountpoint));
 } else {
-  missingBackingSystem('overlay2 conformance on btrfs: loop devices need root');
+  requireBackingSystem('overlay2 conformance on btrfs', 'loop devices need root');
 }

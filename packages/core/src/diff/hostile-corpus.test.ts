@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGraphDriverError } from '../errors.js';
+import { requireBackingSystem } from '../testing/backing-system.js';
 import { readTar } from '../tar/reader.js';
 import { readTreeModel, sameModel, diffModels, type TreeModel } from '../testing/crash-model.js';
 import { peakRssGrowth } from '../testing/hostile.js';
@@ -73,8 +74,10 @@ describe('hostile corpus through readTar and applyLayer', () => {
   }
 });
 
-const canDropPrivileges = process.getuid?.() === 0 && fs.existsSync('/usr/bin/setpriv');
-if (!canDropPrivileges) console.warn('\n[hostile corpus] SKIPPING the unprivileged device/fifo case: needs root and setpriv\n');
+const canDropPrivileges = requireBackingSystem(
+  '[hostile corpus] the unprivileged device/fifo case',
+  process.getuid?.() === 0 && fs.existsSync('/usr/bin/setpriv') ? null : 'needs root and setpriv',
+);
 
 describe.runIf(canDropPrivileges)('device and fifo entries as a non-root user', () => {
   it('are skipped or refused with a typed error (ignoreChownErrors: as rootless), never created as devices', async () => {

@@ -16,10 +16,10 @@ import {
   type CrashTarget,
   type LoopbackFs,
   type LoopbackKind,
+  requireBackingSystem,
 } from '@graphdriver/core/testing';
 import { init } from '../index.js';
 import { LINK_DIR, TMP_DIR } from '../layout.js';
-import { missingBackingSystem } from './targets.js';
 import { mkdtemp } from 'node:fs/promises';
 
 const driverModule = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
@@ -42,7 +42,7 @@ export async function assertNoOverlayLeaks(home: string, layers: readonly string
 
 export function describeOverlayRobustness(kind: LoopbackKind): void {
   if (!canMakeLoopback()) {
-    missingBackingSystem(`overlay2 robustness on ${kind}: loop devices and kernel overlay need root`);
+    requireBackingSystem(`overlay2 robustness on ${kind}`, 'loop devices and kernel overlay need root');
     return;
   }
   let fs: LoopbackFs | undefined;

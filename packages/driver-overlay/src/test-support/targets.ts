@@ -21,10 +21,3 @@ export function overlayTarget(
     ...extra,
   };
 }
-
-/** Says loudly why a backing system is missing; in CI (CI=true) that is a failure. */
-export function missingBackingSystem(what: string): never | void {
-  const msg = `[driver-overlay tests] SKIPPING ${what}`;
-  if (process.env.CI === 'true') throw new Error(`${msg}: not allowed in CI`);
-  console.warn(`\n${'!'.repeat(msg.length)}\n${msg}\n${'!'.repeat(msg.length)}\n`);
-}
