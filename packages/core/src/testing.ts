@@ -8,6 +8,7 @@
  * @module @graphdriver/core/testing
  */
 export * from './testing/loopback.js';
+export { describeRobustness, homesUnder, smallLoopbackHomes, useLoopbackFs, type TestFileLoopback } from './testing/suites.js';
 export { requireBackingSystem, missingPrograms, underCi } from './testing/backing-system.js';
 export { describeConformance, type ConformanceTarget } from './testing/conformance.js';
 export {

@@ -1,7 +1,5 @@
 // Conformance targets for overlay2 over a directory of some filesystem.
-import { mkdtemp } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { ConformanceTarget } from '@graphdriver/core/testing';
+import { type ConformanceTarget, homesUnder } from '@graphdriver/core/testing';
 import { init } from '../index.js';
 
 export function overlayTarget(
@@ -12,7 +10,7 @@ export function overlayTarget(
 ): ConformanceTarget {
   return {
     name,
-    makeHome: () => mkdtemp(join(typeof base === 'string' ? base : base(), 'overlay-home-')),
+    makeHome: homesUnder(base, 'overlay-home-'),
     init: (home, options = []) => init(home, options),
     quota: 'unsupported',
     // deeper than moby's 128-layer limit on lower dirs: the relative lowerdirs must fit
