@@ -16,8 +16,9 @@ import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { applyLayer } from './apply.js';
 import { pyTar, tmpDir, type PyEntry } from '../test-support/apply-fixtures.js';
 import { snapshotTree } from '../testing/fixtures.js';
+import { requireBackingSystem } from '../testing/backing-system.js';
 
-const isRoot = process.geteuid?.() === 0;
+const isRoot = requireBackingSystem("diff/apply-hostile.test.ts's root-only cases", process.geteuid?.() === 0 ? null : 'needs root');
 const TAG = `gdpwn${process.pid}`;
 
 let work: string;

@@ -9,10 +9,11 @@ import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { applyLayer, type ApplyOptions } from './apply.js';
 import { gnuTar, pyTar, tmpDir, type PyEntry } from '../test-support/apply-fixtures.js';
 import { compareTrees, listTree, snapshotTree } from '../testing/fixtures.js';
+import { requireBackingSystem } from '../testing/backing-system.js';
 import { requireReference } from '../testing/reference-tools.js';
 
 const sh = promisify(execFile);
-const isRoot = process.geteuid?.() === 0;
+const isRoot = requireBackingSystem("diff/apply.test.ts's root-only cases", process.geteuid?.() === 0 ? null : 'needs root');
 const CORE = fileURLToPath(new URL('../..', import.meta.url));
 
 let work: string;
