@@ -3,7 +3,8 @@
 import { spawn } from 'node:child_process';
 // Loaded with the library, never on first use: a long-running process must not resolve a
 // module when it first shells out, hours in (node_modules may have been re-linked under
-// it since; issue 16 item 8). exec.test.ts holds that line.
+// it since; issue 16 item 8). The build bundles execa (tsup.config.ts), so a fresh process
+// loads one file instead of resolving ~140 modules (issue 18). exec.test.ts holds both lines.
 import { execa } from 'execa';
 import { ErrorCode, GraphDriverError } from './errors.js';
 
@@ -103,8 +104,16 @@ export function tool(command: string, defaults: RunOptions = {}): Tool {
         });
         return { stdout: String(r.stdout), stderr: String(r.stderr) };
       } catch (err) {
-        const e = err as { exitCode?: number; stderr?: unknown; timedOut?: boolean; shortMessage?: string };
-        const stderr = typeof e.stderr === 'string' && e.stderr ? e.stderr : (e.shortMessage ?? String(err));
+        const e = err as { exitCode?: number; stderr?: unknown; timedOut?: boolean; signal?: string; shortMessage?: string };
+        // A program that failed silently still gets a reason a person can read.
+        const why = e.timedOut
+          ? `timed out after ${o.timeout} ms`
+          : e.signal
+            ? `killed by ${e.signal}`
+            : typeof e.exitCode === 'number'
+              ? `exit code ${e.exitCode}`
+              : (e.shortMessage ?? String(err));
+        const stderr = typeof e.stderr === 'string' && e.stderr ? e.stderr : why;
         throw new ToolError(command, args, e.timedOut ? undefined : e.exitCode, stderr, err);
       }
     },
