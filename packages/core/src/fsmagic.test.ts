@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsMagic, fsName, fsNames, getFSMagic } from './fsmagic.js';
 import { tool } from './exec.js';
+import { requireBackingSystem } from './testing/backing-system.js';
 import { canMakeLoopback, makeLoopbackFs, type LoopbackFs } from './testing/loopback.js';
 
 describe('FsMagic table', () => {
@@ -29,8 +30,7 @@ describe('getFSMagic on real filesystems', () => {
 
   const tmpfsDir = join(tmpdir(), `gd-tmpfs-${process.pid}`);
   const mounts: LoopbackFs[] = [];
-  const root = canMakeLoopback();
-  if (!root) console.warn('\n*** fsmagic: NOT running the tmpfs/btrfs/xfs checks: loop devices and mounts need root ***\n');
+  const root = requireBackingSystem('fsmagic: the tmpfs/btrfs/xfs checks', canMakeLoopback() ? null : 'loop devices and mounts need root');
 
   beforeAll(async () => {
     if (!root) return;

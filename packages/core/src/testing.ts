@@ -8,7 +8,8 @@
  * @module @graphdriver/core/testing
  */
 export * from './testing/loopback.js';
-export { requireBackingSystem, underCi } from './testing/backing-system.js';
+export { describeRobustness, homesUnder, smallLoopbackHomes, useLoopbackFs, type TestFileLoopback } from './testing/suites.js';
+export { requireBackingSystem, missingPrograms, underCi } from './testing/backing-system.js';
 export { describeConformance, type ConformanceTarget } from './testing/conformance.js';
 export {
   buildTree,
@@ -19,6 +20,7 @@ export {
   setTimesNs,
   snapshotTree,
   type CompareOptions,
+  type SnapshotOptions,
   type EntrySpec,
   type EntryCommon,
   type NodeInfo,

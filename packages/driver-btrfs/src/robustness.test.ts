@@ -1,20 +1,11 @@
 // Crash safety, concurrency, a full disk and hostile input, from core's shared campaigns,
 // on btrfs: a 1 GiB loopback btrfs for most, a small one (160 MiB) per full-disk test.
-import { relative, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readdir } from 'node:fs/promises';
 import { describe } from 'vitest';
 import { tool } from '@graphdriver/core';
-import {
-  describeConcurrency,
-  describeCrashSafety,
-  describeExhaustion,
-  describeHostileInput,
-  describeMalformedArguments,
-  makeLoopbackFs,
-  type CrashTarget,
-  type LoopbackFs,
-} from '@graphdriver/core/testing';
+import { describeExhaustion, describeRobustness, smallLoopbackHomes } from '@graphdriver/core/testing';
 import { init } from './init.js';
 import { btrfsAvailable, useLoopbackBtrfs } from './test-support/loopback-btrfs.js';
 
@@ -52,38 +43,25 @@ function noLeaks(mountpoint: () => string) {
 
 describe.runIf(btrfsAvailable)('btrfs robustness', () => {
   const lb = useLoopbackBtrfs();
-  const target: CrashTarget = {
+  describeRobustness({
     name: 'btrfs (loopback)',
     makeHome: () => lb.makeHome(),
     init: (home, options) => init(home, options),
     driverModule,
     assertNoLeaks: noLeaks(() => lb.fs().mountpoint),
-  };
-  describeCrashSafety(target);
-  describeConcurrency(target);
-  describeHostileInput({ ...target, badInitOptions: [['btrfs.min_space=abc'], ['btrfs.min_space=-1'], ['btrfs.bogus=1']] });
-  describeMalformedArguments(target);
+    badInitOptions: [['btrfs.min_space=abc'], ['btrfs.min_space=-1'], ['btrfs.bogus=1']],
+  });
 });
 
 describe.runIf(btrfsAvailable)('btrfs on a full disk', () => {
-  const small = new Map<string, LoopbackFs>();
   describeExhaustion({
     name: 'btrfs (160 MiB loopback)',
-    async makeSmallHome() {
-      const fs = await makeLoopbackFs('btrfs', { size: 160 << 20 });
-      const home = join(fs.mountpoint, 'btrfs');
-      small.set(home, fs);
-      return { home, capacity: 150 << 20 };
-    },
+    ...smallLoopbackHomes('btrfs', { size: 160 << 20, capacity: 150 << 20, dir: 'btrfs' }),
     init: (home, options) => init(home, options),
     async afterFree(home) {
       // deleted subvolumes give their space back when the cleaner has run
-      await btrfs.run(['subvolume', 'sync', small.get(home)!.mountpoint]);
-      await btrfs.run(['filesystem', 'sync', small.get(home)!.mountpoint]);
-    },
-    async removeHome(home) {
-      await small.get(home)?.teardown();
-      small.delete(home);
+      await btrfs.run(['subvolume', 'sync', dirname(home)]);
+      await btrfs.run(['filesystem', 'sync', dirname(home)]);
     },
   });
 });

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, getDriver } from '@graphdriver/core';
-import { canRunVm, expectVmRunPassed, vitestInVm } from '../../../tools/vm/vitest-in-vm.js';
+import { requireBackingSystem } from '@graphdriver/core/testing';
+import { expectVmRunPassed, missingVm, vitestInVm } from '../../../tools/vm/vitest-in-vm.js';
 import { name } from './index.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
@@ -15,7 +16,7 @@ const inVm = process.env.GRAPHDRIVER_IN_VM === '1';
 // without device-mapper (it is there on this host), and the test would then be skipped.
 const hasDm = spawnSync('grep', ['-qw', 'device-mapper', '/proc/misc']).status === 0;
 
-const vmAvailable = () => canRunVm('the devicemapper suites');
+const vmAvailable = () => requireBackingSystem('the devicemapper suites', missingVm());
 
 function inGuest(args: string[], timeout: number) {
   const r = spawnSync(join(repo, 'tools/vm/run'), ['--timeout', String(timeout), '--mem', '2048', '--', ...args], {

@@ -1,17 +1,6 @@
 // The conformance suite on overlay over a loopback btrfs.
-import { afterAll, beforeAll } from 'vitest';
-import { canMakeLoopback, describeConformance, makeLoopbackFs, type LoopbackFs } from '@graphdriver/core/testing';
-import { missingBackingSystem, overlayTarget } from './test-support/targets.js';
+import { describeConformance, useLoopbackFs } from '@graphdriver/core/testing';
+import { overlayTarget } from './test-support/targets.js';
 
-let fs: LoopbackFs | undefined;
-if (canMakeLoopback()) {
-  beforeAll(async () => {
-    fs = await makeLoopbackFs('btrfs', { size: 1 << 30 });
-  });
-  afterAll(async () => {
-    await fs?.teardown();
-  });
-  describeConformance(overlayTarget('overlay2 on a loopback btrfs', () => fs!.mountpoint));
-} else {
-  missingBackingSystem('overlay2 conformance on btrfs: loop devices need root');
-}
+const lb = useLoopbackFs('btrfs', 'overlay2 conformance on btrfs');
+if (lb) describeConformance(overlayTarget('overlay2 on a loopback btrfs', lb.mountpoint));

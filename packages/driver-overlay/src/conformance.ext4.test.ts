@@ -1,8 +1,8 @@
 // The conformance suite on overlay over the host's own ext4 (/var/tmp).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { afterAll, beforeAll } from 'vitest';
-import { describeConformance } from '@graphdriver/core/testing';
-import { missingBackingSystem, overlayTarget } from './test-support/targets.js';
+import { describeConformance, requireBackingSystem } from '@graphdriver/core/testing';
+import { overlayTarget } from './test-support/targets.js';
 
 let base = '';
 const root = process.getuid?.() === 0;
@@ -15,5 +15,5 @@ if (root) {
   });
   describeConformance(overlayTarget('overlay2 on the host filesystem (/var/tmp, ext4)', () => base));
 } else {
-  missingBackingSystem('overlay2 conformance on ext4: kernel overlay needs root');
+  requireBackingSystem('overlay2 conformance on ext4', 'kernel overlay needs root');
 }

@@ -6,10 +6,9 @@ import { constants, statSync } from 'node:fs';
 import { access, chmod, chown, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { removeTree, unprivilegedPrefix } from '@graphdriver/core/testing';
+import { removeTree, unprivilegedPrefix, requireBackingSystem } from '@graphdriver/core/testing';
 import { fuseOverlayfs, fusermount } from './overlay-mount.js';
 import { repoDir, runSuite, tail } from './test-support/child-vitest.js';
-import { missingBackingSystem } from './test-support/targets.js';
 
 const NOBODY = 65534;
 
@@ -25,7 +24,7 @@ if (
   missing.push('/dev/fuse');
 
 if (missing.length) {
-  missingBackingSystem(`overlay2 rootless through fuse-overlayfs: missing ${missing.join(', ')}`);
+  requireBackingSystem('overlay2 rootless through fuse-overlayfs', `missing ${missing.join(', ')}`);
 } else if (process.getuid?.() !== 0) {
   await import('./rootless.suite.js');
 } else {

@@ -4,9 +4,8 @@
 // test VM (tools/vm/run: Debian's kernel, this machine's userland), which has it.
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { canMakeLoopback, makeLoopbackFs } from '@graphdriver/core/testing';
+import { canMakeLoopback, makeLoopbackFs, requireBackingSystem } from '@graphdriver/core/testing';
 import { packageDir, repoDir, runSuite, tail, workerStartTimedOut } from './test-support/child-vitest.js';
-import { missingBackingSystem } from './test-support/targets.js';
 
 /** True when this kernel mounts XFS with prjquota (it refuses without CONFIG_XFS_QUOTA). */
 async function hostHasXfsQuota(): Promise<boolean> {
@@ -22,7 +21,7 @@ async function hostHasXfsQuota(): Promise<boolean> {
 const inVm = process.env.GRAPHDRIVER_IN_VM === '1';
 
 if (!canMakeLoopback()) {
-  missingBackingSystem('overlay2 conformance on xfs with prjquota: loop devices need root');
+  requireBackingSystem('overlay2 conformance on xfs with prjquota', 'loop devices need root');
 } else if (inVm || (await hostHasXfsQuota())) {
   await import('./xfs-quota.vm.suite.js');
 } else {

@@ -17,17 +17,17 @@ import {
   randomEdits,
   requireReference,
   snapshotTree,
+  requireBackingSystem,
 } from '@graphdriver/core/testing';
 import type { OverlayBackend } from './backend.js';
 import { openOverlay } from './init.js';
 import { collect, dockerWhiteoutLayers } from './test-support/layer-tars.js';
-import { missingBackingSystem } from './test-support/targets.js';
 
 const run = promisify(execFile);
 /** Docker's own pkg/archive (the reference peer): fails under CI when missing, warns elsewhere. */
 const PEER = requireReference('peer', "overlay2 native-diff.test.ts's Docker applier checks");
 const root = process.getuid?.() === 0;
-if (!root) missingBackingSystem('overlay2 native diff tests: kernel overlay needs root');
+if (!root) requireBackingSystem('overlay2 native diff tests', 'kernel overlay needs root');
 
 const lines = (changes: Change[]) => changes.map(formatChange);
 

@@ -8,16 +8,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { changesDirs, formatChange, type Driver } from '@graphdriver/core';
-import { mountsUnder } from '@graphdriver/core/testing';
+import { mountsUnder, requireBackingSystem } from '@graphdriver/core/testing';
 import type { OverlayBackend } from './backend.js';
 import { init, openOverlay } from './init.js';
 import { isShortId } from './layout.js';
 import { fuseOverlayfs, isMountPoint, kernelMounter } from './overlay-mount.js';
-import { missingBackingSystem } from './test-support/targets.js';
 
 const run = promisify(execFile);
 const root = process.getuid?.() === 0;
-if (!root) missingBackingSystem('overlay2 driver tests: kernel overlay needs root');
+if (!root) requireBackingSystem('overlay2 driver tests', 'kernel overlay needs root');
 
 describe.runIf(root)('overlay2', () => {
   let base = '';

@@ -8,15 +8,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import {
   canMakeLoopback,
-  describeConcurrency,
-  describeCrashSafety,
   describeExhaustion,
-  describeHostileInput,
-  describeMalformedArguments,
-  makeLoopbackFs,
-  type CrashTarget,
-  type LoopbackFs,
+  describeRobustness,
   requireBackingSystem,
+  smallLoopbackHomes,
 } from '@graphdriver/core/testing';
 import { init } from './index.js';
 
@@ -42,43 +37,27 @@ async function assertNoVfsLeaks(home: string, layers: readonly string[]): Promis
   if (tmp.length) throw new Error(`home/tmp is not empty after recovery: ${tmp.join(', ')}`);
 }
 
-const crashTarget: CrashTarget = {
-  name: 'vfs (ext4)',
-  makeHome: () => mkdtemp(join(base, 'home-')),
-  init: (home, options) => init(home, options),
-  driverModule,
-  assertNoLeaks: assertNoVfsLeaks,
-  removeHome: rmrf,
-};
-
 describe('vfs robustness', () => {
-  describeCrashSafety(crashTarget);
-  describeConcurrency(crashTarget);
-  describeHostileInput({
-    ...crashTarget,
+  describeRobustness({
+    name: 'vfs (ext4)',
+    makeHome: () => mkdtemp(join(base, 'home-')),
+    init: (home, options) => init(home, options),
+    driverModule,
+    assertNoLeaks: assertNoVfsLeaks,
+    removeHome: rmrf,
     badInitOptions: [['vfs.bogus=1'], ['size=abc'], ['vfs.xfs_quota=maybe']],
     // (deep-10k-levels was a known issue until core's delete-tree.ts moved to GNU rm, which walks with openat)
   });
-  describeMalformedArguments(crashTarget);
 });
 
 // ENOSPC on a small loopback ext4 (one per test, torn down with it)
-const loopbacks = new Map<string, LoopbackFs>();
-if (!canMakeLoopback()) requireBackingSystem('the full-disk tests', 'not root, cannot make a loopback ext4');
-describe.runIf(canMakeLoopback())('vfs on a full disk', () => {
-  describeExhaustion({
-    name: 'vfs (96 MiB loopback ext4)',
-    copyingCreates: true,
-    async makeSmallHome() {
-      const lb = await makeLoopbackFs('ext4', { size: 96 << 20 });
-      const home = join(lb.mountpoint, 'vfs');
-      loopbacks.set(home, lb);
-      return { home, capacity: 90 << 20 };
-    },
-    init: (home, options) => init(home, options),
-    async removeHome(home) {
-      await loopbacks.get(home)?.teardown();
-      loopbacks.delete(home);
-    },
+if (requireBackingSystem('the full-disk tests', canMakeLoopback() ? null : 'not root, cannot make a loopback ext4')) {
+  describe('vfs on a full disk', () => {
+    describeExhaustion({
+      name: 'vfs (96 MiB loopback ext4)',
+      copyingCreates: true,
+      ...smallLoopbackHomes('ext4', { size: 96 << 20, capacity: 90 << 20, dir: 'vfs' }),
+      init: (home, options) => init(home, options),
+    });
   });
-});
+}

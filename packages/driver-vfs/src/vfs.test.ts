@@ -8,16 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDriver, type Driver } from '@graphdriver/core';
 import {
   buildTree,
-  canMakeLoopback,
   compareTrees,
-  makeLoopbackFs,
   randomContent,
   removeTree,
   setTimesNs,
   snapshotTree,
   withLayer,
-  type LoopbackFs,
-  requireBackingSystem,
+  useLoopbackFs,
 } from '@graphdriver/core/testing';
 import { tool } from '@graphdriver/core';
 import { init, name } from './index.js';
@@ -286,18 +283,9 @@ describe('registry and status', () => {
 });
 
 describe('reflinks on btrfs', () => {
-  let fs: LoopbackFs | undefined;
   const btrfs = tool('btrfs', { env: { LC_ALL: 'C' } });
-  if (!canMakeLoopback()) {
-    requireBackingSystem('vfs reflink test on btrfs', 'loop devices need root');
-    return;
-  }
-  beforeAll(async () => {
-    fs = await makeLoopbackFs('btrfs', { size: 1 << 30 });
-  });
-  afterAll(async () => {
-    await fs?.teardown();
-  });
+  const lb = useLoopbackFs('btrfs', 'vfs reflink test on btrfs');
+  if (!lb) return;
 
   /** Exclusive and shared bytes of `path` (btrfs filesystem du --raw -s). */
   async function du(path: string): Promise<{ total: number; exclusive: number; shared: number }> {
@@ -333,7 +321,7 @@ describe('reflinks on btrfs', () => {
         expect(again.subarray(0, 4).equals(randomContent(1 << 20, 7).subarray(0, 4))).toBe(true);
       },
       [],
-      fs!.mountpoint,
+      lb.mountpoint(),
     );
   });
 });

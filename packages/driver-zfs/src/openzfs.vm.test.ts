@@ -4,7 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canRunVm, expectVmRunPassed, vitestInVm } from '../../../tools/vm/vitest-in-vm.js';
+import { requireBackingSystem } from '@graphdriver/core/testing';
+import { expectVmRunPassed, missingVm, vitestInVm } from '../../../tools/vm/vitest-in-vm.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
 const pkg = resolve(import.meta.dirname, '..');
@@ -12,7 +13,7 @@ const inVm = process.env.GRAPHDRIVER_IN_VM === '1';
 
 describe.skipIf(inVm)('zfs driver on OpenZFS (in the VM)', () => {
   it('passes its OpenZFS suite inside the VM', async () => {
-    if (!canRunVm('the OpenZFS suites')) return;
+    if (!requireBackingSystem('the OpenZFS suites', missingVm())) return;
     // A fresh build (apt downloads, kernel headers, zfs configure + make) takes 5-20 min.
     const build = spawnSync(resolve(repo, 'tools/vm/openzfs/build'), [], { encoding: 'utf8', timeout: 3_600_000 });
     expect(build.status, `tools/vm/openzfs/build failed:\n${build.stderr}`).toBe(0);

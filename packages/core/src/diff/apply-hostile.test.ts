@@ -14,9 +14,11 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isGraphDriverError } from '../errors.js';
 import { applyLayer } from './apply.js';
-import { pyTar, snapshot, tmpDir, toObject, type PyEntry } from '../test-support/apply-fixtures.js';
+import { pyTar, tmpDir, type PyEntry } from '../test-support/apply-fixtures.js';
+import { snapshotTree } from '../testing/fixtures.js';
+import { requireBackingSystem } from '../testing/backing-system.js';
 
-const isRoot = process.geteuid?.() === 0;
+const isRoot = requireBackingSystem("diff/apply-hostile.test.ts's root-only cases", process.geteuid?.() === 0 ? null : 'needs root');
 const TAG = `gdpwn${process.pid}`;
 
 let work: string;
@@ -78,8 +80,8 @@ async function attack(
   prepare?.(s);
   const list = typeof entries === 'function' ? entries(s) : entries;
   const tar = await pyTar(join(work, `a${++n}.tar`), list);
-  const before = toObject(await snapshot(s.base, { exact: true, exclude: [s.dest] }));
-  const destBefore = toObject(await snapshot(s.dest, { exact: true }));
+  const before = await snapshotTree(s.base, { exclude: [s.dest], symlinkXattrs: true });
+  const destBefore = await snapshotTree(s.dest, { symlinkXattrs: true });
   const host = hostState();
   let outcome: Outcome;
   try {
@@ -89,11 +91,11 @@ async function attack(
     const e = err as { code: string; message: string };
     outcome = { ok: false, code: e.code, message: e.message };
   }
-  expect(toObject(await snapshot(s.base, { exact: true, exclude: [s.dest] }))).toEqual(before);
+  expect(await snapshotTree(s.base, { exclude: [s.dest], symlinkXattrs: true })).toEqual(before);
   expect(hostState()).toEqual(host);
   expect(fs.lstatSync(s.dest).isDirectory()).toBe(true);
   // A refused archive is rolled back: dest exactly as it was (inodes and times included).
-  if (!outcome.ok) expect(toObject(await snapshot(s.dest, { exact: true })), outcome.message).toEqual(destBefore);
+  if (!outcome.ok) expect(await snapshotTree(s.dest, { symlinkXattrs: true }), outcome.message).toEqual(destBefore);
   return { outcome, s };
 }
 

@@ -18,7 +18,8 @@ import type { TarHeader } from '../tar/types.js';
 import { entry } from '../testing/hostile-tars.js';
 import { linksLeadingOut } from '../testing/link-audit.js';
 import { requireReference } from '../testing/reference-tools.js';
-import { snapshot, tmpDir, toObject } from '../test-support/apply-fixtures.js';
+import { tmpDir } from '../test-support/apply-fixtures.js';
+import { snapshotTree } from '../testing/fixtures.js';
 import { applyLayer } from './apply.js';
 import { run } from '../test-support/trees.js';
 
@@ -240,7 +241,7 @@ for (const [mobyTest, cases] of tables) {
       for (const withLower of [false, true]) {
         it(`i=${i}. ${c.what} (${withLower ? 'onto a lower layer' : 'fresh layer'})`, async () => {
           const s = scene(withLower);
-          const before = toObject(await snapshot(s.dest, { exact: true }));
+          const before = await snapshotTree(s.dest, { symlinkXattrs: true });
           const tar = tarOf(c.headers);
           let err: unknown;
           try {
@@ -256,7 +257,7 @@ for (const [mobyTest, cases] of tables) {
             const e = err as { code: string; message: string };
             expect(e.code, e.message).toBe(c.ours.code ?? ErrorCode.UnsafeEntry);
             expect(e.message).toContain(JSON.stringify(c.ours.refused));
-            expect(toObject(await snapshot(s.dest, { exact: true }))).toEqual(before);
+            expect(await snapshotTree(s.dest, { symlinkXattrs: true })).toEqual(before);
           }
 
           if (!peer || withLower) return;

@@ -11,12 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGraphDriverError } from '../errors.js';
+import { requireBackingSystem } from '../testing/backing-system.js';
 import { readTar } from '../tar/reader.js';
 import { readTreeModel, sameModel, diffModels, type TreeModel } from '../testing/crash-model.js';
 import { peakRssGrowth } from '../testing/hostile.js';
 import { DEFAULT_HOSTILE_CODES, hostileTars } from '../testing/hostile-tars.js';
 import { linksLeadingOut } from '../testing/link-audit.js';
-import { snapshot, toObject } from '../test-support/apply-fixtures.js';
+import { snapshotTree } from '../testing/fixtures.js';
 import { applyLayer } from './apply.js';
 
 const run = promisify(execFile);
@@ -107,14 +108,14 @@ describe('link-out cases in every whiteout form, onto existing content: refused 
         const dest = join(work, `wf${++n}`, 'dest');
         fs.mkdirSync(dest, { recursive: true });
         lower(dest);
-        const before = toObject(await snapshot(dest, { exact: true }));
+        const before = await snapshotTree(dest, { symlinkXattrs: true });
         const err = await applyLayer(dest, stream(c.chunks()), { whiteoutFormat: form }).then(
           () => undefined,
           (e: unknown) => e,
         );
         expect(outcome(err)).toBe('ERR_UNSAFE_ENTRY');
         expect((err as Error).message).toContain(JSON.stringify(c.entry));
-        expect(toObject(await snapshot(dest, { exact: true }))).toEqual(before);
+        expect(await snapshotTree(dest, { symlinkXattrs: true })).toEqual(before);
         expect(linksLeadingOut(dest)).toEqual([]);
         expect(fs.readdirSync(join(work, `wf${n}`))).toEqual(['dest']);
         const now = await readTreeModel(sentinel);
@@ -124,8 +125,10 @@ describe('link-out cases in every whiteout form, onto existing content: refused 
   }
 });
 
-const canDropPrivileges = process.getuid?.() === 0 && fs.existsSync('/usr/bin/setpriv');
-if (!canDropPrivileges) console.warn('\n[hostile corpus] SKIPPING the unprivileged device/fifo case: needs root and setpriv\n');
+const canDropPrivileges = requireBackingSystem(
+  '[hostile corpus] the unprivileged device/fifo case',
+  process.getuid?.() === 0 && fs.existsSync('/usr/bin/setpriv') ? null : 'needs root and setpriv',
+);
 
 describe.runIf(canDropPrivileges)('device and fifo entries as a non-root user', () => {
   it('are skipped or refused with a typed error (ignoreChownErrors: as rootless), never created as devices', async () => {

@@ -7,8 +7,10 @@ import { dirname, join } from 'node:path';
 import { setAttributeSync } from '@napi-rs/xattr';
 import type { Change } from '../driver.js';
 import { formatChange } from '../driver.js';
+import { requireBackingSystem } from '../testing/backing-system.js';
 
-export const isRoot = process.getuid?.() === 0;
+/** Root-only cases (owners, device nodes, trusted.* xattrs) run as root; elsewhere core's rule skips them loudly (CI fails). */
+export const isRoot = requireBackingSystem("the diff tests' root-only cases", process.getuid?.() === 0 ? null : 'needs root');
 
 /** A fixed, whole-second time (2023-11-14T22:13:20Z) so expected mtimes are exact. */
 export const T0 = 1_700_000_000;

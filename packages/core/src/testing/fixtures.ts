@@ -150,7 +150,7 @@ export interface NodeInfo {
   target?: string;
   /** Devices: "major:minor". */
   rdev?: string;
-  /** Extended attributes (not on symlinks), values hex. */
+  /** Extended attributes (on symlinks only when asked), values hex. */
   xattrs: Record<string, string>;
   /** Modification time, nanoseconds since the epoch. */
   mtimeNs: bigint;
@@ -181,15 +181,27 @@ function devString(rdev: bigint): string {
   return `${major}:${minor}`;
 }
 
+/** What {@link snapshotTree} leaves out. */
+export interface SnapshotOptions {
+  /** Absolute paths below the root not to list nor descend into (e.g. a layer inside its parent's tree). */
+  exclude?: readonly string[];
+  /** Read symlinks' extended attributes too (`trusted.*` ones can be set on a link; not every driver keeps them). */
+  symlinkXattrs?: boolean;
+}
+
 /**
  * Everything under `root` ("/" is the root itself, then "/a", "/a/b"...). `lost+found` at
- * the top is left out: ext4 and xfs make one and it is not layer content.
+ * the top is left out: ext4 and xfs make one and it is not layer content. Every field is
+ * kept (inodes and nanosecond times too), so `expect(after).toEqual(before)` is an "untouched"
+ * check, and {@link compareTrees} says how two trees must agree.
  */
-export async function snapshotTree(root: string): Promise<TreeSnapshot> {
+export async function snapshotTree(root: string, opts: SnapshotOptions = {}): Promise<TreeSnapshot> {
   const b = xattrBinding();
   const out: TreeSnapshot = new Map();
   const inodes = new Map<string, string[]>();
+  const exclude = new Set(opts.exclude ?? []);
   const visit = async (abs: string, rel: string): Promise<void> => {
+    if (exclude.has(abs)) return;
     const st = await lstat(abs, { bigint: true });
     const type = nodeType(st);
     const info: NodeInfo = {
@@ -210,7 +222,7 @@ export async function snapshotTree(root: string): Promise<TreeSnapshot> {
     }
     if (type === 'symlink') info.target = await readlink(abs);
     if (type === 'char' || type === 'block') info.rdev = devString(st.rdev);
-    if (type !== 'symlink') {
+    if (type !== 'symlink' || opts.symlinkXattrs) {
       for (const name of llistxattrSync(b, abs).sort()) {
         info.xattrs[name] = (lgetxattrSync(b, abs, name) ?? Buffer.alloc(0)).toString('hex');
       }
@@ -236,14 +248,22 @@ export async function snapshotTree(root: string): Promise<TreeSnapshot> {
 /** What {@link compareTrees} compares. */
 export interface CompareOptions {
   /**
-   * How modification times must agree: 'ns' exactly (every entry); 'seconds' whole seconds,
-   * regular files only (what survives a tar); 'none' not compared.
+   * How modification times must agree: 'ns' exactly; 'seconds' in whole seconds (what
+   * survives a tar); 'none' not compared.
    */
   mtime?: 'ns' | 'seconds' | 'none';
+  /**
+   * Whose modification times are compared: 'all' entries, 'non-dirs' (an unpacker touches
+   * directories as it fills them) or regular 'files' only. Default: 'all' for 'ns', 'files'
+   * for 'seconds'.
+   */
+  mtimeOf?: 'all' | 'non-dirs' | 'files';
   /** Paths to leave out of the comparison (e.g. "/" itself). */
   ignore?: (path: string) => boolean;
-  /** Compare owners (default true). */
+  /** Compare owners (default true; a rootless unpack cannot keep them). */
   owners?: boolean;
+  /** Compare device nodes (default true; false leaves them out of both sides, as a rootless unpack cannot make them). */
+  devices?: boolean;
 }
 
 const NS = 1_000_000_000n;
@@ -253,12 +273,15 @@ const floorSec = (ns: bigint) => (ns >= 0n ? ns / NS : -((-ns + NS - 1n) / NS));
 export function compareTrees(expected: TreeSnapshot, actual: TreeSnapshot, opts: CompareOptions = {}): string[] {
   const mtime = opts.mtime ?? 'none';
   const owners = opts.owners ?? true;
+  const mtimeOf = opts.mtimeOf ?? (mtime === 'ns' ? 'all' : 'files');
+  const isDevice = (n: NodeInfo | undefined) => n?.type === 'char' || n?.type === 'block';
   const diffs: string[] = [];
   const paths = [...new Set([...expected.keys(), ...actual.keys()])].sort();
   for (const p of paths) {
     if (opts.ignore?.(p)) continue;
     const e = expected.get(p);
     const a = actual.get(p);
+    if (opts.devices === false && (isDevice(e) || isDevice(a))) continue;
     if (!e) {
       diffs.push(`${p}: unexpected ${a!.type}`);
       continue;
@@ -281,8 +304,9 @@ export function compareTrees(expected: TreeSnapshot, actual: TreeSnapshot, opts:
     field('xattrs', JSON.stringify(e.xattrs), JSON.stringify(a.xattrs));
     field('hardlinked with', e.linkGroup, a.linkGroup);
     field('link count', e.nlink, a.nlink);
-    if (mtime === 'ns') field('mtime', e.mtimeNs, a.mtimeNs);
-    if (mtime === 'seconds' && e.type === 'file') field('mtime (s)', floorSec(e.mtimeNs), floorSec(a.mtimeNs));
+    const timed = mtimeOf === 'all' || (mtimeOf === 'non-dirs' ? e.type !== 'dir' : e.type === 'file');
+    if (timed && mtime === 'ns') field('mtime', e.mtimeNs, a.mtimeNs);
+    if (timed && mtime === 'seconds') field('mtime (s)', floorSec(e.mtimeNs), floorSec(a.mtimeNs));
   }
   return diffs;
 }

@@ -4,6 +4,7 @@
 // the layer; a sentinel directory beside the home and a neighbour layer must stay exactly
 // as they were; no promise may be left rejected unhandled; the process may not grow past a
 // bound while it works; and whatever a failure leaves can be removed.
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -249,7 +250,7 @@ export function describeMalformedArguments(target: HostileTarget & { storageQuot
         expect(created, `create(${JSON.stringify(id)})`).toBe(ErrorCode.InvalidId);
         expect(await d.exists(id).catch(() => false)).toBe(false);
       }
-      expect(await import('node:fs').then((fs) => fs.existsSync(cwdProbe))).toBe(false);
+      expect(existsSync(cwdProbe)).toBe(false);
       expect(await d.list()).toEqual(['base']);
     });
 

@@ -1,6 +1,6 @@
 // Real filesystems for tests: a sparse image file on a loop device, formatted and mounted,
 // then torn down leaving no loop device or mount behind.
-import { mkdtemp, rm, rmdir, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, rmdir, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tool } from '../exec.js';
@@ -69,7 +69,7 @@ export async function makeLoopbackFs(kind: LoopbackKind, opts: LoopbackOptions =
     device = await attachLoop(image);
     await mkfs[kind].cmd.run([...mkfs[kind].args, device]);
     await rmdir(mountpoint).catch(() => {});
-    await import('node:fs/promises').then((fs) => fs.mkdir(mountpoint));
+    await mkdir(mountpoint);
     await mount(device, mountpoint, { options: opts.mountOptions });
     mounted = true;
   } catch (err) {

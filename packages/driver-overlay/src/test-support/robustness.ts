@@ -4,22 +4,10 @@
 import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe } from 'vitest';
-import {
-  canMakeLoopback,
-  describeConcurrency,
-  describeCrashSafety,
-  describeExhaustion,
-  describeHostileInput,
-  describeMalformedArguments,
-  makeLoopbackFs,
-  type CrashTarget,
-  type LoopbackFs,
-  type LoopbackKind,
-} from '@graphdriver/core/testing';
+import { describe } from 'vitest';
+import { describeExhaustion, describeRobustness, type LoopbackKind, smallLoopbackHomes, useLoopbackFs } from '@graphdriver/core/testing';
 import { init } from '../index.js';
 import { LINK_DIR, TMP_DIR } from '../layout.js';
-import { missingBackingSystem } from './targets.js';
 import { mkdtemp } from 'node:fs/promises';
 
 const driverModule = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
@@ -41,51 +29,26 @@ export async function assertNoOverlayLeaks(home: string, layers: readonly string
 }
 
 export function describeOverlayRobustness(kind: LoopbackKind): void {
-  if (!canMakeLoopback()) {
-    missingBackingSystem(`overlay2 robustness on ${kind}: loop devices and kernel overlay need root`);
-    return;
-  }
-  let fs: LoopbackFs | undefined;
-  beforeAll(async () => {
-    fs = await makeLoopbackFs(kind, { size: 1 << 30 });
-  });
-  afterAll(async () => {
-    await fs?.teardown();
-  });
-  const target: CrashTarget = {
-    name: `overlay2 (loopback ${kind})`,
-    makeHome: async () => join(await mkdtemp(join(fs!.mountpoint, 'home-')), 'overlay2'),
-    init: (home, options) => init(home, options),
-    driverModule,
-    assertNoLeaks: assertNoOverlayLeaks,
-  };
+  const lb = useLoopbackFs(kind, `overlay2 robustness on ${kind}`);
+  if (!lb) return;
   describe(`overlay2 robustness on ${kind}`, () => {
-    describeCrashSafety(target);
-    describeConcurrency(target);
-    describeHostileInput({
-      ...target,
+    describeRobustness({
+      name: `overlay2 (loopback ${kind})`,
+      makeHome: async () => join(await mkdtemp(join(lb.mountpoint(), 'home-')), 'overlay2'),
+      init: (home, options) => init(home, options),
+      driverModule,
+      assertNoLeaks: assertNoOverlayLeaks,
       badInitOptions: [['overlay2.size=abc'], ['overlay2.bogus=1'], ['overlay2.ignore_chown_errors=maybe']],
     });
-    describeMalformedArguments(target);
   });
 
-  const small = new Map<string, LoopbackFs>();
   // mkfs.xfs refuses filesystems under 300 MB
   const mib = kind === 'xfs' ? 320 : 160;
   describe(`overlay2 on a full ${kind} disk`, () => {
     describeExhaustion({
       name: `overlay2 (${mib} MiB loopback ${kind})`,
-      async makeSmallHome() {
-        const lb = await makeLoopbackFs(kind, { size: mib << 20 });
-        const home = join(lb.mountpoint, 'overlay2');
-        small.set(home, lb);
-        return { home, capacity: (mib - 20) << 20 };
-      },
+      ...smallLoopbackHomes(kind, { size: mib << 20, capacity: (mib - 20) << 20, dir: 'overlay2' }),
       init: (home, options) => init(home, options),
-      async removeHome(home) {
-        await small.get(home)?.teardown();
-        small.delete(home);
-      },
     });
   });
 }

@@ -1,7 +1,5 @@
 // Conformance targets for the vfs driver over a directory of some filesystem.
-import { mkdtemp } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { ConformanceTarget } from '@graphdriver/core/testing';
+import { type ConformanceTarget, homesUnder } from '@graphdriver/core/testing';
 import { init } from '../index.js';
 
 export function vfsTarget(
@@ -12,7 +10,7 @@ export function vfsTarget(
 ): ConformanceTarget {
   return {
     name,
-    makeHome: () => mkdtemp(join(typeof base === 'string' ? base : base(), 'vfs-home-')),
+    makeHome: homesUnder(base, 'vfs-home-'),
     init: (home, options = []) => init(home, options),
     quota: 'unsupported',
     ...extra,

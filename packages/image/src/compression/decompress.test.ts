@@ -2,21 +2,11 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { missingPrograms, requireBackingSystem } from '@graphdriver/core/testing';
 import { describe, expect, it } from 'vitest';
 import { createZstdDecompress, decompressAuto, detectCompression } from './decompress.js';
 
-const hasZstd = (() => {
-  try {
-    execFileSync('zstd', ['--version']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!hasZstd) {
-  if (process.env.CI === 'true') throw new Error('the zstd tool is missing (tools/setup/install.sh installs it)');
-  console.warn('\n*** SKIPPING zstd tests: the zstd tool is not installed ***\n');
-}
+const hasZstd = requireBackingSystem('the zstd tests', missingPrograms(['zstd']));
 
 /** Compressible but not trivial bytes. */
 function sample(bytes: number): Buffer {

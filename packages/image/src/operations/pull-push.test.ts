@@ -15,7 +15,8 @@ import { startRegistry, type RunningRegistry } from '../test-support/registry.js
 import { tamperBlob } from '../test-support/storage.js';
 import { closeDriver, layerTree, openVfs, umociTree as umociTreeIn } from '../test-support/store.js';
 import { skipWithout, skopeo } from '../test-support/tools.js';
-import { diffTrees, type snapshotTree } from '../test-support/tree.js';
+import { compareTrees, type TreeSnapshot } from '@graphdriver/core/testing';
+import { UNPACKED } from '../test-support/tree.js';
 import { importFrom, pull, push } from './transfer.js';
 import { readLayerRecord } from './layer-meta.js';
 
@@ -24,7 +25,7 @@ const skip =
 
 let work: string;
 let fx: ImageFixture;
-let reference: Awaited<ReturnType<typeof snapshotTree>>;
+let reference: TreeSnapshot;
 let chain: string[];
 let secure: RunningRegistry;
 let plain: RunningRegistry;
@@ -71,7 +72,7 @@ describe.skipIf(skip)('pull and push with docker-registry', () => {
     const { d, stateDir } = await store('pulled');
     const r = await pull(d, `${secure.host}/src/app:v4`, { ...tls(), stateDir });
     expect(r.layers.map((l) => l.id)).toEqual(chain);
-    expect(diffTrees(reference, await layerTree(d, r.top!))).toEqual([]);
+    expect(compareTrees(reference, await layerTree(d, r.top!), UNPACKED)).toEqual([]);
     const rec = await readLayerRecord(stateDir, chain[0]);
     expect(rec).toMatchObject({
       digest: r.layers[0].digest,
@@ -116,7 +117,7 @@ describe.skipIf(skip)('pull and push with docker-registry', () => {
     expect(info.Digest).toBe(p.manifest);
     const back = join(work, 'repush-back');
     await skopeo.copy(`docker://${plain.host}/copy/app:1`, `oci:${back}:b`, ['--src-tls-verify=false']);
-    expect(diffTrees(reference, await umociTree(`${back}:b`))).toEqual([]);
+    expect(compareTrees(reference, await umociTree(`${back}:b`), UNPACKED)).toEqual([]);
   });
 
   it('pushes layers it has no record of (compressed now); skopeo pulls them back to the same tree', async () => {
@@ -129,11 +130,11 @@ describe.skipIf(skip)('pull and push with docker-registry', () => {
       `--src-cert-dir=${secure.caDir}`,
       `--src-creds=${tls().creds}`,
     ]);
-    expect(diffTrees(reference, await umociTree(`${back}:b`))).toEqual([]);
+    expect(compareTrees(reference, await umociTree(`${back}:b`), UNPACKED)).toEqual([]);
     // and we pull our own push back
     const { d: d2 } = await store('fresh-pulled');
     const again = await pull(d2, `${secure.host}/fresh/app:1`, tls());
-    expect(diffTrees(reference, await layerTree(d2, again.top!))).toEqual([]);
+    expect(compareTrees(reference, await layerTree(d2, again.top!), UNPACKED)).toEqual([]);
   });
 
   it('a killed pull resumes from its partial download with a Range request; no half layer is listed meanwhile', async () => {
@@ -173,7 +174,7 @@ describe.skipIf(skip)('pull and push with docker-registry', () => {
     const get = proxy.log.find((e) => e.method === 'GET' && e.path.includes(big.digest) && e.status < 300);
     expect(get?.headers.range).toBe(`bytes=${kept}-`);
     expect(get!.responseBytes).toBe(big.size - kept);
-    expect(diffTrees(reference, await layerTree(d, r.top!))).toEqual([]);
+    expect(compareTrees(reference, await layerTree(d, r.top!), UNPACKED)).toEqual([]);
   });
 
   it("a tampered blob in the registry's storage fails the pull with ERR_DIGEST_MISMATCH; the layers below stay, nothing half-written", async () => {

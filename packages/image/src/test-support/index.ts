@@ -15,4 +15,4 @@ export {
   type TestLayout,
   type TestLayoutOptions,
 } from './images.js';
-export { skipWithout, missingPrograms, REGISTRY_PROGRAMS, skopeo } from './tools.js';
+export { skipWithout, REGISTRY_PROGRAMS, skopeo } from './tools.js';
