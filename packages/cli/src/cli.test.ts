@@ -253,6 +253,32 @@ describe('diff and apply', () => {
     expect((await runJson<Array<{ id: string }>>([...g(), 'ls'])).map((l) => l.id)).not.toContain('garbage');
   });
 
+  it('a plain tar FILE (read directly by core) gives the layer that the same bytes from stdin give', async () => {
+    // Several MiB, files straddling the direct path's 1 MiB reads, and a long name.
+    const dir = join(work, 'direct-src');
+    await mkdir(join(dir, 'd'), { recursive: true });
+    for (let i = 0; i < 9; i++) await writeFile(join(dir, 'd', `f${i}`), Buffer.alloc(700_001 + i * 13, i + 1));
+    await writeFile(join(dir, 'd', 'l'.repeat(150)), 'long\n');
+    const tar = join(work, 'direct.tar');
+    execFileSync('tar', ['--numeric-owner', '-cf', tar, '-C', dir, '.']);
+    await runJson([...g(), 'create', 'direct-file']);
+    await runJson([...g(), 'create', 'direct-stdin']);
+    const fromFile = await runJson<{ compression: string; size: number }>([...g(), 'apply', 'direct-file', tar]);
+    const fromStdin = await runJson<{ compression: string; size: number }>([...g(), 'apply', 'direct-stdin', '-'], {
+      input: await readFile(tar),
+    });
+    expect(fromFile).toMatchObject({ compression: 'none', size: fromStdin.size });
+    expect(fromFile.size).toBe(9 * 700_001 + 13 * 36 + 5);
+    const a = await runCli([...g(), 'diff', 'direct-file', '--parent', '']);
+    const b = await runCli([...g(), 'diff', 'direct-stdin', '--parent', '']);
+    const listing = (t: Buffer) => execFileSync('tar', ['-tv', '--numeric-owner', '--full-time'], { input: t, encoding: 'utf8' });
+    expect(listing(a.stdoutBytes)).toBe(listing(b.stdoutBytes));
+    for (let i = 0; i < 9; i++) {
+      const got = execFileSync('tar', ['-xO', `d/f${i}`], { input: a.stdoutBytes, maxBuffer: 8 << 20 });
+      expect(got.equals(Buffer.alloc(700_001 + i * 13, i + 1)), `d/f${i}`).toBe(true);
+    }
+  });
+
   it('diff writes a layer tar to a file or to stdout, and refuses a terminal', async () => {
     const { tar } = await makeTar('d');
     await runJson([...g(), 'create', 'd0']);
@@ -273,6 +299,9 @@ describe('diff and apply', () => {
     const piped = await runCli([...g(), 'diff', 'd1']);
     expect(piped.status).toBe(0);
     expect(piped.stdoutBytes.length).toBe(r.bytes);
+    // the file holds the very bytes stdout gets, and the reported count is the file's size
+    expect((await readFile(out)).equals(piped.stdoutBytes)).toBe(true);
+    expect(statSync(out).size).toBe(r.bytes);
 
     const all = await runCli([...g(), 'diff', 'd1', '--parent', '']);
     expect(execFileSync('tar', ['-t'], { input: all.stdoutBytes, encoding: 'utf8' })).toMatch(/etc\/app\/\n/);

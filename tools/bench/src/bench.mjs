@@ -16,7 +16,7 @@
 //   BENCH_BIG=1                    run the big-file apply case (0 to skip)
 //   BENCH_BIG_SIZE=2147483648      its file size in bytes
 //   BENCH_BIG_ROUNDS=7             its counted rounds
-//   BENCH_ONLY=changes,size,...    run only these cases
+//   BENCH_ONLY=changes,size,...    run only these cases (the CLI rows: cli-diff, cli-tar, cli-apply, cli-import)
 //   BENCH_RESULTS=tools/bench/RESULTS.md   where to write the report ("" to skip)
 //   BENCH_VERBOSE=1                print every run's times
 //   BENCH_IMAGE_ROUNDS=3           counted rounds of the pull/push rows (src/image.mjs; BENCH_ONLY=pull-push)
@@ -384,6 +384,13 @@ if (BIG && (!ONLY || ONLY.has('apply-big'))) {
   rmSync(bigTar, { force: true });
 }
 
+// the CLI end to end (graphdriver diff, apply, import): tools/bench/src/cli.mjs
+const { CLI_CASES, cliBench, cliReport } = await import('./cli.mjs');
+let cliRows = [];
+if (!ONLY || CLI_CASES.some((n) => ONLY.has(n))) {
+  cliRows = cliBench({ repo, work, base, upper, baseTar, peer: PEER, only: ONLY, runCase, sh, quiesce, die });
+}
+
 // pull and push (@graphdriver/image against skopeo): tools/bench/src/image.mjs
 let imageRows = [];
 const IMAGE_ROUNDS = Math.max(1, Number(env.BENCH_IMAGE_ROUNDS ?? 3));
@@ -492,6 +499,7 @@ lines.push(
     'as `tar --numeric-owner -xf`. apply-diff has no GNU tar column: GNU tar does not honour whiteouts.',
 );
 lines.push('');
+if (cliRows.length) lines.push(...cliReport(cliRows, ROUNDS));
 if (imageRows.length) {
   const { imageReport } = await import('./image.mjs');
   lines.push(...imageReport(imageRows, IMAGE_ROUNDS));

@@ -872,12 +872,15 @@ function mtimeOf(h: TarHeader): number {
  * written with one call; larger ones chunk by chunk, each written before the next is asked
  * for (backpressure, flat memory). The writes are synchronous, like every other call here:
  * a trip through the thread pool per chunk cost more than the write itself (a 2 GiB file
- * from a 64 KiB-chunk stream took twice as long).
+ * from a 64 KiB-chunk stream took twice as long). A small file's pieces are copied as they
+ * come, never kept: each lies in a source chunk that may be reused once the next is asked
+ * for (fs/file-chunks.ts).
  */
 async function writeBody(fd: number, body: AsyncIterable<Buffer>, size: number): Promise<number> {
   const it = body[Symbol.asyncIterator]();
   const small = size <= SMALL_FILE;
-  const gathered: Buffer[] = [];
+  let gathered: Buffer | undefined;
+  let used = 0;
   let total = 0;
   for (;;) {
     let r: IteratorResult<Buffer>;
@@ -890,15 +893,17 @@ async function writeBody(fd: number, body: AsyncIterable<Buffer>, size: number):
     const chunk = r.value;
     if (chunk.length === 0) continue;
     total += chunk.length;
-    if (small && total <= SMALL_FILE) gathered.push(chunk);
-    else {
-      if (gathered.length > 0) {
-        writeAllSync(fd, gathered.length === 1 ? gathered[0] : Buffer.concat(gathered));
-        gathered.length = 0;
+    if (small && total <= size && !(used === 0 && chunk.length === size)) {
+      gathered ??= Buffer.allocUnsafe(size);
+      used += chunk.copy(gathered, used);
+    } else {
+      if (used > 0) {
+        writeAllSync(fd, gathered!.subarray(0, used));
+        used = 0;
       }
       writeAllSync(fd, chunk);
     }
   }
-  if (gathered.length > 0) writeAllSync(fd, gathered.length === 1 ? gathered[0] : Buffer.concat(gathered));
+  if (used > 0) writeAllSync(fd, gathered!.subarray(0, used));
   return total;
 }

@@ -57,6 +57,17 @@ describe('directSource', () => {
     byFd.destroy();
   });
 
+  it('reuses `reuse` buffers in turn when asked (a chunk is valid until the next is pulled)', async () => {
+    const seen: Buffer[] = [];
+    const parts: Buffer[] = [];
+    for await (const c of fileChunks(file, 0, Infinity, { chunkSize: 4096, reuse: 2 })) {
+      seen.push(c);
+      parts.push(Buffer.from(c));
+    }
+    expect(Buffer.concat(parts).equals(data)).toBe(true);
+    expect(new Set(seen.map((c) => c.buffer)).size).toBe(2);
+  });
+
   it('fails like the stream would on a missing file', async () => {
     await expect(all(fileChunks(join(dir, 'missing')))).rejects.toMatchObject({ code: 'ENOENT' });
   });

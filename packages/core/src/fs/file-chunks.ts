@@ -3,10 +3,32 @@
 // 2 GiB layer that way costs 32 768 round trips. A ReadStream nobody has read from yet is
 // taken over instead: the same file, the same byte range, read synchronously (a read from
 // the page cache takes microseconds, less than the trip) in 1 MiB chunks.
+//
+// applyLayer's reads go into a few reused buffers: a fresh 1 MiB buffer per chunk is fresh
+// memory the kernel must fault in, page by page (a 170 MB layer cost ~43 000 page faults,
+// more CPU than parsing it). That is safe only because applyLayer's reader keeps nothing
+// of a chunk once it asks for the next one (tar/reader.ts copies straddling headers, long
+// names and PAX records; apply.ts writes each body chunk, or copies a small file's pieces,
+// before asking for more): see the straddling test in diff/apply-pooled.test.ts.
 import * as fs from 'node:fs';
 
 /** Bytes per read. */
 export const FILE_CHUNK = 1 << 20;
+
+/** Read buffers applyLayer cycles through (one would do; the rest are a margin). */
+export const READ_POOL = 4;
+
+/** How {@link fileChunks} reads. */
+export interface FileChunksOptions {
+  /** Bytes per read (default FILE_CHUNK). */
+  chunkSize?: number;
+  /**
+   * Reuse this many read buffers in turn instead of a fresh one per chunk: a chunk's bytes
+   * are then only valid until the consumer asks for the next chunk (strictly: until it has
+   * asked for `reuse` more). Default 0: fresh chunks the consumer may keep.
+   */
+  reuse?: number;
+}
 
 interface ReadStreamState {
   path: unknown;
@@ -31,19 +53,30 @@ export function untouchedReadStream(s: unknown): { path: string; start: number; 
 
 /**
  * The bytes `start`..`end` (inclusive, as ReadStream's options) of the file at `path`, in
- * fresh chunks of up to FILE_CHUNK bytes (a consumer may keep them).
+ * chunks of up to `chunkSize` bytes: fresh ones (a consumer may keep them) unless
+ * `opts.reuse` says otherwise.
  */
-export async function* fileChunks(path: string, start = 0, end = Infinity): AsyncGenerator<Buffer> {
+export async function* fileChunks(path: string, start = 0, end = Infinity, opts: FileChunksOptions = {}): AsyncGenerator<Buffer> {
+  const size = opts.chunkSize ?? FILE_CHUNK;
+  const reuse = opts.reuse ?? 0;
+  const pool: Buffer[] = [];
+  let turn = 0;
   const fd = fs.openSync(path, 'r');
   try {
     let pos = start;
     while (pos <= end) {
-      const want = Math.min(FILE_CHUNK, end - pos + 1);
-      const buf = Buffer.allocUnsafeSlow(want);
+      const want = Math.min(size, end - pos + 1);
+      let buf: Buffer;
+      if (reuse > 0) {
+        const slot = turn++ % reuse;
+        buf = pool[slot] ??= Buffer.allocUnsafeSlow(size);
+      } else {
+        buf = Buffer.allocUnsafeSlow(want);
+      }
       const got = fs.readSync(fd, buf, 0, want, pos);
       if (got === 0) break;
       pos += got;
-      yield got === want ? buf : buf.subarray(0, got);
+      yield got === buf.length ? buf : buf.subarray(0, got);
     }
   } finally {
     fs.closeSync(fd);
@@ -52,11 +85,12 @@ export async function* fileChunks(path: string, start = 0, end = Infinity): Asyn
 
 /**
  * `source` itself, or, for an untouched fs.ReadStream, its file read directly (the stream
- * is destroyed, which closes the descriptor it opened).
+ * is destroyed, which closes the descriptor it opened) into READ_POOL reused buffers: the
+ * consumer must be done with a chunk when it asks for the next (applyLayer is).
  */
 export function directSource(source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   const file = untouchedReadStream(source);
   if (file === undefined) return source;
   (source as unknown as fs.ReadStream).destroy();
-  return fileChunks(file.path, file.start, file.end);
+  return fileChunks(file.path, file.start, file.end, { reuse: READ_POOL });
 }

@@ -84,7 +84,9 @@ export interface LayerBackend {
   diffSize?(id: string, parent: string | null): Promise<number | undefined>;
   /**
    * Native apply, writing the layer's storage directly (overlay's upper dir): the layer is
-   * not mounted for it. `opts` are what core's applyLayer would be given.
+   * not mounted for it. `opts` are what core's applyLayer would be given. A chunk of `diff`
+   * may be overwritten once the next is read (a file read into reused buffers): hand it to
+   * applyLayer, or copy what is kept.
    */
   applyDiff?(id: string, diff: LayerStream, opts: ApplyOptions): Promise<number>;
 }

@@ -35,6 +35,7 @@ import { storageOptions } from '../options.js';
 import { applyLayer } from '../diff/apply.js';
 import { layerChangesSize, naiveDiffDriverWithApply } from '../diff/naive.js';
 import { guardDiffStream } from '../diff/stream-guard.js';
+import { directSource } from '../fs/file-chunks.js';
 import type { LayerBackend } from './backend.js';
 import { KeyedMutex } from '../linux/keyed-mutex.js';
 import { LayerIndex } from './layer-index.js';
@@ -421,7 +422,9 @@ export class LayerProtoDriver implements ProtoDriver {
    */
   private async unpack(id: string, diff: LayerStream, opts: ApplyDiffOptions): Promise<number> {
     faultPoint('apply:marked');
-    const source = abortableSource(diff, opts.signal, `apply diff to ${id}`);
+    // An untouched fs.ReadStream is read directly here, before the abort wrapper would hide
+    // it from applyLayer (fs/file-chunks.ts): its chunks are then valid until the next is read.
+    const source = abortableSource(directSource(diff as AsyncIterable<Uint8Array>), opts.signal, `apply diff to ${id}`);
     // aborted: whatever the unpacker made of its source stopping, the abort is the cause
     const failure = (err: unknown) =>
       opts.signal?.aborted && !isAbortError(err)

@@ -246,11 +246,13 @@ function cString(b: Buffer): string {
 async function readMetaBody(src: ByteSource, raw: RawHeader, maxPax: number, where: Where): Promise<Buffer> {
   const kind = raw.typeflag === T.gnuLongName || raw.typeflag === T.gnuLongLink ? 'GNU long name' : 'PAX header';
   if (raw.size > maxPax) throw invalidArchive(`${kind} of ${raw.size} bytes exceeds the ${maxPax}-byte limit`, where);
-  const data = await src.read(raw.size);
+  // Copied before the padding is skipped: skipping may pull the next chunk, and a source
+  // may reuse the buffer `data` lies in (applyLayer's file reads do).
+  const data = Buffer.from(await src.read(raw.size));
   if (data.length < raw.size) throw invalidArchive(`archive ends inside a ${raw.size}-byte ${kind}`, where);
   const pad = padOf(raw.size);
   if ((await src.skip(pad)) < pad) throw invalidArchive(`archive ends inside the padding of a ${kind}`, where);
-  return Buffer.from(data);
+  return data;
 }
 
 const DECIMAL = /^\d+$/;
