@@ -59,6 +59,7 @@ export {
 } from './testing/reference-tools.js';
 export {
   runChildSuite,
+  expectChildRunPassed,
   unprivilegedPrefix,
   workerStartTimedOut,
   tailOf,

@@ -3,9 +3,10 @@
 // without CONFIG_XFS_QUOTA, so when a prjquota mount fails here the suite runs inside the
 // test VM (tools/vm/run: Debian's kernel, this machine's userland), which has it.
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
-import { canMakeLoopback, makeLoopbackFs, requireBackingSystem } from '@graphdriver/core/testing';
-import { packageDir, repoDir, runSuite, tail, workerStartTimedOut } from './test-support/child-vitest.js';
+import { it } from 'vitest';
+import { canMakeLoopback, expectChildRunPassed, makeLoopbackFs, requireBackingSystem } from '@graphdriver/core/testing';
+import { missingVm, vmPrefix } from '../../../tools/vm/vm-prefix.js';
+import { packageDir, runSuite } from './test-support/child-vitest.js';
 
 /** True when this kernel mounts XFS with prjquota (it refuses without CONFIG_XFS_QUOTA). */
 async function hostHasXfsQuota(): Promise<boolean> {
@@ -27,25 +28,17 @@ if (!canMakeLoopback()) {
 } else {
   console.warn('[driver-vfs tests] this kernel has no XFS quota support: the prjquota suite runs in the test VM');
   it('conformance on xfs with prjquota, inside the test VM', async () => {
-    const attempt = () =>
-      runSuite({
-        prefix: [join(repoDir, 'tools/vm/run'), '--timeout', '1800', '--mem', '3072', '--'],
-        suite: 'packages/driver-vfs/src/xfs-quota.vm.suite.ts',
-        // threads: a forked worker, a whole new node under TCG, can miss vitest's fixed
-        // 60 s start-up limit when the host is busy
-        vitestArgs: ['--pool=threads'],
-        // the repo is shared read-write with the guest; node_modules is not committed
-        reportPath: join(packageDir, 'node_modules', '.vfs-test', `xfs-quota-${process.pid}.json`),
-      });
-    let run = await attempt();
-    if (workerStartTimedOut(run)) {
-      console.warn("[xfs prjquota, in the VM] vitest's worker did not start in time (busy host); trying once more");
-      run = await attempt();
-    }
-    console.info(`[xfs prjquota, in the VM] ${run.passed} passed, ${run.failed} failed, ${run.skipped} skipped`);
-    const why = `${run.failures.join('\n')}\n--- VM output (tail):\n${tail(run.output)}`;
-    expect(run.failed, why).toBe(0);
-    expect(run.exitCode, why).toBe(0);
-    expect(run.passed, why).toBeGreaterThanOrEqual(23);
+    if (!requireBackingSystem('vfs conformance on xfs with prjquota (in the VM)', missingVm())) return;
+    const run = await runSuite({
+      ...vmPrefix({ timeoutSeconds: 1800 }),
+      suite: 'packages/driver-vfs/src/xfs-quota.vm.suite.ts',
+      // threads: a forked worker, a whole new node under TCG, can miss vitest's fixed
+      // 60 s start-up limit when the host is busy
+      vitestArgs: ['--pool=threads'],
+      // the repo is shared read-write with the guest; node_modules is not committed
+      reportPath: join(packageDir, 'node_modules', '.vfs-test', `xfs-quota-${process.pid}.json`),
+    });
+    // the conformance table (18) and the 5 quota cases
+    expectChildRunPassed(run, 23, 'xfs prjquota, in the VM');
   }, 1_900_000);
 }

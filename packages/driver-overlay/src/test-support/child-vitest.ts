@@ -12,4 +12,4 @@ export function runSuite(opts: Omit<ChildSuiteOptions, 'repoDir' | 'config'>): P
   return runChildSuite({ ...opts, repoDir, config: suitesConfig });
 }
 
-export { tailOf as tail, workerStartTimedOut } from '@graphdriver/core/testing';
+export { tailOf as tail } from '@graphdriver/core/testing';
