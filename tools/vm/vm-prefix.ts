@@ -44,3 +44,19 @@ export function vmPrefix(opts: VmPrefixOptions): { prefix: string[]; timeout: nu
     timeout: (opts.timeoutSeconds + 300) * 1000,
   };
 }
+
+/**
+ * runChildSuite's options for a package's whole `vitest.vm.config.ts` (its `include` relative
+ * to the package) in the VM, echoing the guest's output as it comes (these runs take minutes).
+ * The JSON report goes to the package's node_modules: on the repo share, never committed.
+ */
+export function vmPackageSuites(pkg: string, vm: VmPrefixOptions) {
+  return {
+    ...vmPrefix(vm),
+    repoDir: repo,
+    root: `packages/${pkg}`,
+    config: `packages/${pkg}/vitest.vm.config.ts`,
+    reportPath: resolve(repo, 'packages', pkg, 'node_modules/.vm-test', `report-${process.pid}.json`),
+    echo: true,
+  };
+}

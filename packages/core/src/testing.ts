@@ -59,11 +59,14 @@ export {
 } from './testing/reference-tools.js';
 export {
   runChildSuite,
+  runChildSuiteAs,
   expectChildRunPassed,
   unprivilegedPrefix,
   workerStartTimedOut,
   tailOf,
   type ChildRun,
   type ChildSuiteOptions,
+  type ChildSuiteAsOptions,
+  type ChildRunExpectation,
   type UnprivilegedPrefix,
 } from './testing/child-suite.js';

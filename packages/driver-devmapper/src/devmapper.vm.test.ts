@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, getDriver } from '@graphdriver/core';
 import { expectChildRunPassed, requireBackingSystem, runChildSuite } from '@graphdriver/core/testing';
-import { missingVm, vmPrefix } from '../../../tools/vm/vm-prefix.js';
+import { missingVm, vmPackageSuites } from '../../../tools/vm/vm-prefix.js';
 import { name } from './index.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
@@ -43,16 +43,8 @@ describe.skipIf(inVm)('devicemapper on this host', () => {
     // conformance and pool (23 tests, ~4 min under TCG on a quiet 2-core host, 10 at load 8-9)
     // and robustness (63, ~6 min quiet, ~15 at load 8-9: crash campaign, concurrency, hostile
     // corpus, malformed arguments, a full layer filesystem, kills at precise steps)
-    const run = await runChildSuite({
-      ...vmPrefix({ timeoutSeconds: 3600 }),
-      repoDir: repo,
-      root: 'packages/driver-devmapper',
-      config: 'packages/driver-devmapper/vitest.vm.config.ts',
-      // the repo is shared read-write with the guest; node_modules is not committed
-      reportPath: join(repo, 'packages/driver-devmapper/node_modules/.vm-test', `report-${process.pid}.json`),
-      echo: true,
-    });
-    expectChildRunPassed(run, 86, 'devicemapper, in the VM');
+    const run = await runChildSuite(vmPackageSuites('driver-devmapper', { timeoutSeconds: 3600 }));
+    expectChildRunPassed(run, 86, { label: 'devicemapper, in the VM' });
   }, 4_200_000);
 
   it('recovers after the guest loses power in the middle of a create', async () => {

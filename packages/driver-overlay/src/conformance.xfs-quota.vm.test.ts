@@ -41,6 +41,6 @@ if (!canMakeLoopback()) {
       reportPath: join(packageDir, 'node_modules', '.overlay-test', `xfs-quota-${process.pid}.json`),
     });
     // the conformance table (18) and the 5 quota cases
-    expectChildRunPassed(run, 23, 'xfs prjquota, in the VM');
+    expectChildRunPassed(run, 23, { label: 'xfs prjquota, in the VM' });
   }, 7_300_000);
 }

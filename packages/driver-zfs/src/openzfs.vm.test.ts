@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectChildRunPassed, requireBackingSystem, runChildSuite } from '@graphdriver/core/testing';
-import { missingVm, vmPrefix } from '../../../tools/vm/vm-prefix.js';
+import { missingVm, vmPackageSuites } from '../../../tools/vm/vm-prefix.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
 const inVm = process.env.GRAPHDRIVER_IN_VM === '1';
@@ -18,16 +18,8 @@ describe.skipIf(inVm)('zfs driver on OpenZFS (in the VM)', () => {
     expect(build.status, `tools/vm/openzfs/build failed:\n${build.stderr}`).toBe(0);
     const kit = build.stdout.trim();
 
-    const run = await runChildSuite({
-      ...vmPrefix({ timeoutSeconds: 3000, env: [`GRAPHDRIVER_OPENZFS=${kit}`] }),
-      repoDir: repo,
-      root: 'packages/driver-zfs',
-      config: 'packages/driver-zfs/vitest.vm.config.ts',
-      // the repo is shared read-write with the guest; node_modules is not committed
-      reportPath: resolve(repo, 'packages/driver-zfs/node_modules/.vm-test', `report-${process.pid}.json`),
-      echo: true,
-    });
+    const run = await runChildSuite(vmPackageSuites('driver-zfs', { timeoutSeconds: 3000, env: [`GRAPHDRIVER_OPENZFS=${kit}`] }));
     // conformance (18) and OpenZFS detection and dataset lookup (2)
-    expectChildRunPassed(run, 20, 'OpenZFS, in the VM');
+    expectChildRunPassed(run, 20, { label: 'OpenZFS, in the VM' });
   }, 7_200_000);
 });

@@ -4,12 +4,13 @@
 // for when something did not. The one way the repo runs vitest elsewhere: rootless suites,
 // XFS quota suites, the devicemapper and OpenZFS VM suites.
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { expect } from 'vitest';
 import { tool } from '../exec.js';
+import { removeTree } from './fixtures.js';
 
 /** What a child suite did, from its JSON report (counts are 0 when it wrote none). */
 export interface ChildRun {
@@ -157,18 +158,26 @@ async function runOnce(opts: ChildSuiteOptions): Promise<ChildRun & { signal: No
   };
 }
 
+/** What {@link expectChildRunPassed} also checks and how it labels its log line. */
+export interface ChildRunExpectation {
+  /** Names the run in the counts line it prints (default `child suite`). */
+  label?: string;
+  /** Exactly how many tests the suite skips by design (default 0), e.g. a root-only check in a rootless run. */
+  skipped?: number;
+}
+
 /**
- * Asserts that a child run ended well: exit 0, nothing failed, nothing skipped (a suite that
- * runs elsewhere runs there because it has what it needs), and at least `atLeast` tests passed
- * (a count a suite that silently lost tests would miss). Messages carry the failures and the
- * tail of the child's output. Prints the counts, so a log shows what ran.
+ * Asserts that a child run ended well: exit 0, nothing failed, exactly `expected.skipped`
+ * skipped (none by default: a suite runs elsewhere because there it has what it needs), and at
+ * least `atLeast` tests passed (which catches a suite that silently lost tests). Messages carry
+ * the failures and the tail of the child's output. Prints the counts, so a log shows what ran.
  */
-export function expectChildRunPassed(run: ChildRun, atLeast: number, label = 'child suite'): void {
-  console.info(`[${label}] ${run.passed} passed, ${run.failed} failed, ${run.skipped} skipped`);
+export function expectChildRunPassed(run: ChildRun, atLeast: number, expected: ChildRunExpectation = {}): void {
+  console.info(`[${expected.label ?? 'child suite'}] ${run.passed} passed, ${run.failed} failed, ${run.skipped} skipped`);
   const why = `${run.failures.join('\n')}\n--- output (tail):\n${tailOf(run.output)}`;
   expect(run.failed, why).toBe(0);
   expect(run.exitCode, why).toBe(0);
-  expect(run.skipped, why).toBe(0);
+  expect(run.skipped, why).toBe(expected.skipped ?? 0);
   expect(run.passed, why).toBeGreaterThanOrEqual(atLeast);
 }
 
@@ -252,5 +261,38 @@ async function reachableBy(asUser: string[], file: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** How {@link runChildSuiteAs} runs a suite as another user. */
+export interface ChildSuiteAsOptions extends Omit<ChildSuiteOptions, 'prefix' | 'repo' | 'reportPath' | 'env'> {
+  /** The uid (and gid) to run as, e.g. 65534 (nobody). */
+  uid: number;
+  /** The start of its work directory's name under /var/tmp, e.g. `gd-vfs-rootless-`. */
+  workName: string;
+  /** The child's environment beyond HOME and TMPDIR (both its work directory), given that directory. */
+  env?: (work: string) => Record<string, string>;
+  /** Bind-mount the repo even when the uid can reach it (to test that path). */
+  forceBind?: boolean;
+}
+
+/**
+ * Runs a suite in a child vitest as `uid` with no capabilities ({@link unprivilegedPrefix}), in
+ * a fresh work directory of its own under /var/tmp (mode 0700, removed afterwards) that holds
+ * its HOME, TMPDIR and JSON report. `config` doubles as the file the uid must be able to read
+ * to reach the repo without a bind mount. Must be called as root.
+ */
+export async function runChildSuiteAs(opts: ChildSuiteAsOptions): Promise<ChildRun> {
+  const { uid, workName, env, forceBind, ...suite } = opts;
+  // /var/tmp, not /tmp: a disk, not a tmpfs, and world-writable
+  const work = await mkdtemp(join('/var/tmp', workName));
+  try {
+    await chown(work, uid, uid);
+    await chmod(work, 0o700);
+    const childEnv = { HOME: work, TMPDIR: work, ...env?.(work) };
+    const { prefix, repo } = await unprivilegedPrefix({ uid, repoDir: opts.repoDir, probe: opts.config, work, env: childEnv, forceBind });
+    return await runChildSuite({ ...suite, prefix, repo, reportPath: join(work, 'report.json') });
+  } finally {
+    await removeTree(work);
   }
 }

@@ -2,7 +2,7 @@
 // from: core's runChildSuite with overlay's vitest config (vitest.suites.config.mjs).
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runChildSuite, type ChildRun, type ChildSuiteOptions } from '@graphdriver/core/testing';
+import { runChildSuite, runChildSuiteAs, type ChildRun, type ChildSuiteAsOptions, type ChildSuiteOptions } from '@graphdriver/core/testing';
 
 export const packageDir = fileURLToPath(new URL('../..', import.meta.url));
 export const repoDir = join(packageDir, '..', '..');
@@ -12,4 +12,7 @@ export function runSuite(opts: Omit<ChildSuiteOptions, 'repoDir' | 'config'>): P
   return runChildSuite({ ...opts, repoDir, config: suitesConfig });
 }
 
-export { tailOf as tail } from '@graphdriver/core/testing';
+/** The suite as nobody (uid 65534), without capabilities: core's runChildSuiteAs. */
+export function runSuiteAs(opts: Omit<ChildSuiteAsOptions, 'repoDir' | 'config' | 'uid'>): Promise<ChildRun> {
+  return runChildSuiteAs({ ...opts, repoDir, config: suitesConfig, uid: 65534 });
+}
