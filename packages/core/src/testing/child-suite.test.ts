@@ -24,6 +24,9 @@ describe('runChildSuite', () => {
       reportPath: join(work, 'ids.json'),
     });
     expectChildRunPassed(run, 2);
+    // the counts are checked, not just the exit code: more tests than ran, or a skip it did not make, fail
+    expect(() => expectChildRunPassed(run, run.passed + 1)).toThrow();
+    expect(() => expectChildRunPassed(run, 2, { skipped: 1 })).toThrow();
     expect(run.output).toMatch(/Tests\s+\d+ passed/);
   }, 120_000);
 
