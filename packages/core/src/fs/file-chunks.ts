@@ -11,6 +11,7 @@
 // names and PAX records; apply.ts writes each body chunk, or copies a small file's pieces,
 // before asking for more): see the straddling test in diff/apply-pooled.test.ts.
 import * as fs from 'node:fs';
+import { setImmediate as turnOfTheLoop } from 'node:timers/promises';
 
 /** Bytes per read. */
 export const FILE_CHUNK = 1 << 20;
@@ -65,6 +66,10 @@ export async function* fileChunks(path: string, start = 0, end = Infinity, opts:
   try {
     let pos = start;
     while (pos <= end) {
+      // The reads are synchronous and the consumer's awaits are microtasks: without a turn of
+      // the event loop between chunks, no timer, signal (Ctrl-C) or abort would be seen
+      // until the whole file was read. One turn per chunk costs microseconds.
+      if (pos > start) await turnOfTheLoop();
       const want = Math.min(size, end - pos + 1);
       let buf: Buffer;
       if (reuse > 0) {

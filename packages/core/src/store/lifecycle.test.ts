@@ -3,6 +3,7 @@
 // and check/repair of transient references a dead process left. Real files throughout: a
 // directory-per-layer backend on a temporary directory, tars made by GNU tar.
 import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +105,28 @@ describe('applyDiff with an AbortSignal', () => {
     expect(recordOf('l')?.leases).toBeUndefined();
     await driver.remove('l');
     expect(recordOf('l')).toBeUndefined();
+  });
+});
+
+describe('applyDiff from an fs.ReadStream (read directly, synchronously)', () => {
+  it('a signal aborted by a timer mid-way is seen between chunks: AbortError, the layer never listed', async () => {
+    await driver.create('l', null);
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 64; i++) files[`f${i}`] = Buffer.alloc(1 << 20, i);
+    const tarPath = join(work, 'big.tar');
+    await writeFile(tarPath, await tarOf(files));
+    const ac = new AbortController();
+    let scheduled = false;
+    // scheduled once the first entry is in: it can only fire if the apply lets the event loop turn
+    const onProgress = () => {
+      if (!scheduled) setTimeout(() => ac.abort(), 0);
+      scheduled = true;
+    };
+    const err = await driver.applyDiff('l', null, createReadStream(tarPath), { signal: ac.signal, onProgress }).catch((e: unknown) => e);
+    expect(scheduled).toBe(true);
+    expect(err).toSatisfy(isAbortError);
+    expect(await driver.list()).toEqual([]);
+    expect(await driver.exists('l')).toBe(false);
   });
 });
 
