@@ -3,6 +3,7 @@
 # Idempotent; slow parts are cached under /var/cache/graphdriver so a second run takes seconds.
 #   apt packages   btrfs, xfs, zfs-fuse, device-mapper tools for the VM, Go + moby sources
 #                  for the reference peer, umoci/skopeo for OCI interop, GNU tar, attr, zstd,
+#                  python3 (its tarfile reads and writes the tar tests' archives),
 #                  docker-registry + htpasswd for registry tests, fuse-overlayfs, pigz/igzip
 #   pnpm           the version pinned in package.json's packageManager
 #   peer           moby-archive-bench (Docker's own layer-diff code), built from tools/peer
@@ -22,7 +23,7 @@ fi
 
 step "apt packages"
 pkgs=(btrfs-progs xfsprogs zfs-fuse golang-go golang-github-docker-docker-dev
-  busybox-static dmsetup thin-provisioning-tools e2fsprogs cpio zstd attr tar util-linux
+  busybox-static dmsetup thin-provisioning-tools e2fsprogs cpio zstd attr tar util-linux python3
   debootstrap umoci skopeo kmod
   docker-registry apache2-utils openssl fuse-overlayfs fuse3 pigz isal containers-storage)
 missing=()

@@ -317,7 +317,12 @@ describe('diff and apply', () => {
   });
 });
 
-describe.runIf(process.getuid?.() === 0)('--driver overlay2', () => {
+const kernelOverlay = requireBackingSystem(
+  'the CLI --driver overlay2 tests',
+  process.getuid?.() === 0 ? null : 'kernel overlay needs root',
+);
+
+describe.runIf(kernelOverlay)('--driver overlay2', () => {
   it('creates, applies, mounts in one process and unmounts in another, and diffs', async () => {
     const o = () => ['--root', join(work, 'overlay-root'), '--driver', 'overlay2'];
     const { tar } = await makeTar('o');

@@ -8,21 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildImageFixture, startRegistry, type ImageFixture, type RunningRegistry } from '@graphdriver/image/testing';
 import { runCli, runJson } from './test-support/run-cli.js';
-import { requireBackingSystem } from '@graphdriver/core/testing';
+import { missingPrograms, requireBackingSystem } from '@graphdriver/core/testing';
 
-const missing = ['docker-registry', 'openssl', 'htpasswd', 'skopeo', 'umoci', 'busybox'].filter((bin) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${bin}`]);
-    return false;
-  } catch {
-    return true;
-  }
-});
+const missing = missingPrograms(['docker-registry', 'openssl', 'htpasswd', 'skopeo', 'umoci', 'busybox']);
 if (process.getuid?.() !== 0) missing.push('root');
-requireBackingSystem(
-  'the CLI registry suite',
-  missing.length ? `needs ${missing.join(', ')} (tools/setup/install.sh installs them)` : null,
-);
+requireBackingSystem('the CLI registry suite', missing);
 
 let work: string;
 let fx: ImageFixture;

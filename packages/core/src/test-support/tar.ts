@@ -1,6 +1,6 @@
 // Shared by reader.test.ts and writer.test.ts (not part of the package API).
 import { createHash } from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { BLOCK_SIZE, F } from '../tar/constants.js';
 import { encodeBlock, type BlockFields } from '../tar/header.js';
 import type { TarEntry, TarHeader } from '../tar/types.js';
@@ -87,15 +87,6 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; input?: s
   const r = spawnSync(cmd, args, { cwd: opts.cwd, input: opts.input, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return { stdout: r.stdout, stderr: r.stderr };
-}
-
-export function have(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Root-only cases run as root; elsewhere core's rule skips them loudly (CI fails). */

@@ -43,10 +43,6 @@ export function mustRun(
   return r;
 }
 
-export function have(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
 /** `cp -a`: the copy keeps modes, owners, nanosecond times, xattrs and hardlinks. */
 export function copyTree(src: string, dst: string): void {
   mustRun('cp', ['-a', src, dst]);
@@ -93,13 +89,14 @@ export function mknod(root: string, rel: string, type: 'c' | 'b' | 'p', major = 
   return p;
 }
 
-/** A unix socket file left on disk (python3), or false when python3 is missing. */
-export function socketFile(root: string, rel: string): boolean {
-  if (!have('python3')) return false;
+/**
+ * A unix socket file left on disk, made by python3: gate the caller on
+ * `requireBackingSystem(..., missingPrograms(['python3']))`.
+ */
+export function socketFile(root: string, rel: string): void {
   const p = join(root, rel);
   mkdirSync(dirname(p), { recursive: true });
   mustRun('python3', ['-c', 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])', p]);
-  return true;
 }
 
 export function xattr(p: string, name: string, value: Buffer | string): void {
