@@ -12,6 +12,13 @@ export { describeRobustness, homesUnder, smallLoopbackHomes, useLoopbackFs, type
 export { requireBackingSystem, missingPrograms, underCi } from './testing/backing-system.js';
 export { describeConformance, type ConformanceTarget } from './testing/conformance.js';
 export {
+  describeXfsQuota,
+  hostHasXfsQuota,
+  launchXfsQuotaSuite,
+  type XfsQuotaLauncher,
+  type XfsQuotaTarget,
+} from './testing/xfs-quota.js';
+export {
   buildTree,
   compareTrees,
   listTree,

@@ -1,44 +1,20 @@
 // The conformance suite on XFS mounted with prjquota (quota 'required'), plus vfs's
-// project-quota specifics: src/xfs-quota.vm.suite.ts. This machine's kernel is built
-// without CONFIG_XFS_QUOTA, so when a prjquota mount fails here the suite runs inside the
-// test VM (tools/vm/run: Debian's kernel, this machine's userland), which has it.
+// project-quota specifics: src/xfs-quota.vm.suite.ts, through core's launchXfsQuotaSuite. This
+// machine's kernel is built without CONFIG_XFS_QUOTA, so the suite then runs inside the test
+// VM (tools/vm/run: Debian's kernel, this machine's userland), which has it.
 import { join } from 'node:path';
-import { it } from 'vitest';
-import { canMakeLoopback, expectChildRunPassed, makeLoopbackFs, requireBackingSystem } from '@graphdriver/core/testing';
+import { launchXfsQuotaSuite } from '@graphdriver/core/testing';
 import { missingVm, vmPrefix } from '../../../tools/vm/vm-prefix.js';
 import { packageDir, runSuite } from './test-support/child-vitest.js';
 
-/** True when this kernel mounts XFS with prjquota (it refuses without CONFIG_XFS_QUOTA). */
-async function hostHasXfsQuota(): Promise<boolean> {
-  try {
-    const fs = await makeLoopbackFs('xfs', { mountOptions: 'prjquota' });
-    await fs.teardown();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const inVm = process.env.GRAPHDRIVER_IN_VM === '1';
-
-if (!canMakeLoopback()) {
-  requireBackingSystem('vfs conformance on xfs with prjquota', 'loop devices need root');
-} else if (inVm || (await hostHasXfsQuota())) {
-  await import('./xfs-quota.vm.suite.js');
-} else {
-  console.warn('[driver-vfs tests] this kernel has no XFS quota support: the prjquota suite runs in the test VM');
-  it('conformance on xfs with prjquota, inside the test VM', async () => {
-    if (!requireBackingSystem('vfs conformance on xfs with prjquota (in the VM)', missingVm())) return;
-    const run = await runSuite({
-      ...vmPrefix({ timeoutSeconds: 1800 }),
-      suite: 'packages/driver-vfs/src/xfs-quota.vm.suite.ts',
-      // threads: a forked worker, a whole new node under TCG, can miss vitest's fixed
-      // 60 s start-up limit when the host is busy
-      vitestArgs: ['--pool=threads'],
-      // the repo is shared read-write with the guest; node_modules is not committed
-      reportPath: join(packageDir, 'node_modules', '.vfs-test', `xfs-quota-${process.pid}.json`),
-    });
-    // the conformance table (18) and the 5 quota cases
-    expectChildRunPassed(run, 23, { label: 'xfs prjquota, in the VM' });
-  }, 1_900_000);
-}
+await launchXfsQuotaSuite({
+  driver: 'vfs',
+  importSuite: () => import('./xfs-quota.vm.suite.js'),
+  suitePath: 'packages/driver-vfs/src/xfs-quota.vm.suite.ts',
+  reportPath: join(packageDir, 'node_modules', '.vfs-test', `xfs-quota-${process.pid}.json`),
+  missingVm,
+  vm: vmPrefix({ timeoutSeconds: 1800 }),
+  runSuite,
+  // the conformance table (18) and the 5 quota cases
+  expectedTests: 23,
+});
