@@ -162,7 +162,7 @@ async function runOnce(opts: ChildSuiteOptions): Promise<ChildRun & { signal: No
 export interface ChildRunExpectation {
   /** Names the run in the counts line it prints (default `child suite`). */
   label?: string;
-  /** Exactly how many tests the suite skips by design (default 0), e.g. a root-only check in a rootless run. */
+  /** Exactly how many tests the suite skips by design (default 0). */
   skipped?: number;
 }
 
