@@ -219,7 +219,7 @@ export function imageReport(rows, rounds) {
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const env = process.env;
   if (!existsSync(BIN)) throw new Error('packages/cli/dist is missing: run `pnpm build` first');
-  const { referenceCorpus, missingReference } = await dist('packages/core/dist/testing.js');
+  const { referenceCorpus, missingReference } = await import('@graphdriver/core/testing');
   const corpus = referenceCorpus();
   if (!corpus) throw new Error(missingReference('corpus'));
   const rounds = Math.max(1, Number(env.BENCH_IMAGE_ROUNDS ?? 3));
