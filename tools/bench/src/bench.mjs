@@ -388,7 +388,7 @@ if (BIG && (!ONLY || ONLY.has('apply-big'))) {
 const { CLI_CASES, cliBench, cliReport } = await import('./cli.mjs');
 let cliRows = [];
 if (!ONLY || CLI_CASES.some((n) => ONLY.has(n))) {
-  cliRows = cliBench({ repo, work, base, upper, baseTar, peer: PEER, only: ONLY, runCase, sh, quiesce, die });
+  cliRows = cliBench({ work, base, upper, baseTar, peer: PEER, only: ONLY, runCase, sh, quiesce, die });
 }
 
 // pull and push (@graphdriver/image against skopeo): tools/bench/src/image.mjs

@@ -13,6 +13,7 @@
 // The stores use the vfs driver (runs everywhere, no mounts): its diff is core's naive one.
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The rows' names (BENCH_ONLY). */
 export const CLI_CASES = ['cli-diff', 'cli-tar', 'cli-apply', 'cli-import'];
@@ -21,10 +22,11 @@ export const CLI_CASES = ['cli-diff', 'cli-tar', 'cli-apply', 'cli-import'];
  * Runs the CLI rows with bench.mjs's machinery (`runCase`: alternating tools, warm-up,
  * medians). Returns the rows for {@link cliReport}.
  */
-export function cliBench({ repo, work, base, upper, baseTar, peer, only, runCase, sh, quiesce, die }) {
+export function cliBench({ work, base, upper, baseTar, peer, only, runCase, sh, quiesce, die }) {
   const want = CLI_CASES.filter((n) => !only || only.has(n));
   if (!want.length) return [];
-  const BIN = join(repo, 'packages/cli/dist/bin.js');
+  // the CLI's entry file itself: a package-manager shim would add a shell's start-up to every row
+  const BIN = fileURLToPath(import.meta.resolve('@graphdriver/cli/bin'));
   if (!existsSync(BIN)) die(`${BIN} is missing: build the CLI first (pnpm turbo run build --filter @graphdriver/cli)`);
   const cli = (root, ...args) => ['node', BIN, '--root', root, '--driver', 'vfs', '--json', ...args];
   const run = (root, ...args) => JSON.parse(sh('node', [BIN, '--root', root, '--driver', 'vfs', '--json', ...args]).trim() || 'null');

@@ -21,9 +21,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../..');
-const BIN = join(repo, 'packages/cli/dist/bin.js');
+// the CLI's entry file itself: a package-manager shim would add a shell's start-up to every row
+const BIN = fileURLToPath(import.meta.resolve('@graphdriver/cli/bin'));
 const TIME = '/usr/bin/time';
-const dist = (p) => import(pathToFileURL(join(repo, p)).href);
 
 function sh(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -50,9 +50,9 @@ const median = (xs) => {
 
 /** Builds the two test images as OCI layouts with our own export (gzip), in `work`. */
 async function buildImages(work, corpus, big) {
-  const core = await dist('packages/core/dist/index.js');
-  await dist('packages/driver-vfs/dist/index.js');
-  const image = await dist('packages/image/dist/index.js');
+  const core = await import('@graphdriver/core');
+  await import('@graphdriver/driver-vfs');
+  const image = await import('@graphdriver/image');
   const driver = await core.newDriver('vfs', { root: join(work, 'build-store'), driverOptions: [] });
   const layouts = {};
   try {
@@ -81,7 +81,7 @@ async function buildImages(work, corpus, big) {
 }
 
 export async function imageBench({ rounds = 3, big = true, corpus, work } = {}) {
-  const testing = await dist('packages/image/dist/testing.js');
+  const testing = await import('@graphdriver/image/testing');
   const layouts = await buildImages(work, corpus, big);
   const source = await testing.startRegistry();
   const rows = [];
@@ -219,7 +219,7 @@ export function imageReport(rows, rounds) {
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   const env = process.env;
   if (!existsSync(BIN)) throw new Error('packages/cli/dist is missing: run `pnpm build` first');
-  const { referenceCorpus, missingReference } = await dist('packages/core/dist/testing.js');
+  const { referenceCorpus, missingReference } = await import('@graphdriver/core/testing');
   const corpus = referenceCorpus();
   if (!corpus) throw new Error(missingReference('corpus'));
   const rounds = Math.max(1, Number(env.BENCH_IMAGE_ROUNDS ?? 3));

@@ -64,7 +64,7 @@ describe('applyLayer over one reused read buffer', () => {
       expect(fs.readlinkSync(join(dir, `${format}-whole`, `d/${long('link', 150)}`))).toBe(`${deep}/${long('target', 180)}`);
       expect(fs.statSync(join(dir, `${format}-whole`, 'd/f70001')).size).toBe(70_001);
       if (format === 'pax') expect(Object.keys(expected.get('/d/paxed')?.xattrs ?? {})).not.toEqual([]);
-      for (const chunkSize of [1, 7, 100, 511, 512, 513, 1000, 4099]) {
+      for (const chunkSize of [1, 7, 100, 511, 512, 513, 1000, 4099, 65_535, 65_536, 70_000]) {
         const got = await applied(`${format}-${chunkSize}`, fileChunks(tars[format], 0, Infinity, { chunkSize, reuse: 1 }));
         expect(differences(expected, got), `chunks of ${chunkSize} bytes`).toEqual([]);
       }

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, linkSync, readdirSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ChangeKind, type Change } from '../driver.js';
 import { readTar } from '../tar/reader.js';
 import { readAll } from '../test-support/tar.js';
@@ -244,8 +244,8 @@ describe('exportChanges', () => {
     const stream = tarDirectory(root);
     await new Promise<void>((resolve) => stream.once('data', () => resolve()));
     stream.destroy();
-    await new Promise((r) => setTimeout(r, 50));
-    expect(fds()).toBe(before);
+    // the closes run on the thread pool: wait for them (a fixed 50 ms was flaky under load)
+    await vi.waitFor(() => expect(fds()).toBe(before), { timeout: 10_000, interval: 20 });
   });
 
   describe.runIf(isRoot)('as root', () => {
