@@ -44,7 +44,7 @@ describe.skipIf(inVm)('devicemapper on this host', () => {
     // and robustness (63, ~6 min quiet, ~15 at load 8-9: crash campaign, concurrency, hostile
     // corpus, malformed arguments, a full layer filesystem, kills at precise steps)
     const run = await runChildSuite(vmPackageSuites('driver-devmapper', { timeoutSeconds: 3600 }));
-    expectChildRunPassed(run, 86, { label: 'devicemapper, in the VM' });
+    expectChildRunPassed(run, 100, { label: 'devicemapper, in the VM' });
   }, 4_200_000);
 
   it('recovers after the guest loses power in the middle of a create', async () => {

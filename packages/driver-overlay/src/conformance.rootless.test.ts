@@ -42,6 +42,6 @@ if (missing.length) {
       forceBind: process.env.GD_OVERLAY_ROOTLESS_BIND === '1',
       suite: 'packages/driver-overlay/src/rootless.suite.ts',
     });
-    expectChildRunPassed(run, 41, { label: 'rootless, uid 65534' });
+    expectChildRunPassed(run, 90, { label: 'rootless, uid 65534' });
   }, 1_800_000);
 }
