@@ -178,7 +178,12 @@ export interface XfsQuotaLauncher {
   /** Why this host cannot boot the test VM, or null: tools/vm's `missingVm`. */
   missingVm: () => string | null;
   /** The guest's wrapper, tools/vm's `vmPrefix({ timeoutSeconds })`. */
-  vm: { prefix: string[]; timeout: number };
+  vm: {
+    /** The command line that runs a program in the guest. */
+    prefix: string[];
+    /** How long the guest's run may take, in ms. */
+    timeout: number;
+  };
   /** The package's {@link runChildSuite} with its suites config. */
   runSuite: (opts: Omit<ChildSuiteOptions, 'repoDir' | 'config'>) => Promise<ChildRun>;
   /** At least this many tests pass in the VM run (the conformance table and the quota cases). */
