@@ -12,6 +12,7 @@
 //   GRAPHDRIVER_CORPUS=/var/cache/graphdriver-corpus   the corpus (tools/corpus): base/, upper/, base.tar
 //   MOBY_ARCHIVE_BENCH=/usr/local/bin/moby-archive-bench  the peer (tools/peer)
 //   BENCH_WORKDIR=...              scratch space (default: a new gd-bench-* dir beside the corpus)
+//   BENCH_FS=ext4|xfs|btrfs        scratch space on a fresh 24 GiB loopback filesystem of that kind (root)
 //   BENCH_WARM=1                   also time ours warmed up in one process (0 to skip)
 //   BENCH_BIG=1                    run the big-file apply case (0 to skip)
 //   BENCH_BIG_SIZE=2147483648      its file size in bytes
@@ -63,8 +64,15 @@ if (!CORPUS) die(missingReference('corpus'));
 const haveTime = existsSync(TIME);
 if (!haveTime) console.warn(`bench: ${TIME} not found: peak RSS will not be reported`);
 
-// Scratch space on the corpus' filesystem, so that copies and unpacks hit the same disk.
-const work = env.BENCH_WORKDIR ?? mkdtempSync(join(dirname(resolve(CORPUS)), 'gd-bench-'));
+// Scratch space on the corpus' filesystem, so that copies and unpacks hit the same disk; or,
+// with BENCH_FS, on a fresh loopback filesystem of that kind (root), for every tool alike: a
+// host whose own disk is unusual (this project's VM has ext4 without a journal, where an inode
+// made right after a delete costs ~10x) can measure on the disk a user's machine would have.
+const scratchFs = env.BENCH_FS
+  ? await (await import('@graphdriver/core/testing')).makeLoopbackFs(env.BENCH_FS, { size: 24 * 2 ** 30 })
+  : null;
+const work =
+  env.BENCH_WORKDIR ?? mkdtempSync(scratchFs ? join(scratchFs.mountpoint, 'gd-bench-') : join(dirname(resolve(CORPUS)), 'gd-bench-'));
 mkdirSync(work, { recursive: true });
 const base = join(CORPUS, 'base');
 const upper = join(CORPUS, 'upper');
@@ -210,7 +218,7 @@ const machine = {
     .loadavg()
     .map((x) => x.toFixed(2))
     .join(' '),
-  fs: spawnSync('stat', ['-f', '-c', '%T', work], { encoding: 'utf8' }).stdout.trim(),
+  fs: `${spawnSync('stat', ['-f', '-c', '%T', work], { encoding: 'utf8' }).stdout.trim()}${scratchFs ? ` (BENCH_FS=${env.BENCH_FS}: a fresh loopback filesystem)` : ''}`,
 };
 console.log(`bench: ${ROUNDS} rounds (+1 warm-up), corpus ${CORPUS}, work dir ${work}`);
 console.log(
@@ -418,6 +426,7 @@ machine.loadAfter = os
   .map((x) => x.toFixed(2))
   .join(' ');
 if (!env.BENCH_WORKDIR) rmSync(work, { recursive: true, force: true });
+await scratchFs?.teardown();
 
 // ---- report ----
 const done = results.filter(Boolean);
