@@ -55,6 +55,16 @@ export class XfsQuota {
     await this.run(`limit -p bhard=${Math.ceil(bytes / 1024)}k ${projid}`);
   }
 
+  /**
+   * The hard block limit of project `projid` in bytes, 0 when it has none (or is not listed):
+   * the report's columns are used, soft, hard, in KiB.
+   */
+  async hardLimitBytes(projid: number): Promise<number> {
+    const { stdout } = await this.run('report -p -n -N -b');
+    const m = new RegExp(`^#${projid}\\s+\\d+\\s+\\d+\\s+(\\d+)\\s`, 'm').exec(stdout);
+    return m ? Number(m[1]) * 1024 : 0;
+  }
+
   /** Project ids with usage or limits on this filesystem (numeric report). */
   async projectsInUse(): Promise<Set<number>> {
     const { stdout } = await this.run('report -p -n -N -b');
