@@ -55,22 +55,22 @@ export class XfsQuota {
     await this.run(`limit -p bhard=${Math.ceil(bytes / 1024)}k ${projid}`);
   }
 
-  /**
-   * The hard block limit of project `projid` in bytes, 0 when it has none (or is not listed):
-   * the report's columns are used, soft, hard, in KiB.
-   */
+  /** The hard block limit of project `projid` in bytes, 0 when it has none (or is not listed). */
   async hardLimitBytes(projid: number): Promise<number> {
-    const { stdout } = await this.run('report -p -n -N -b');
-    const m = new RegExp(`^#${projid}\\s+\\d+\\s+\\d+\\s+(\\d+)\\s`, 'm').exec(stdout);
-    return m ? Number(m[1]) * 1024 : 0;
+    return (await this.report()).get(projid) ?? 0;
   }
 
-  /** Project ids with usage or limits on this filesystem (numeric report). */
+  /** Project ids with usage or limits on this filesystem. */
   async projectsInUse(): Promise<Set<number>> {
+    return new Set((await this.report()).keys());
+  }
+
+  /** The numeric project report: each listed id and its hard limit in bytes (columns: used, soft, hard, in KiB). */
+  private async report(): Promise<Map<number, number>> {
     const { stdout } = await this.run('report -p -n -N -b');
-    const ids = new Set<number>();
-    for (const m of stdout.matchAll(/^#(\d+)\s/gm)) ids.add(Number(m[1]));
-    return ids;
+    const hard = new Map<number, number>();
+    for (const m of stdout.matchAll(/^#(\d+)\s+(?:\d+\s+\d+\s+(\d+)\s)?/gm)) hard.set(Number(m[1]), m[2] ? Number(m[2]) * 1024 : 0);
+    return hard;
   }
 }
 
