@@ -32,6 +32,7 @@ export { faultPoint, FAULT_POINTS, type FaultPointName, type BackendFaultPointNa
 export { naiveDiffDriver, naiveDiffDriverWithApply, type ApplyDiffProtoDriver, type Lease, type LeasingProtoDriver } from './diff/naive.js';
 export { abortError, abortableSource, destroyOnAbort, throwIfAborted } from './abort.js';
 export { changesDirs, entryModified } from './diff/changes.js';
+export { lstatQuiet, lstatImplementation, type FileStat } from './fs/lstat.js';
 export { readXattr } from './fs/xattr.js';
 export { compareBytewise } from './diff/walk-util.js';
 export { changesSize } from './diff/size.js';

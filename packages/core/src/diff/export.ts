@@ -6,18 +6,18 @@
 // This module plans the entries (what Docker's addTarFile puts in each header, and which
 // file's data follows); tar-assembler.ts turns them into bytes and tar-output.ts delivers
 // them, as a Readable or straight into a file.
-import { chmodSync, lstatSync, openSync, readlinkSync, constants as fsConstants, type BigIntStats } from 'node:fs';
+import { chmodSync, lstatSync, openSync, readlinkSync, constants as fsConstants } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { ChangeKind, type Change } from '../driver.js';
 import { ErrorCode, GraphDriverError } from '../errors.js';
 import { xattrBinding, type Binding } from '../fs/xattr.js';
 import { ClosedDirs, realMode } from '../fs/closed-dirs.js';
+import { lstatQuiet, type FileStat } from '../fs/lstat.js';
 import type { EntryType, TarHeader } from '../tar/types.js';
 import { hostNameLookup, type NameLookup } from './owners.js';
 import type { PlanSource, Planned } from './tar-assembler.js';
 import { tarReadable, writeTarTo } from './tar-output.js';
 import {
-  LSTAT_QUIET,
   S_IFBLK,
   S_IFCHR,
   S_IFDIR,
@@ -138,7 +138,7 @@ function dockerCapability(value: Buffer): Buffer {
  * (relative, no leading "/"). Returns null when the path vanished (skipped, as Docker logs
  * and skips) or is a socket.
  */
-function planEntry(path: string, name: string, ctx: AppendContext, st: BigIntStats): Planned | null {
+function planEntry(path: string, name: string, ctx: AppendContext, st: FileStat): Planned | null {
   const mode = realMode(path, Number(st.mode)); // a directory another walk opened: its own bits
   const type = entryType(mode);
   if (type === null) return null;
@@ -206,7 +206,7 @@ const myUid = process.getuid?.() ?? 0;
  * root reads it anyway) is given u+r for the open alone, then its exact mode back: the open
  * descriptor stays readable.
  */
-function openFile(path: string, st: BigIntStats): number {
+function openFile(path: string, st: FileStat): number {
   try {
     return openSync(path, OPEN_FLAGS);
   } catch (err) {
@@ -221,9 +221,10 @@ function openFile(path: string, st: BigIntStats): number {
   }
 }
 
-function lstatQuiet(path: string): BigIntStats | null {
+/** lstatQuiet, with a path under a non-directory (ENOTDIR) also null. */
+function lstatOrNull(path: string): FileStat | null {
   try {
-    return lstatSync(path, LSTAT_QUIET) ?? null;
+    return lstatQuiet(path) ?? null;
   } catch (err) {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return null;
     throw err;
@@ -269,13 +270,13 @@ class ExportPlan implements PlanSource {
     }
     if (p === '/') return null; // Docker would archive "" here; no valid change names the root
     const path = this.root === '/' ? p : this.root + p;
-    let st: BigIntStats | null;
+    let st: FileStat | null;
     try {
-      st = lstatQuiet(path);
+      st = lstatOrNull(path);
     } catch (err) {
       // inside a closed directory of ours: open the way down (put back when the plan closes)
       if (!this.ctx.closed.openWayTo(path, false, err)) throw err;
-      st = lstatQuiet(path);
+      st = lstatOrNull(path);
     }
     return st === null ? null : planEntry(path, p.slice(1), this.ctx, st);
   }
@@ -286,7 +287,7 @@ class ExportPlan implements PlanSource {
 
   private whiteoutTime(p: string, slash: number): number {
     if (this.ctx.whiteoutTime !== undefined) return this.ctx.whiteoutTime;
-    const parent = lstatQuiet(this.root === '/' ? p.slice(0, slash) || '/' : this.root + p.slice(0, slash));
+    const parent = lstatOrNull(this.root === '/' ? p.slice(0, slash) || '/' : this.root + p.slice(0, slash));
     return parent ? floorSeconds(parent.mtimeNs) : 0;
   }
 }
@@ -324,7 +325,7 @@ class TreePlan implements PlanSource {
     return null;
   }
 
-  private push(rel: string, abs: string, st: BigIntStats): void {
+  private push(rel: string, abs: string, st: FileStat): void {
     let names: string[];
     try {
       names = this.ctx.closed.names(abs, st);
@@ -352,10 +353,10 @@ class TreePlan implements PlanSource {
       }
       const name = top.names[top.i++];
       const path = top.abs + name;
-      // lstatQuiet, written out: one wrapper less for V8 to compile (see changes.ts).
-      let st: BigIntStats | undefined;
+      // lstatOrNull, written out: one wrapper less for V8 to compile (see changes.ts).
+      let st: FileStat | undefined;
       try {
-        st = lstatSync(path, LSTAT_QUIET);
+        st = lstatQuiet(path);
       } catch (err) {
         if (isErrno(err, 'ENOENT', 'ENOTDIR')) return null;
         throw err;

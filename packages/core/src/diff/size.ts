@@ -1,8 +1,8 @@
 // Docker's ChangesSize (pkg/archive/changes.go): the bytes a layer adds.
-import { lstatSync, type BigIntStats } from 'node:fs';
 import { ChangeKind, type Change } from '../driver.js';
 import { ClosedDirs } from '../fs/closed-dirs.js';
-import { LSTAT_QUIET, S_IFDIR, S_IFMT, Yielder, yieldToLoop } from './walk-util.js';
+import { lstatQuiet, type FileStat } from '../fs/lstat.js';
+import { S_IFDIR, S_IFMT, Yielder, yieldToLoop } from './walk-util.js';
 
 /**
  * Sum of the sizes of the non-directory entries added or modified by `changes`, read from
@@ -27,12 +27,12 @@ async function sizeOf(dir: string, changes: Change[], closed: ClosedDirs): Promi
     if ((i & 1023) === 0 && yielder.due()) await yieldToLoop();
     const c = changes[i];
     if (c.kind !== ChangeKind.Modify && c.kind !== ChangeKind.Add) continue;
-    let st: BigIntStats | undefined;
+    let st: FileStat | undefined;
     const path = c.path === '/' ? dir : dir + c.path;
     try {
-      st = lstatSync(path, LSTAT_QUIET);
+      st = lstatQuiet(path);
     } catch (err) {
-      st = closed.openWayTo(path, false, err) ? lstatSync(path, LSTAT_QUIET) : undefined;
+      st = closed.openWayTo(path, false, err) ? lstatQuiet(path) : undefined;
     }
     if (st === undefined || (Number(st.mode) & S_IFMT) === S_IFDIR) continue;
     if (st.nlink > 1n) {

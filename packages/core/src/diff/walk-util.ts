@@ -1,6 +1,7 @@
 // Small helpers shared by the diff walkers (changes, size, export). Internal to core.
-import { lstatSync, type BigIntStats } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { ErrorCode, GraphDriverError } from '../errors.js';
+import type { FileStat } from '../fs/lstat.js';
 
 export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
@@ -32,9 +33,6 @@ export function compareBytewise(a: string, b: string): number {
   }
   return a.length - b.length;
 }
-
-/** lstat options for the walks: exact (bigint) times and inodes, undefined for a vanished path. */
-export const LSTAT_QUIET = { bigint: true, throwIfNoEntry: false } as const;
 
 /** Characters where UTF-16 order and UTF-8 byte order can disagree (surrogates and U+E000..). */
 const NEEDS_BYTEWISE = /[\ud800-\uffff]/;
@@ -98,8 +96,11 @@ export function devMinor(rdev: bigint): number {
   return Number((rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n));
 }
 
+/** The lstat fields statDifferent compares. */
+export type ComparedStat = Pick<FileStat, 'mode' | 'uid' | 'gid' | 'rdev' | 'size' | 'mtimeNs'>;
+
 /** Docker's statDifferent (changes_unix.go), including its bitwise S_IFDIR test. */
-export function statDifferent(o: BigIntStats, n: BigIntStats): boolean {
+export function statDifferent(o: ComparedStat, n: ComparedStat): boolean {
   if (o.mode !== n.mode || o.uid !== n.uid || o.gid !== n.gid || o.rdev !== n.rdev) return true;
   // Docker tests `mode & S_IFDIR != S_IFDIR`, so block devices and sockets (whose type bits
   // include S_IFDIR's) are compared like directories: size and mtime are not looked at.

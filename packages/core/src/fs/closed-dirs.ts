@@ -4,7 +4,8 @@
 // directory (u+rx) when it meets it, keeps it open while it walks below it, and puts every
 // mode back when the walk ends. Modes are read before a directory is opened, so headers and
 // comparisons see the real ones.
-import { chmodSync, lstatSync, readdirSync, type BigIntStats, type Dirent } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, type Dirent } from 'node:fs';
+import type { FileStat } from './lstat.js';
 import { isErrno } from '../linux/errno.js';
 
 const myUid = process.getuid?.() ?? 0;
@@ -41,7 +42,7 @@ export class ClosedDirs {
    * list but not enter (0400) be opened before its entries are lstat'ed; without it, a
    * directory that cannot be listed is opened on EACCES, with the way down to it.
    */
-  names(path: string, st?: BigIntStats): string[] {
+  names(path: string, st?: FileStat): string[] {
     if (st) this.openIfClosed(path, Number(st.mode), Number(st.uid), 0o500);
     try {
       return readdirSync(path);
@@ -52,7 +53,7 @@ export class ClosedDirs {
   }
 
   /** readdirSync(path, { withFileTypes }), as names(). */
-  entries(path: string, st?: BigIntStats): Dirent[] {
+  entries(path: string, st?: FileStat): Dirent[] {
     if (st) this.openIfClosed(path, Number(st.mode), Number(st.uid), 0o500);
     try {
       return readdirSync(path, { withFileTypes: true });

@@ -8,15 +8,10 @@ const touch = tool('touch', { env: { LC_ALL: 'C', TZ: 'UTC' }, timeout: 30_000 }
 
 const NS = 1_000_000_000n;
 
-/** `@SEC.NSEC` for GNU touch -d. */
+/** `@SEC.NSEC` for GNU touch -d, which reads it as one signed decimal ("@-1.5" is 1.5 s before the epoch). */
 function touchStamp(ns: bigint): string {
-  let s = ns / NS;
-  let frac = ns % NS;
-  if (frac < 0n) {
-    s -= 1n;
-    frac += NS;
-  }
-  return `@${s}.${frac.toString().padStart(9, '0')}`;
+  const abs = ns < 0n ? -ns : ns;
+  return `@${ns < 0n ? '-' : ''}${abs / NS}.${(abs % NS).toString().padStart(9, '0')}`;
 }
 
 /**
