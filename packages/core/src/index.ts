@@ -39,6 +39,7 @@ export { changesSize } from './diff/size.js';
 export { exportChanges, exportChangesToFile, tarDirectory, tarDirectoryToFile, type ExportOptions } from './diff/export.js';
 export { applyLayer, OVERLAY_OPAQUE_XATTR, type ApplyOptions, type ApplyProgress, type WhiteoutFormat } from './diff/apply.js';
 export { makeDirs } from './fs/make-dirs.js';
+export { GrowingFile, type GrowingFileOptions } from './fs/growing-file.js';
 export { deleteTree } from './fs/delete-tree.js';
 export { linkLeavesRoot, linkLeadsOutThroughLinks, assertLinkInside, cleanEntryName } from './fs/safe-path.js';
 export { ProjectQuota, XfsQuota, type QuotaProbe } from './linux/project-quota.js';

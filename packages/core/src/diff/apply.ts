@@ -46,7 +46,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ApplyProgress, IdMap, IdMappings } from '../driver.js';
 import { ErrorCode, GraphDriverError, asStorageError, errInvalidOption, errnoCode, isGraphDriverError } from '../errors.js';
-import { directSource } from '../fs/file-chunks.js';
+import { directSource } from '../fs/direct-source.js';
 import { makeDirs } from '../fs/make-dirs.js';
 import { mknod, mknodErrno } from '../fs/mknod.js';
 import {

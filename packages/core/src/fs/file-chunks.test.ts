@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FILE_CHUNK, directSource, fileChunks, untouchedReadStream } from './file-chunks.js';
+import { FILE_CHUNK, fileChunks, untouchedReadStream } from './file-chunks.js';
+import { directSource } from './direct-source.js';
 
 let dir = '';
 let file = '';

@@ -87,15 +87,3 @@ export async function* fileChunks(path: string, start = 0, end = Infinity, opts:
     fs.closeSync(fd);
   }
 }
-
-/**
- * `source` itself, or, for an untouched fs.ReadStream, its file read directly (the stream
- * is destroyed, which closes the descriptor it opened) into READ_POOL reused buffers: the
- * consumer must be done with a chunk when it asks for the next (applyLayer is).
- */
-export function directSource(source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  const file = untouchedReadStream(source);
-  if (file === undefined) return source;
-  (source as unknown as fs.ReadStream).destroy();
-  return fileChunks(file.path, file.start, file.end, { reuse: READ_POOL });
-}

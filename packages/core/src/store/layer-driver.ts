@@ -35,7 +35,7 @@ import { storageOptions } from '../options.js';
 import { applyLayer } from '../diff/apply.js';
 import { layerChangesSize, naiveDiffDriverWithApply } from '../diff/naive.js';
 import { guardDiffStream } from '../diff/stream-guard.js';
-import { directSource } from '../fs/file-chunks.js';
+import { directSource } from '../fs/direct-source.js';
 import type { LayerBackend } from './backend.js';
 import { KeyedMutex } from '../linux/keyed-mutex.js';
 import { LayerIndex } from './layer-index.js';

@@ -5,7 +5,7 @@
 import { Readable, pipeline, type Duplex } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ErrorCode, GraphDriverError, type ToolError } from '@graphdriver/core';
-import { filter } from './filter.js';
+import { type Filter, filter } from './filter.js';
 import { createZstdDecompress } from './zstd.js';
 
 export { createZstdDecompress };
@@ -38,16 +38,24 @@ export interface Decompressed {
 }
 
 /**
+ * The compression `source`'s first bytes tell, and a stream of all its bytes: the peeked ones
+ * are put back, so nothing is lost.
+ */
+export async function peekCompression(source: Readable): Promise<{ compression: Compression; input: Readable }> {
+  const head = await readHead(source, 4);
+  // a stream shorter than the magic has ended and cannot take its bytes back
+  const input = source.readableEnded ? Readable.from(head.length ? [head] : []) : source;
+  if (input === source && head.length) source.unshift(head);
+  return { compression: detectCompression(head), input };
+}
+
+/**
  * Peeks at the first bytes of `input` and returns the uncompressed stream. The peeked bytes
  * are put back, so nothing is lost; errors of `input` and of the inflater reach the returned
  * stream, which is read with backpressure: memory stays flat however far the data inflates.
  */
 export async function decompressAuto(source: Readable): Promise<Decompressed> {
-  const head = await readHead(source, 4);
-  // a stream shorter than the magic has ended and cannot take its bytes back
-  const input = source.readableEnded ? Readable.from(head.length ? [head] : []) : source;
-  if (input === source && head.length) source.unshift(head);
-  const compression = detectCompression(head);
+  const { compression, input } = await peekCompression(source);
   const inflater = compression === 'gzip' ? await createGzipInflater() : compression === 'zstd' ? createZstdDecompress() : undefined;
   // pipeline, not pipe: it destroys every stage with the first error, so the reader gets it.
   const stream = inflater ? pipeline(input, inflater, () => {}) : input;
@@ -74,16 +82,21 @@ const igzip = filter('igzip', ['-d', '-c', '-q'], { failure: corrupt });
 const unpigz = filter('unpigz', ['-c'], { failure: corrupt });
 
 /**
- * The fastest gzip inflater here. GRAPHDRIVER_GZIP=zlib|igzip|unpigz forces one (the tests
- * run each on the same data).
+ * The gzip inflating program to use here (igzip, else unpigz); undefined where neither is
+ * installed or GRAPHDRIVER_GZIP=zlib (the tests force each on the same data) says zlib.
  */
-export async function createGzipInflater(): Promise<Duplex> {
+export async function gzipProgram(): Promise<Filter | undefined> {
   const forced = process.env.GRAPHDRIVER_GZIP;
-  if (forced === 'zlib') return createGunzip();
+  if (forced === 'zlib') return undefined;
   for (const f of [igzip, unpigz]) {
-    if ((forced === undefined || forced === f.command) && (await f.available())) return f.stream();
+    if ((forced === undefined || forced === f.command) && (await f.available())) return f;
   }
-  return createGunzip();
+  return undefined;
+}
+
+/** The fastest gzip inflater here: {@link gzipProgram}'s, else zlib. */
+export async function createGzipInflater(): Promise<Duplex> {
+  return (await gzipProgram())?.stream() ?? createGunzip();
 }
 
 /** Reads up to `n` bytes (fewer only at end of stream) without losing any. */

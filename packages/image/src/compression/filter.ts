@@ -1,8 +1,8 @@
 // A program that filters stdin to stdout (igzip, unpigz, pigz, zstd) as a Duplex stream, with
 // backpressure both ways. A non-zero exit fails the readable side with core's ToolError (the
 // command, its code and stderr), and destroying the stream kills the program.
-import { spawn } from 'node:child_process';
-import { Duplex, PassThrough } from 'node:stream';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { Duplex, PassThrough, type Readable, type Writable } from 'node:stream';
 import { ToolError, tool } from '@graphdriver/core';
 
 export interface Filter {
@@ -11,6 +11,12 @@ export interface Filter {
   available(): Promise<boolean>;
   /** A new process: bytes written are its stdin, bytes read its stdout. */
   stream(): Duplex;
+  /**
+   * A new process reading `input` and writing to the file open at `fd` (the caller's to
+   * close). `finished` resolves when it exited 0 and rejects with the failure otherwise, or
+   * with `input`'s error; `kill` stops it.
+   */
+  toFile(fd: number, input: Readable): { finished: Promise<void>; kill(): void };
 }
 
 export interface FilterOptions {
@@ -22,37 +28,56 @@ export interface FilterOptions {
 export function filter(command: string, args: readonly string[], opts: FilterOptions = {}): Filter {
   const fail = (err: ToolError) => opts.failure?.(err) ?? err;
   let found: Promise<boolean> | undefined;
+  // the program with stdin a pipe and stdout `stdout`; `settled` hears once how it ended
+  const run = (stdout: 'pipe' | number, settled: (err?: Error) => void): ChildProcess => {
+    const child = spawn(command, [...args], { stdio: ['pipe', stdout, 'pipe'] });
+    const stderr: Buffer[] = [];
+    let stderrBytes = 0;
+    child.stderr?.on('data', (c: Buffer) => {
+      // keep the start of what it said: enough for the message
+      if (stderrBytes < 4096) stderr.push(c);
+      stderrBytes += c.length;
+    });
+    // the program may exit (bad data) before it has read all we write: its code tells why
+    child.stdin?.on('error', () => {});
+    let failed = false;
+    child.on('error', (err) => {
+      failed = true;
+      settled(fail(new ToolError(command, args, undefined, err.message, err)));
+    });
+    child.on('close', (code, signal) => {
+      if (failed) return;
+      if (code === 0) settled();
+      else settled(fail(new ToolError(command, args, code ?? undefined, Buffer.concat(stderr).toString() || `killed by ${signal}`)));
+    });
+    return child;
+  };
   return {
     command,
     available: () => (found ??= tool(command).available(opts.probe ?? ['--version'])),
     stream() {
-      const child = spawn(command, [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
       const out = new PassThrough({ highWaterMark: 1 << 20 });
-      const stderr: Buffer[] = [];
-      let stderrBytes = 0;
-      child.stderr.on('data', (c: Buffer) => {
-        // keep the start of what it said: enough for the message
-        if (stderrBytes < 4096) stderr.push(c);
-        stderrBytes += c.length;
-      });
-      // the program may exit (bad data) before it has read all we write: its code tells why
-      child.stdin.on('error', () => {});
-      child.stdout.pipe(out, { end: false });
-      let failed = false;
-      child.on('error', (err) => {
-        failed = true;
-        out.destroy(fail(new ToolError(command, args, undefined, err.message, err)));
-      });
-      child.on('close', (code, signal) => {
-        if (failed) return;
-        if (code === 0) out.end();
-        else out.destroy(fail(new ToolError(command, args, code ?? undefined, Buffer.concat(stderr).toString() || `killed by ${signal}`)));
-      });
-      const duplex = Duplex.from({ writable: child.stdin, readable: out });
+      const child = run('pipe', (err) => (err ? out.destroy(err) : out.end()));
+      child.stdout?.pipe(out, { end: false });
+      const duplex = Duplex.from({ writable: child.stdin as Writable, readable: out });
       duplex.on('close', () => {
         if (child.exitCode === null && child.signalCode === null) child.kill();
       });
       return duplex;
+    },
+    toFile(fd, input) {
+      let child: ChildProcess | undefined;
+      const finished = new Promise<void>((resolve, reject) => {
+        child = run(fd, (err) => (err ? reject(err) : resolve()));
+        // the input failing (a download cut short, a digest mismatch) stops the program: that
+        // error, not the program's view of a stream cut short, is the cause
+        input.once('error', (err) => {
+          child?.kill();
+          reject(err);
+        });
+        input.pipe(child.stdin as Writable);
+      });
+      return { finished, kill: () => child?.kill() };
     },
   };
 }

@@ -6,11 +6,13 @@
 // is verified, blob digest and diff ID; a layer that fails any check is removed again, so no
 // half layer is ever left. Layers already in the store are skipped.
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { isGraphDriverError, type Driver } from '@graphdriver/core';
 import { ImageErrorCode, digestMismatch, imageError, invalidImage } from '../errors.js';
-import { decompressAuto, type Compression } from '../compression/decompress.js';
+import type { Compression } from '../compression/decompress.js';
+import { sweepInflateFiles } from '../compression/inflate-behind.js';
 import { DigestCounter, chainIds, digestHex } from '../model/digest.js';
 import { isLayerMediaType } from '../model/media-types.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, manifestKind, parseConfig, parseJsonBlob, parseManifest } from '../model/parse.js';
@@ -20,6 +22,7 @@ import type { Descriptor, ImageSource, Platform } from '../transports/types.js';
 import { collect, digestStream } from '../util/streams.js';
 import { BlobProgress, cachedBlobPath, fetchBlob, followBlob } from './blob-cache.js';
 import { sweepLayerRecordTemps, writeLayerRecord } from './layer-meta.js';
+import { openLayerTar } from './layer-tar.js';
 import type { TransferOptions } from './progress.js';
 
 export interface ImportOptions extends TransferOptions {
@@ -144,7 +147,9 @@ export async function importImage(driver: Driver, source: ImageSource, opts: Imp
   signal?.throwIfAborted();
   const { manifestDigest, manifest, diffIds } = await readImage(source, opts.platform ?? hostPlatform(), signal);
   const chain = chainIds(diffIds).map(digestHex);
+  const inflateDir = stateDir === undefined ? undefined : join(stateDir, 'inflating');
   if (stateDir !== undefined) await sweepLayerRecordTemps(stateDir);
+  if (inflateDir !== undefined) await sweepInflateFiles(inflateDir);
 
   const missing: number[] = [];
   for (let i = 0; i < chain.length; i++) if (!(await driver.exists(chain[i]))) missing.push(i);
@@ -207,6 +212,7 @@ export async function importImage(driver: Driver, source: ImageSource, opts: Imp
         // cached blobs count their bytes as they download
         onBytes: fetch ? undefined : (n) => emit({ type: 'bytes', bytes: n }),
         onEntries: (entries) => emit({ type: 'entries', entries }),
+        inflateDir,
       });
       if (stateDir !== undefined) await writeLayerRecord(stateDir, id, record);
       layers.push({ ...base, compression, skipped: false, applied });
@@ -221,6 +227,13 @@ export async function importImage(driver: Driver, source: ImageSource, opts: Imp
   if (cache !== undefined) await Promise.all([...fetches.keys()].map((d) => rm(cachedBlobPath(cache, d), { force: true })));
   return { manifest: manifestDigest, config: manifest.config.digest, top: chain.at(-1) ?? null, layers };
 }
+
+/**
+ * The largest blob inflated through a file behind its inflater (compression/inflate-behind.ts):
+ * what the inflater is ahead by is dirty page cache, which past a few GiB the kernel starts
+ * writing to disk. A larger blob is inflated through a pipe.
+ */
+const INFLATE_BEHIND_MAX_BLOB = 512 * 2 ** 20;
 
 /** Where a layer's blob comes from. */
 interface LayerInput {
@@ -244,7 +257,7 @@ async function applyVerified(
   input: LayerInput,
   desc: Descriptor,
   diffId: string,
-  o: { what: string; signal?: AbortSignal; onBytes?: (n: number) => void; onEntries: (n: number) => void },
+  o: { what: string; signal?: AbortSignal; onBytes?: (n: number) => void; onEntries: (n: number) => void; inflateDir?: string },
 ): Promise<{ applied: number; compression: Compression }> {
   const source = await input.open();
   // bytes checked elsewhere are not hashed twice
@@ -252,19 +265,14 @@ async function applyVerified(
     ? undefined
     : new DigestCounter({ onBytes: o.onBytes, limit: desc.size, what: `${o.what}: layer blob ${desc.digest}` });
   if (blob) source.on('error', (err) => blob.destroy(err));
-  const { compression, stream } = await decompressAuto(blob ? source.pipe(blob) : source);
-  const tar = new DigestCounter();
-  stream.on('error', (err) => tar.destroy(err));
-  stream.pipe(tar);
-  // an iterable that does not destroy the stream when the reader stops early
-  const iterable = { [Symbol.asyncIterator]: () => tar.iterator({ destroyOnReturn: false }) };
+  const inflateDir = o.inflateDir !== undefined && desc.size <= INFLATE_BEHIND_MAX_BLOB ? o.inflateDir : undefined;
+  const tar = await openLayerTar(blob ? source.pipe(blob) : source, inflateDir);
+  const { compression } = tar;
 
   await driver.create(id, parent);
   try {
-    const applied = await driver.applyDiff(id, parent, iterable, { onProgress: (p) => o.onEntries(p.entries), signal: o.signal });
-    for await (const _ of tar.iterator({ destroyOnReturn: true })) {
-      // drain: the digests cover every byte
-    }
+    const applied = await driver.applyDiff(id, parent, tar.input, { onProgress: (p) => o.onEntries(p.entries), signal: o.signal });
+    await tar.rest();
     if (blob) {
       // bytes after the end of the compressed data (which the inflater leaves) count too
       if (!blob.readableEnded) await finished(blob.resume());
@@ -276,10 +284,11 @@ async function applyVerified(
       }
       if (blob.digest !== desc.digest) throw digestMismatch(`${o.what}: layer blob`, desc.digest, blob.digest);
     } else await input.checked;
-    if (tar.digest !== diffId) throw digestMismatch(`${o.what}: layer ${desc.digest}: uncompressed content (diff ID)`, diffId, tar.digest);
+    if (tar.digest() !== diffId)
+      throw digestMismatch(`${o.what}: layer ${desc.digest}: uncompressed content (diff ID)`, diffId, tar.digest());
     return { applied, compression };
   } catch (err) {
-    tar.destroy();
+    tar.close();
     source.destroy();
     await driver.remove(id).catch(() => {});
     // a corrupt blob usually fails to decompress before its digest is known: name the cause
@@ -289,6 +298,7 @@ async function applyVerified(
     }
     throw err;
   } finally {
+    tar.close();
     source.destroy();
   }
 }

@@ -80,8 +80,10 @@ describe.skipIf(skip)('pull and push with docker-registry', () => {
       size: r.layers[0].size,
       origin: { repository: 'src/app' },
     });
-    // the cache held the blobs only on the way in
+    // the cache held the blobs only on the way in, and the gzip layers were inflated behind
+    // files that were gone from the start
     expect((await readdir(join(stateDir, 'blobs', 'sha256'))).filter((n) => !n.startsWith('.'))).toEqual([]);
+    expect(await readdir(join(stateDir, 'inflating'))).toEqual([]);
   });
 
   it('refuses wrong credentials, an untrusted certificate and an unknown tag, one typed error each, writing nothing', async () => {
