@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import { setImmediate as turnOfTheLoop, setTimeout as sleep } from 'node:timers/promises';
 import { FILE_CHUNK, type FileChunksOptions } from './file-chunks.js';
 
-/** How long a reader that has caught up with the writer waits before it looks again. */
+/** How long a reader that has caught up with the writer waits before it looks again (ms). */
 const POLL_MS = 1;
 
 /** How {@link GrowingFile} reads. */
@@ -39,14 +39,13 @@ export class GrowingFile implements AsyncIterable<Buffer> {
   private ended = false;
   private failure: { error: unknown } | undefined;
   private closed = false;
-  private readonly finished: Promise<void>;
 
   constructor(
     private readonly fd: number,
     finished: Promise<void>,
     private readonly opts: GrowingFileOptions = {},
   ) {
-    this.finished = finished.then(
+    finished.then(
       () => {
         this.ended = true;
       },
@@ -75,22 +74,28 @@ export class GrowingFile implements AsyncIterable<Buffer> {
     const reuse = opts.reuse ?? 0;
     const pool: Buffer[] = [];
     let turn = 0;
+    // a fresh buffer not handed out yet: a read that found nothing new keeps it for the next
+    let spare: Buffer | undefined;
     for (;;) {
       if (this.failure) throw this.failure.error;
       // read what is there before believing the writer is done: it may have written its last
       // bytes just before it finished
       const wasEnded = this.ended;
-      let buf: Buffer;
-      if (reuse > 0) {
-        const slot = turn++ % reuse;
-        buf = pool[slot] ??= Buffer.allocUnsafeSlow(size);
-      } else {
-        buf = Buffer.allocUnsafeSlow(size);
-      }
+      const buf = reuse > 0 ? (pool[turn % reuse] ??= Buffer.allocUnsafeSlow(size)) : (spare ??= Buffer.allocUnsafeSlow(size));
       const got = fs.readSync(this.fd, buf, 0, size, this.pos);
       if (got > 0) {
         this.pos += got;
-        const chunk = got === buf.length ? buf : buf.subarray(0, got);
+        let chunk: Buffer;
+        if (reuse > 0) {
+          turn++;
+          chunk = got === size ? buf : buf.subarray(0, got);
+        } else if (got >= size >> 2) {
+          chunk = got === size ? buf : buf.subarray(0, got);
+          spare = undefined;
+        } else {
+          // a little, read just behind the writer: a copy, not a large buffer held for it
+          chunk = Buffer.from(buf.subarray(0, got));
+        }
         this.opts.onChunk?.(chunk);
         yield chunk;
         // synchronous reads and microtask awaits would never let a timer, a signal or an
@@ -99,7 +104,8 @@ export class GrowingFile implements AsyncIterable<Buffer> {
         continue;
       }
       if (wasEnded) return;
-      await Promise.race([this.finished, sleep(POLL_MS)]);
+      // (not a race with `finished`: each race would leave one more reaction on it)
+      await sleep(POLL_MS);
     }
   }
 

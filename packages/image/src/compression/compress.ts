@@ -6,10 +6,11 @@
 // Why igzip first: on the corpus base layer (171 MB of tar) `igzip -3` takes 0.7 s of CPU
 // against 5.8 s for `pigz -6`, for a blob 8% larger (66.3 MB against 61.3 MB). Compression was
 // the largest single cost of a push; a few percent more bytes is the cheaper side of that trade.
-import { Transform, type Duplex } from 'node:stream';
+import { Transform, type Duplex, type Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { ImageErrorCode, imageError } from '../errors.js';
-import { filter } from './filter.js';
+import { type BehindFile, runBehindFile } from './behind-file.js';
+import { type Filter, filter } from './filter.js';
 
 /** How an export or push compresses the layers it must compress. */
 export type OutputCompression = 'gzip' | 'zstd';
@@ -26,23 +27,41 @@ const zstd = filter('zstd', ['-c', '-q', '-3', '-T0', '--no-progress']);
 const gzipChoice = () => process.env.GRAPHDRIVER_GZIP;
 
 /**
- * A compressing stream of `kind`: gzip by igzip, else pigz when installed, else zlib
- * (`GRAPHDRIVER_GZIP=zlib|igzip|pigz` forces one); zstd by the zstd tool, ERR_UNSUPPORTED_IMAGE when it
- * is not installed. Headers carry no name and no time, so the same input gives the same bytes
- * with the same implementation. The caller pipes into it and must end or destroy it.
+ * The program compressing `kind` here: gzip by igzip, else pigz when installed
+ * (`GRAPHDRIVER_GZIP=zlib|igzip|pigz` forces one; undefined means zlib); zstd by the zstd
+ * tool, ERR_UNSUPPORTED_IMAGE when it is not installed.
  */
-export async function createCompressor(kind: OutputCompression): Promise<Duplex> {
+async function compressProgram(kind: OutputCompression): Promise<Filter | undefined> {
   if (kind === 'zstd') {
     if (!(await zstd.available()))
       throw imageError(ImageErrorCode.UnsupportedImage, 'zstd compression needs the zstd tool (Debian package zstd)');
-    return zstd.stream();
+    return zstd;
   }
   const forced = gzipChoice();
   for (const f of [igzip, pigz]) {
-    if ((forced === undefined || forced === f.command) && (await f.available())) return f.stream();
+    if ((forced === undefined || forced === f.command) && (await f.available())) return f;
   }
+  return undefined;
+}
+
+/**
+ * A compressing stream of `kind` (see compressProgram; zlib for gzip where no program is
+ * there). Headers carry no name and no time, so the same input gives the same bytes with the
+ * same implementation. The caller pipes into it and must end or destroy it.
+ */
+export async function createCompressor(kind: OutputCompression): Promise<Duplex> {
   // zlib's gzip header has mtime 0 and no name
-  return createGzip({ level: 6 });
+  return (await compressProgram(kind))?.stream() ?? createGzip({ level: 6 });
+}
+
+/**
+ * Compresses `input` as {@link createCompressor} would, with the program writing into a file
+ * in `dir` that is read right behind it (compression/behind-file.ts says why). Undefined
+ * where zlib is the compressor.
+ */
+export async function compressBehind(kind: OutputCompression, input: Readable, dir: string): Promise<BehindFile | undefined> {
+  const program = await compressProgram(kind);
+  return program ? runBehindFile(program, input, dir) : undefined;
 }
 
 /**

@@ -5,6 +5,7 @@
 import { Readable, pipeline, type Duplex } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ErrorCode, GraphDriverError, type ToolError } from '@graphdriver/core';
+import { type BehindFile, runBehindFile } from './behind-file.js';
 import { type Filter, filter } from './filter.js';
 import { createZstdDecompress } from './zstd.js';
 
@@ -92,6 +93,20 @@ export async function gzipProgram(): Promise<Filter | undefined> {
     if ((forced === undefined || forced === f.command) && (await f.available())) return f;
   }
   return undefined;
+}
+
+/**
+ * Inflates the gzip stream `input` with {@link gzipProgram}'s program into a file in `dir`,
+ * read right behind it (compression/behind-file.ts says why). Undefined where zlib is the
+ * inflater: it inflates in this process, with no pipe in between.
+ */
+export async function inflateBehind(
+  input: Readable,
+  dir: string,
+  opts: { onChunk?: (chunk: Buffer) => void } = {},
+): Promise<BehindFile | undefined> {
+  const program = await gzipProgram();
+  return program ? runBehindFile(program, input, dir, opts) : undefined;
 }
 
 /** The fastest gzip inflater here: {@link gzipProgram}'s, else zlib. */

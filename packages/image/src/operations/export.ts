@@ -7,10 +7,11 @@
 // leaks in. Entries keep their files' times; whiteouts, each gzip header and the config's
 // `created` take the layer's creation time from its record (the top layer's for the config),
 // or SOURCE_DATE_EPOCH when it is set.
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, pipeline as streamPipeline } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GraphDriverError, errLayerNotFound, layerRecord, type Driver } from '@graphdriver/core';
-import { createCompressor, stampGzipTime, type OutputCompression } from '../compression/compress.js';
+import { BEHIND_FILE_LIMIT, behindFileDir } from '../compression/behind-file.js';
+import { compressBehind, createCompressor, stampGzipTime, type OutputCompression } from '../compression/compress.js';
 import { DigestCounter, sha256 } from '../model/digest.js';
 import { MediaType, layerMediaType, type LayerCompression } from '../model/media-types.js';
 import { hostPlatform } from '../model/platform.js';
@@ -165,9 +166,21 @@ export async function exportImage(driver: Driver, id: string, dest: ImageDestina
       const producing = (async () => {
         const time = layerTime(layerId);
         const diff = await driver.diff(layerId, parent, { signal, whiteoutTime: time });
-        if (wanted === 'none') await pipeline(diff, counter, out, { signal });
-        else if (wanted === 'gzip') await pipeline(diff, counter, await createCompressor(wanted), stampGzipTime(time), out, { signal });
-        else await pipeline(diff, counter, await createCompressor(wanted), out, { signal });
+        if (wanted === 'none') return await pipeline(diff, counter, out, { signal });
+        const stamp = wanted === 'gzip' ? [stampGzipTime(time)] : [];
+        // the compressor writes into a file read behind it (compression/behind-file.ts), for
+        // a layer whose size is known and not too large
+        const size = layerRecord(driver, layerId)?.size;
+        const toFile = stateDir !== undefined && size !== undefined && size <= BEHIND_FILE_LIMIT;
+        const hashed = streamPipeline(diff, counter, () => {}); // diff's errors reach counter
+        const behind = toFile ? await compressBehind(wanted, hashed, behindFileDir(stateDir)) : undefined;
+        try {
+          const compressed = behind ? [Readable.from(behind.file)] : [hashed, await createCompressor(wanted)];
+          await pipeline([...compressed, ...stamp, out], { signal });
+        } finally {
+          behind?.stop();
+          counter.destroy(); // and with it the diff: its lease on the layer goes
+        }
       })().catch((err: unknown) => {
         out.destroy(err as Error);
       });

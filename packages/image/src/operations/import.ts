@@ -6,13 +6,12 @@
 // is verified, blob digest and diff ID; a layer that fails any check is removed again, so no
 // half layer is ever left. Layers already in the store are skipped.
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { isGraphDriverError, type Driver } from '@graphdriver/core';
 import { ImageErrorCode, digestMismatch, imageError, invalidImage } from '../errors.js';
 import type { Compression } from '../compression/decompress.js';
-import { sweepInflateFiles } from '../compression/inflate-behind.js';
+import { BEHIND_FILE_LIMIT, behindFileDir, sweepBehindFiles } from '../compression/behind-file.js';
 import { DigestCounter, chainIds, digestHex } from '../model/digest.js';
 import { isLayerMediaType } from '../model/media-types.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, manifestKind, parseConfig, parseJsonBlob, parseManifest } from '../model/parse.js';
@@ -147,9 +146,9 @@ export async function importImage(driver: Driver, source: ImageSource, opts: Imp
   signal?.throwIfAborted();
   const { manifestDigest, manifest, diffIds } = await readImage(source, opts.platform ?? hostPlatform(), signal);
   const chain = chainIds(diffIds).map(digestHex);
-  const inflateDir = stateDir === undefined ? undefined : join(stateDir, 'inflating');
+  const inflateDir = stateDir === undefined ? undefined : behindFileDir(stateDir);
   if (stateDir !== undefined) await sweepLayerRecordTemps(stateDir);
-  if (inflateDir !== undefined) await sweepInflateFiles(inflateDir);
+  if (inflateDir !== undefined) await sweepBehindFiles(inflateDir);
 
   const missing: number[] = [];
   for (let i = 0; i < chain.length; i++) if (!(await driver.exists(chain[i]))) missing.push(i);
@@ -228,13 +227,6 @@ export async function importImage(driver: Driver, source: ImageSource, opts: Imp
   return { manifest: manifestDigest, config: manifest.config.digest, top: chain.at(-1) ?? null, layers };
 }
 
-/**
- * The largest blob inflated through a file behind its inflater (compression/inflate-behind.ts):
- * what the inflater is ahead by is dirty page cache, which past a few GiB the kernel starts
- * writing to disk. A larger blob is inflated through a pipe.
- */
-const INFLATE_BEHIND_MAX_BLOB = 512 * 2 ** 20;
-
 /** Where a layer's blob comes from. */
 interface LayerInput {
   open(): Promise<Readable>;
@@ -265,7 +257,7 @@ async function applyVerified(
     ? undefined
     : new DigestCounter({ onBytes: o.onBytes, limit: desc.size, what: `${o.what}: layer blob ${desc.digest}` });
   if (blob) source.on('error', (err) => blob.destroy(err));
-  const inflateDir = o.inflateDir !== undefined && desc.size <= INFLATE_BEHIND_MAX_BLOB ? o.inflateDir : undefined;
+  const inflateDir = o.inflateDir !== undefined && desc.size <= BEHIND_FILE_LIMIT ? o.inflateDir : undefined;
   const tar = await openLayerTar(blob ? source.pipe(blob) : source, inflateDir);
   const { compression } = tar;
 

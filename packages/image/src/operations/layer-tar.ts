@@ -1,10 +1,9 @@
 // The uncompressed tar of a layer blob, for the apply, with the digest of every byte of it
 // (the layer's diff ID). gzip goes through a file behind its inflater when the store has a
-// place for one (compression/inflate-behind.ts), else through a stream.
+// place for one (compression/behind-file.ts), else through a stream.
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { type Compression, decompressAuto, peekCompression } from '../compression/decompress.js';
-import { inflateBehind } from '../compression/inflate-behind.js';
+import { type Compression, decompressAuto, inflateBehind, peekCompression } from '../compression/decompress.js';
 import { DigestCounter } from '../model/digest.js';
 
 /** A layer's tar being read. */

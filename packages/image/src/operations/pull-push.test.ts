@@ -83,7 +83,7 @@ describe.skipIf(skip)('pull and push with docker-registry', () => {
     // the cache held the blobs only on the way in, and the gzip layers were inflated behind
     // files that were gone from the start
     expect((await readdir(join(stateDir, 'blobs', 'sha256'))).filter((n) => !n.startsWith('.'))).toEqual([]);
-    expect(await readdir(join(stateDir, 'inflating'))).toEqual([]);
+    expect(await readdir(join(stateDir, 'tmp'))).toEqual([]);
   });
 
   it('refuses wrong credentials, an untrusted certificate and an unknown tag, one typed error each, writing nothing', async () => {

@@ -1,4 +1,5 @@
-// gzip inflated by the real igzip and unpigz into an unlinked file, read behind them.
+// gzip inflated and compressed by the real igzip, unpigz and pigz into an unlinked file, read
+// behind them.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -6,11 +7,14 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
 import { missingPrograms, requireBackingSystem } from '@graphdriver/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inflateBehind, sweepInflateFiles } from './inflate-behind.js';
+import { sweepBehindFiles } from './behind-file.js';
+import { compressBehind, createCompressor } from './compress.js';
+import { inflateBehind } from './decompress.js';
 
-const haveInflaters = requireBackingSystem('the inflate-behind tests', missingPrograms(['igzip', 'unpigz', 'gzip']));
+const haveInflaters = requireBackingSystem('the inflate-behind tests', missingPrograms(['igzip', 'unpigz', 'pigz', 'gzip']));
 
 /** Compressible but not trivial bytes. */
 function sample(bytes: number): Buffer {
@@ -20,6 +24,11 @@ function sample(bytes: number): Buffer {
 }
 const data = sample(24 << 20);
 const gz = execFileSync('gzip', ['-c'], { input: data, maxBuffer: 64 << 20 });
+async function collect(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A stream handing out `bytes` in 64 KiB chunks. */
@@ -31,7 +40,7 @@ const chunked = (bytes: Buffer) =>
   );
 
 /** This process's descriptors open on an inflate file (unlinked: "… (deleted)"). */
-const openInflateFiles = () =>
+const openBehindFiles = () =>
   readdirSync('/proc/self/fd')
     .map((fd) => {
       try {
@@ -40,7 +49,7 @@ const openInflateFiles = () =>
         return ''; // closed in between (the readdir's own descriptor)
       }
     })
-    .filter((target) => target.includes('/inflating-'));
+    .filter((target) => target.includes('/behind-'));
 
 let dir: string;
 beforeAll(async () => {
@@ -64,9 +73,9 @@ describe.skipIf(!haveInflaters)('inflateBehind', () => {
     it(`inflates with ${inflater} into a file already unlinked, every byte seen once`, async () => {
       await withInflater(inflater, async () => {
         const seen = createHash('sha256');
-        const behind = await inflateBehind(chunked(gz), join(dir, inflater), { onChunk: (c) => seen.update(c) });
+        const behind = await inflateBehind(chunked(gz), join(dir, inflater), { onChunk: (c: Buffer) => seen.update(c) });
         expect(behind).toBeDefined();
-        expect(openInflateFiles()).toHaveLength(1);
+        expect(openBehindFiles()).toHaveLength(1);
         // nothing to clean up, whatever happens from here on
         expect(await readdir(join(dir, inflater))).toEqual([]);
         const parts: Buffer[] = [];
@@ -74,7 +83,7 @@ describe.skipIf(!haveInflaters)('inflateBehind', () => {
         behind!.stop();
         expect(sha(Buffer.concat(parts))).toBe(sha(data));
         expect(seen.digest('hex')).toBe(sha(data));
-        expect(openInflateFiles()).toEqual([]);
+        expect(openBehindFiles()).toEqual([]);
       });
     });
 
@@ -108,7 +117,7 @@ describe.skipIf(!haveInflaters)('inflateBehind', () => {
     const behind = await inflateBehind(chunked(gz), join(dir, 'stopped'));
     for await (const _ of behind!.file) break;
     behind!.stop();
-    expect(openInflateFiles()).toEqual([]);
+    expect(openBehindFiles()).toEqual([]);
   });
 
   it('leaves gzip to zlib (undefined) when GRAPHDRIVER_GZIP=zlib', async () => {
@@ -118,19 +127,44 @@ describe.skipIf(!haveInflaters)('inflateBehind', () => {
   });
 });
 
-describe('sweepInflateFiles', () => {
+describe.skipIf(!haveInflaters)('compressBehind', () => {
+  for (const compressor of ['igzip', 'pigz']) {
+    it(`gives the bytes createCompressor gives (${compressor}), so an export's digests do not depend on the path`, async () => {
+      await withInflater(compressor, async () => {
+        const behind = await compressBehind('gzip', chunked(data), join(dir, `c-${compressor}`));
+        expect(behind).toBeDefined();
+        const parts: Buffer[] = [];
+        for await (const c of behind!.file) parts.push(c);
+        behind!.stop();
+        const viaFile = Buffer.concat(parts);
+        const viaPipe = await collect(chunked(data).pipe(await createCompressor('gzip')));
+        expect(sha(viaFile)).toBe(sha(viaPipe));
+        expect(sha(gunzipSync(viaFile))).toBe(sha(data));
+        expect(openBehindFiles()).toEqual([]);
+      });
+    });
+  }
+
+  it('leaves gzip to zlib (undefined) when GRAPHDRIVER_GZIP=zlib', async () => {
+    await withInflater('zlib', async () => {
+      expect(await compressBehind('gzip', chunked(data), join(dir, 'c-zlib'))).toBeUndefined();
+    });
+  });
+});
+
+describe('sweepBehindFiles', () => {
   it("removes what a killed process left over a minute ago, not another import's new file", async () => {
     const d = join(dir, 'sweep');
     await rm(d, { recursive: true, force: true });
     await mkdir(d);
-    await writeFile(join(d, 'inflating-old'), 'x');
+    await writeFile(join(d, 'behind-old'), 'x');
     const past = new Date(Date.now() - 120_000);
-    await utimes(join(d, 'inflating-old'), past, past);
-    await writeFile(join(d, 'inflating-new'), 'x');
+    await utimes(join(d, 'behind-old'), past, past);
+    await writeFile(join(d, 'behind-new'), 'x');
     await writeFile(join(d, 'other'), 'x');
     await utimes(join(d, 'other'), past, past);
-    await sweepInflateFiles(d);
-    expect((await readdir(d)).sort()).toEqual(['inflating-new', 'other']);
-    await sweepInflateFiles(join(dir, 'missing'));
+    await sweepBehindFiles(d);
+    expect((await readdir(d)).sort()).toEqual(['behind-new', 'other']);
+    await sweepBehindFiles(join(dir, 'missing'));
   });
 });
