@@ -19,7 +19,7 @@ export const FILE_CHUNK = 1 << 20;
 /** Read buffers applyLayer cycles through (one would do; the rest are a margin). */
 export const READ_POOL = 4;
 
-/** How {@link fileChunks} reads. */
+/** How a file is read in chunks (fs/file-chunks.ts, and GrowingFile.chunks). */
 export interface FileChunksOptions {
   /** Bytes per read (default FILE_CHUNK). */
   chunkSize?: number;

@@ -61,6 +61,7 @@ export class GrowingFile implements AsyncIterable<Buffer> {
     return this.pos;
   }
 
+  /** The rest of the file in fresh chunks (a consumer may keep them): {@link GrowingFile.chunks} with no options. */
   [Symbol.asyncIterator](): AsyncGenerator<Buffer> {
     return this.chunks();
   }
