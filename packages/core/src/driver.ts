@@ -254,6 +254,14 @@ export interface DiffOptions {
    * gives the same tar. An image export passes SOURCE_DATE_EPOCH here when it is set.
    */
   whiteoutTime?: number;
+  /**
+   * Whether the stream ends no earlier than the second after the call (default true), as
+   * moby's NaiveDiffDriver sleeps: layers unpacked from tars carry whole-second mtimes, so an
+   * edit made to the layer right after the diff, in the same second, could be invisible to
+   * the next one. false ends it with the tar: for a caller that makes no such edit (an image
+   * export or push reads layers that stay as they are).
+   */
+  waitNextSecond?: boolean;
 }
 
 /** The diff half of a driver: layer tars in and out, and what changed. */
@@ -262,7 +270,8 @@ export interface DiffDriver {
    * An uncompressed Docker layer tar of `id` against `parent` (everything when no parent).
    * The stream holds `id` until it ends or is destroyed, and lets go of it at once either
    * way (a reader that stops early must destroy it; pipeline does). It ends no earlier than
-   * the second after the call (so an edit made later is seen by the next diff).
+   * the second after the call (so an edit made later is seen by the next diff), unless
+   * `opts.waitNextSecond` is false.
    */
   diff(id: string, parent?: string | null, opts?: DiffOptions): Promise<Readable>;
   /** The paths that differ between `id` and `parent` (every path when no parent), sorted. */

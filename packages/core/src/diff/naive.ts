@@ -154,7 +154,7 @@ class NaiveDiffDriver implements Driver {
       await layer.release();
       throw err;
     }
-    return guardDiffStream(inner, started, () => layer.release(), opts.signal);
+    return guardDiffStream(inner, started, () => layer.release(), opts.signal, opts.waitNextSecond);
   }
 
   changes(id: string, parent?: string | null): Promise<Change[]> {

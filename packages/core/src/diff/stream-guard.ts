@@ -8,13 +8,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { destroyOnAbort } from '../abort.js';
 
 /**
- * Wraps a diff stream begun at `started` (ms): ends it no earlier than the next second, and
- * calls `release` once whatever happens (end, error, destroy), synchronously up to its first
- * await on destroy (a lease counts down right there), before the end is seen on end.
- * Parents are unpacked with whole-second mtimes, so an edit made within the same second as
- * this diff would be invisible to the next one. `signal` destroys it with an AbortError.
+ * Wraps a diff stream begun at `started` (ms): ends it no earlier than the next second (unless
+ * `waitNextSecond` is false), and calls `release` once whatever happens (end, error, destroy),
+ * synchronously up to its first await on destroy (a lease counts down right there), before
+ * the end is seen on end. Parents are unpacked with whole-second mtimes, so an edit made
+ * within the same second as this diff would be invisible to the next one. `signal` destroys
+ * it with an AbortError.
  */
-export function guardDiffStream(inner: Readable, started: number, release: () => unknown = () => {}, signal?: AbortSignal): Readable {
+export function guardDiffStream(
+  inner: Readable,
+  started: number,
+  release: () => unknown = () => {},
+  signal?: AbortSignal,
+  waitNextSecond = true,
+): Readable {
   let released: Promise<void> | undefined;
   // a failed unmount is retried by the next put or cleanup
   const releaseOnce = () => {
@@ -77,7 +84,7 @@ export function guardDiffStream(inner: Readable, started: number, release: () =>
   out.once('end', () => inner.destroy());
   const ended = new Promise<void>((resolve) => {
     inner.once('end', () => {
-      void sleep(1000 - (started % 1000))
+      void sleep(waitNextSecond ? 1000 - (started % 1000) : 0)
         .then(releaseOnce)
         .then(resolve);
     });

@@ -657,7 +657,9 @@ export class LayerDriver implements Driver {
     // Whiteouts carry the layer's creation time, never the export's: the same layer, the same tar.
     const whiteoutTime = opts.whiteoutTime ?? createdSeconds(this.store.record(id));
     const native = await this.backend.diff?.(id, parent, { whiteoutTime });
-    return native ? guardDiffStream(native, started, undefined, opts.signal) : this.naive.diff(id, parent, { ...opts, whiteoutTime });
+    return native
+      ? guardDiffStream(native, started, undefined, opts.signal, opts.waitNextSecond)
+      : this.naive.diff(id, parent, { ...opts, whiteoutTime });
   }
 
   async diffSize(id: string, parentArg?: string | null): Promise<number> {
