@@ -55,11 +55,12 @@ export async function createCompressor(kind: OutputCompression): Promise<Duplex>
 }
 
 /**
- * Compresses `input` as {@link createCompressor} would, with the program writing into a file
- * in `dir` that is read right behind it (compression/behind-file.ts says why). Undefined
- * where zlib is the compressor.
+ * Compresses `input` (a stream, or a file descriptor read from its start) as
+ * {@link createCompressor} would, with the program writing into a file in `dir` that is read
+ * right behind it (compression/behind-file.ts says why). Undefined where zlib is the
+ * compressor.
  */
-export async function compressBehind(kind: OutputCompression, input: Readable, dir: string): Promise<BehindFile | undefined> {
+export async function compressBehind(kind: OutputCompression, input: Readable | number, dir: string): Promise<BehindFile | undefined> {
   const program = await compressProgram(kind);
   return program ? runBehindFile(program, input, dir) : undefined;
 }

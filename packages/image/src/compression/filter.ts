@@ -12,11 +12,12 @@ export interface Filter {
   /** A new process: bytes written are its stdin, bytes read its stdout. */
   stream(): Duplex;
   /**
-   * A new process reading `input` and writing to the file open at `fd` (the caller's to
+   * A new process reading `input` (a stream, or the file open at that descriptor, from its
+   * current offset) and writing to the file open at `fd` (descriptors stay the caller's to
    * close). `finished` resolves when it exited 0 and rejects with the failure otherwise, or
    * with `input`'s error; `kill` stops it.
    */
-  toFile(fd: number, input: Readable): { finished: Promise<void>; kill(): void };
+  toFile(fd: number, input: Readable | number): { finished: Promise<void>; kill(): void };
 }
 
 export interface FilterOptions {
@@ -28,9 +29,9 @@ export interface FilterOptions {
 export function filter(command: string, args: readonly string[], opts: FilterOptions = {}): Filter {
   const fail = (err: ToolError) => opts.failure?.(err) ?? err;
   let found: Promise<boolean> | undefined;
-  // the program with stdin a pipe and stdout `stdout`; `settled` hears once how it ended
-  const run = (stdout: 'pipe' | number, settled: (err?: Error) => void): ChildProcess => {
-    const child = spawn(command, [...args], { stdio: ['pipe', stdout, 'pipe'] });
+  // the program with stdin and stdout a pipe or a descriptor; `settled` hears once how it ended
+  const run = (stdin: 'pipe' | number, stdout: 'pipe' | number, settled: (err?: Error) => void): ChildProcess => {
+    const child = spawn(command, [...args], { stdio: [stdin, stdout, 'pipe'] });
     const stderr: Buffer[] = [];
     let stderrBytes = 0;
     child.stderr?.on('data', (c: Buffer) => {
@@ -57,7 +58,7 @@ export function filter(command: string, args: readonly string[], opts: FilterOpt
     available: () => (found ??= tool(command).available(opts.probe ?? ['--version'])),
     stream() {
       const out = new PassThrough({ highWaterMark: 1 << 20 });
-      const child = run('pipe', (err) => (err ? out.destroy(err) : out.end()));
+      const child = run('pipe', 'pipe', (err) => (err ? out.destroy(err) : out.end()));
       child.stdout?.pipe(out, { end: false });
       const duplex = Duplex.from({ writable: child.stdin as Writable, readable: out });
       duplex.on('close', () => {
@@ -68,7 +69,8 @@ export function filter(command: string, args: readonly string[], opts: FilterOpt
     toFile(fd, input) {
       let child: ChildProcess | undefined;
       const finished = new Promise<void>((resolve, reject) => {
-        child = run(fd, (err) => (err ? reject(err) : resolve()));
+        child = run(typeof input === 'number' ? input : 'pipe', fd, (err) => (err ? reject(err) : resolve()));
+        if (typeof input === 'number') return;
         // the input failing (a download cut short, a digest mismatch) stops the program: that
         // error, not the program's view of a stream cut short, is the cause
         input.once('error', (err) => {

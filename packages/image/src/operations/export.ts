@@ -7,16 +7,17 @@
 // leaks in. Entries keep their files' times; whiteouts, each gzip header and the config's
 // `created` take the layer's creation time from its record (the top layer's for the config),
 // or SOURCE_DATE_EPOCH when it is set.
-import { PassThrough, Readable, pipeline as streamPipeline } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GraphDriverError, errLayerNotFound, layerRecord, type Driver } from '@graphdriver/core';
-import { BEHIND_FILE_LIMIT, behindFileDir } from '../compression/behind-file.js';
-import { compressBehind, createCompressor, stampGzipTime, type OutputCompression } from '../compression/compress.js';
+import { behindFileDir, behindFileLimit } from '../compression/behind-file.js';
+import type { OutputCompression } from '../compression/compress.js';
 import { DigestCounter, sha256 } from '../model/digest.js';
 import { MediaType, layerMediaType, type LayerCompression } from '../model/media-types.js';
 import { hostPlatform } from '../model/platform.js';
 import type { ImageConfig, ImageManifest } from '../model/types.js';
 import type { Descriptor, ImageDestination, Platform } from '../transports/types.js';
+import { writeLayerBlob } from './layer-blob.js';
 import { readLayerRecord, type LayerBlobRecord } from './layer-meta.js';
 import type { TransferOptions } from './progress.js';
 
@@ -155,32 +156,29 @@ export async function exportImage(driver: Driver, id: string, dest: ImageDestina
         skipped: true,
       };
     }
-    let tar: DigestCounter | undefined;
+    let diffId: string | undefined;
     // The tasks feeding the blob: a failed putBlob (an interrupt) waits for them, so the
     // diff they took (its lease on the layer) is released before the caller closes the driver.
     const producers: Array<{ out: PassThrough; done: Promise<void> }> = [];
     const open = (): Readable => {
       const out = new PassThrough({ highWaterMark: 1 << 20 });
-      tar = new DigestCounter({ onBytes: (n) => emit({ type: 'bytes', bytes: n }) });
-      const counter = tar;
+      const onBytes = (n: number) => emit({ type: 'bytes', bytes: n });
+      diffId = undefined;
       const producing = (async () => {
         const time = layerTime(layerId);
-        const diff = await driver.diff(layerId, parent, { signal, whiteoutTime: time });
-        if (wanted === 'none') return await pipeline(diff, counter, out, { signal });
-        const stamp = wanted === 'gzip' ? [stampGzipTime(time)] : [];
-        // the compressor writes into a file read behind it (compression/behind-file.ts), for
-        // a layer whose size is known and not too large
-        const size = layerRecord(driver, layerId)?.size;
-        const toFile = stateDir !== undefined && size !== undefined && size <= BEHIND_FILE_LIMIT;
-        const hashed = streamPipeline(diff, counter, () => {}); // diff's errors reach counter
-        const behind = toFile ? await compressBehind(wanted, hashed, behindFileDir(stateDir)) : undefined;
-        try {
-          const compressed = behind ? [Readable.from(behind.file)] : [hashed, await createCompressor(wanted)];
-          await pipeline([...compressed, ...stamp, out], { signal });
-        } finally {
-          behind?.stop();
-          counter.destroy(); // and with it the diff: its lease on the layer goes
+        // an export makes no edit to the layer: its diff need not wait for the next second
+        const diff = await driver.diff(layerId, parent, { signal, whiteoutTime: time, waitNextSecond: false });
+        if (wanted === 'none') {
+          const counter = new DigestCounter({ onBytes });
+          await pipeline(diff, counter, out, { signal });
+          diffId = counter.digest;
+          return;
         }
+        // the tar goes into the compressor through files (operations/layer-blob.ts) for a
+        // layer whose size is known and not too large
+        const size = layerRecord(driver, layerId)?.size;
+        const fileDir = stateDir !== undefined && size !== undefined && size <= behindFileLimit() ? behindFileDir(stateDir) : undefined;
+        diffId = await writeLayerBlob(diff, out, { kind: wanted, time, fileDir, signal, onBytes });
       })().catch((err: unknown) => {
         out.destroy(err as Error);
       });
@@ -196,7 +194,11 @@ export async function exportImage(driver: Driver, id: string, dest: ImageDestina
       throw err;
     }
     emit({ type: 'layer-done', index: i, id: layerId, skipped: false });
-    return { id: layerId, parent, digest: desc.digest, mediaType: desc.mediaType, diffId: tar!.digest, size: desc.size, skipped: false };
+    // the blob's end comes after its tar's digest (writeLayerBlob), but the producer's own
+    // last step may not have run yet
+    await producers.at(-1)?.done;
+    if (diffId === undefined) throw new GraphDriverError('ERR_INTERNAL', `export of layer ${layerId}: the tar's digest is missing`);
+    return { id: layerId, parent, digest: desc.digest, mediaType: desc.mediaType, diffId, size: desc.size, skipped: false };
   };
 
   const layers = await inOrder(chain.length, Math.max(1, opts.jobs ?? 3), writeLayer, signal);

@@ -11,7 +11,7 @@ import { finished, pipeline } from 'node:stream/promises';
 import { isGraphDriverError, type Driver } from '@graphdriver/core';
 import { ImageErrorCode, digestMismatch, imageError, invalidImage } from '../errors.js';
 import type { Compression } from '../compression/decompress.js';
-import { BEHIND_FILE_LIMIT, behindFileDir, sweepBehindFiles } from '../compression/behind-file.js';
+import { behindFileDir, behindFileLimit, sweepBehindFiles } from '../compression/behind-file.js';
 import { DigestCounter, chainIds, digestHex } from '../model/digest.js';
 import { isLayerMediaType } from '../model/media-types.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, manifestKind, parseConfig, parseJsonBlob, parseManifest } from '../model/parse.js';
@@ -257,7 +257,7 @@ async function applyVerified(
     ? undefined
     : new DigestCounter({ onBytes: o.onBytes, limit: desc.size, what: `${o.what}: layer blob ${desc.digest}` });
   if (blob) source.on('error', (err) => blob.destroy(err));
-  const inflateDir = o.inflateDir !== undefined && desc.size <= BEHIND_FILE_LIMIT ? o.inflateDir : undefined;
+  const inflateDir = o.inflateDir !== undefined && desc.size <= behindFileLimit() / 3 ? o.inflateDir : undefined;
   const tar = await openLayerTar(blob ? source.pipe(blob) : source, inflateDir);
   const { compression } = tar;
 
